@@ -1,0 +1,67 @@
+"""Pytest fixtures that start the local emulators once per test session.
+
+Installed with the package (entry point ``pytest11``), so a user's own spider
+tests get them too::
+
+    def test_my_spider(wds_emulator, demo_site):
+        ...  # wds_emulator.url, demo_site.url, wds_emulator.calls()
+
+The servers live for the whole session; the ``wds_emulator`` and
+``hasdata_emulator`` fixtures hand each test the shared server with its
+default switches restored and its state and call log cleared, so tests do not
+see each other's calls.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import TYPE_CHECKING
+
+import pytest
+
+if TYPE_CHECKING:
+    from scrapy_wds.testing import DemoSite, HasDataEmulator, WdsEmulator
+
+
+@pytest.fixture(scope="session")
+def demo_site() -> Iterator[DemoSite]:
+    from scrapy_wds.testing import DemoSite
+
+    with DemoSite() as site:
+        yield site
+
+
+@pytest.fixture(scope="session")
+def _wds_emulator_server() -> Iterator[WdsEmulator]:
+    from scrapy_wds.testing import WdsEmulator
+
+    with WdsEmulator() as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
+def _hasdata_emulator_server() -> Iterator[HasDataEmulator]:
+    from scrapy_wds.testing import HasDataEmulator
+
+    with HasDataEmulator() as server:
+        yield server
+
+
+@pytest.fixture
+def wds_emulator(_wds_emulator_server: WdsEmulator) -> Iterator[WdsEmulator]:
+    """The WDS emulator, reset, with default switches (change them with ``.configure``)."""
+    defaults = _wds_emulator_server.switches()
+    _wds_emulator_server.reset()
+    yield _wds_emulator_server
+    _wds_emulator_server.configure(**defaults)
+    _wds_emulator_server.reset()
+
+
+@pytest.fixture
+def hasdata_emulator(_hasdata_emulator_server: HasDataEmulator) -> Iterator[HasDataEmulator]:
+    """The HasData emulator, reset, with default switches (change them with ``.configure``)."""
+    defaults = _hasdata_emulator_server.switches()
+    _hasdata_emulator_server.reset()
+    yield _hasdata_emulator_server
+    _hasdata_emulator_server.configure(**defaults)
+    _hasdata_emulator_server.reset()
