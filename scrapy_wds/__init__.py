@@ -5,5 +5,25 @@ Add ``"scrapy_wds.Addon": 300`` to ``ADDONS`` and set ``WDS_API_URL`` and/or
 """
 
 from scrapy_wds._addon import Addon
+from scrapy_wds._wds._errors import (
+    WdsAccessDenied,
+    WdsBadRequest,
+    WdsError,
+    WdsGaveUpWaiting,
+    WdsServerError,
+    WdsTaskNotFound,
+    WdsUnexpectedResponse,
+    WdsUnprocessable,
+)
 
-__all__ = ["Addon"]
+__all__ = [
+    "Addon",
+    "WdsAccessDenied",
+    "WdsBadRequest",
+    "WdsError",
+    "WdsGaveUpWaiting",
+    "WdsServerError",
+    "WdsTaskNotFound",
+    "WdsUnexpectedResponse",
+    "WdsUnprocessable",
+]

@@ -1,0 +1,190 @@
+"""Every ``WDS_*`` setting the downloader side reads: defaults, parsing, validation.
+
+One table (:data:`DEFAULTS`) feeds the add-on's gap filling, the docs and
+:class:`WdsSettings`, so a setting cannot be documented with one default and
+read with another.  Each bad value raises a :class:`ValueError` that names
+the setting and says what it accepts.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import urlsplit
+
+from scrapy.settings import BaseSettings
+
+#: Defaults of the settings read here (``WDS_API_URL`` has none: it enables WDS).
+DEFAULTS: dict[str, Any] = {
+    "WDS_API_HEADERS": {"X-Tenant-Id": "default"},
+    "WDS_SECRET_HEADERS": [],
+    "WDS_POLL_FIRST_DELAY": 0.5,
+    "WDS_POLL_MAX_DELAY": 10.0,
+    "WDS_POLL_MAX_WAIT": 600.0,
+    "WDS_RETRY_TIMES": 3,
+    "WDS_RETRY_FIRST_DELAY": 1.0,
+    "WDS_RETRY_MAX_DELAY": 30.0,
+}
+
+#: Header names whose values are always secret, whatever the settings say.
+ALWAYS_SECRET = frozenset({"authorization", "proxy-authorization", "cookie"})
+#: A header named like one of these words is secret too (X-Api-Key, X-Auth-Token…).
+_SECRET_WORDS = re.compile(r"key|token|secret|passw|auth", re.IGNORECASE)
+
+MASK = "***"
+
+
+@dataclass(frozen=True)
+class WdsSettings:
+    """The validated downloader-side WDS settings of one crawler."""
+
+    api_url: str
+    headers: dict[str, str]
+    secret_header_names: frozenset[str]
+    poll_first_delay: float
+    poll_max_delay: float
+    poll_max_wait: float
+    retry_times: int
+    retry_first_delay: float
+    retry_max_delay: float
+    secret_values: tuple[str, ...] = field(init=False)
+
+    def __post_init__(self) -> None:
+        values = tuple(v for k, v in self.headers.items() if self.is_secret(k) and v)
+        object.__setattr__(self, "secret_values", values)
+
+    @classmethod
+    def from_settings(cls, settings: BaseSettings) -> WdsSettings:
+        def number(name: str) -> float:
+            return _positive_number(settings, name)
+
+        retry_times = settings.get("WDS_RETRY_TIMES", DEFAULTS["WDS_RETRY_TIMES"])
+        if isinstance(retry_times, bool) or not isinstance(retry_times, (int, str)):
+            raise ValueError(f"WDS_RETRY_TIMES must be a whole number ≥ 0, got {retry_times!r}")
+        try:
+            retries = int(retry_times)
+        except ValueError:
+            raise ValueError(
+                f"WDS_RETRY_TIMES must be a whole number ≥ 0, got {retry_times!r}"
+            ) from None
+        if retries < 0:
+            raise ValueError(f"WDS_RETRY_TIMES must be a whole number ≥ 0, got {retries}")
+        secret_names = settings.get("WDS_SECRET_HEADERS", DEFAULTS["WDS_SECRET_HEADERS"])
+        if isinstance(secret_names, str):
+            secret_names = [n for n in re.split(r"[,\s]+", secret_names) if n]
+        if not isinstance(secret_names, (list, tuple, set, frozenset)) or not all(
+            isinstance(n, str) for n in secret_names
+        ):
+            raise ValueError(
+                "WDS_SECRET_HEADERS must be a list of header names (or a comma-separated "
+                f"string), got {secret_names!r}"
+            )
+        return cls(
+            api_url=parse_api_url(settings.get("WDS_API_URL")),
+            headers=parse_api_headers(
+                settings.get("WDS_API_HEADERS", DEFAULTS["WDS_API_HEADERS"])
+            ),
+            secret_header_names=frozenset(n.strip().lower() for n in secret_names),
+            poll_first_delay=number("WDS_POLL_FIRST_DELAY"),
+            poll_max_delay=number("WDS_POLL_MAX_DELAY"),
+            poll_max_wait=number("WDS_POLL_MAX_WAIT"),
+            retry_times=retries,
+            retry_first_delay=number("WDS_RETRY_FIRST_DELAY"),
+            retry_max_delay=number("WDS_RETRY_MAX_DELAY"),
+        )
+
+    def is_secret(self, header_name: str) -> bool:
+        name = header_name.strip().lower()
+        return (
+            name in ALWAYS_SECRET
+            or name in self.secret_header_names
+            or bool(_SECRET_WORDS.search(name))
+        )
+
+    def describe_headers(self) -> str:
+        """``Name: value`` pairs for logs, with every secret value masked."""
+        return ", ".join(
+            f"{k}: {MASK if self.is_secret(k) else v}" for k, v in self.headers.items()
+        ) or "(none)"
+
+    def redact(self, text: str) -> str:
+        """``text`` with every secret header value replaced by a mask.
+
+        Server error texts are shown to the user; a proxy that echoes the
+        request back must not leak a token through them.
+        """
+        for value in self.secret_values:
+            text = text.replace(value, MASK)
+        return text
+
+
+def parse_api_url(value: Any) -> str:
+    """``WDS_API_URL`` with exactly one trailing slash, so paths join under it."""
+    if not value:
+        raise ValueError(
+            "WDS_API_URL is not set: give the WDS server's base URL, e.g. "
+            "http://localhost:2807 (a path such as http://host/wds/ is fine)"
+        )
+    if not isinstance(value, str):
+        raise ValueError(f"WDS_API_URL must be a string URL, got {value!r}")
+    parts = urlsplit(value.strip())
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise ValueError(
+            f"WDS_API_URL must be an http:// or https:// URL with a host, got {value!r}"
+        )
+    if parts.username or parts.password:
+        raise ValueError(
+            "WDS_API_URL must not carry a user name or password (URLs end up in logs); "
+            'put credentials in WDS_API_HEADERS, e.g. {"Authorization": "Bearer …"}'
+        )
+    if parts.query or parts.fragment:
+        raise ValueError(
+            f"WDS_API_URL must not carry a query or fragment, got {value!r}; "
+            "put extra parameters in WDS_API_HEADERS instead"
+        )
+    return value.strip().rstrip("/") + "/"
+
+
+def parse_api_headers(value: Any) -> dict[str, str]:
+    """``WDS_API_HEADERS`` as a dict of str → str (a dict or a JSON object string)."""
+    if value is None or value == "":
+        return {}
+    if isinstance(value, str):
+        try:
+            value = json.loads(value)
+        except json.JSONDecodeError as exc:
+            raise ValueError(
+                "WDS_API_HEADERS must be a dict or a JSON object string such as "
+                f'\'{{"X-Tenant-Id": "default"}}\'; the string is not valid JSON ({exc.msg})'
+            ) from None
+    if isinstance(value, BaseSettings):
+        value = value.copy_to_dict()
+    if not isinstance(value, Mapping):
+        raise ValueError(
+            f"WDS_API_HEADERS must be a dict of header names to values, got {type(value).__name__}"
+        )
+    headers: dict[str, str] = {}
+    for name, header_value in value.items():
+        if not isinstance(name, str) or not name.strip():
+            raise ValueError(f"WDS_API_HEADERS has an invalid header name {name!r}")
+        if not isinstance(header_value, (str, int, float)) or isinstance(header_value, bool):
+            # Never echo the value: it may be a credential.
+            raise ValueError(
+                f"WDS_API_HEADERS[{name!r}] must be a string, got {type(header_value).__name__}"
+            )
+        headers[name.strip()] = str(header_value)
+    return headers
+
+
+def _positive_number(settings: BaseSettings, name: str) -> float:
+    raw = settings.get(name, DEFAULTS[name])
+    try:
+        number = float(raw)
+    except (TypeError, ValueError):
+        raise ValueError(f"{name} must be a number of seconds > 0, got {raw!r}") from None
+    if isinstance(raw, bool) or not number > 0 or number == float("inf"):
+        raise ValueError(f"{name} must be a number of seconds > 0, got {raw!r}")
+    return number

@@ -1,0 +1,152 @@
+"""Where WDS requests wait, outside Scrapy's downloader, until their next try is due.
+
+A task that answers 202 (or a call that failed and will be retried) must not
+hold one of Scrapy's ``CONCURRENT_REQUESTS`` slots while it waits.  The
+middleware therefore takes the request out of the downloader altogether and
+parks a copy here: a heap of due times driven by a single reactor timer.
+When a copy is due it is handed to ``release`` (the engine's ``crawl``), so it
+goes back through the scheduler like any new request.  Thousands of waiting
+tasks cost one timer and one heap entry each, and no download slot.
+
+On a graceful stop the parked copies are written to a file in ``JOBDIR``
+(:func:`save_parked`) and parked again when the crawl resumes
+(:func:`load_parked`): Scrapy's own disk queue is closed by then, so the
+room keeps its own file.
+"""
+
+from __future__ import annotations
+
+import heapq
+import itertools
+import logging
+import os
+import pickle
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from scrapy import Request, Spider
+from scrapy.utils.request import request_from_dict
+from typing import Protocol
+
+from twisted.internet.base import DelayedCall
+
+logger = logging.getLogger(__name__)
+
+#: File in ``JOBDIR`` that keeps the parked requests across a pause.
+PARKED_FILE_NAME = "wds-waiting-room.pickle"
+_FORMAT = 1
+
+
+class Clock(Protocol):
+    """What the room needs of a reactor (``twisted.internet.task.Clock`` in tests)."""
+
+    def seconds(self) -> float: ...
+
+    def callLater(self, delay: float, f: Callable[[], None]) -> DelayedCall: ...
+
+
+class WaitingRoom:
+    """Requests parked until a due time, released one by one through ``release``.
+
+    ``release`` may raise (the engine is closing, say): the request then stays
+    parked and is written out with the rest at close.
+    """
+
+    def __init__(self, clock: Clock, release: Callable[[Request], None]) -> None:
+        self._clock = clock
+        self._release = release
+        self._heap: list[tuple[float, int, Request]] = []
+        self._order = itertools.count()  # ties keep parking order; Requests don't compare
+        self._timer: DelayedCall | None = None
+        self._closed = False
+
+    def __len__(self) -> int:
+        return len(self._heap)
+
+    def park(self, request: Request, delay: float) -> None:
+        """Keep ``request`` until ``delay`` seconds from now."""
+        due = self._clock.seconds() + max(0.0, delay)
+        heapq.heappush(self._heap, (due, next(self._order), request))
+        self._arm()
+
+    def close(self) -> list[tuple[float, Request]]:
+        """Stop the timer; return every parked request with the seconds it still had to wait."""
+        self._closed = True
+        self._cancel_timer()
+        now = self._clock.seconds()
+        left = [(max(0.0, due - now), request) for due, _, request in sorted(self._heap)]
+        self._heap.clear()
+        return left
+
+    def _arm(self) -> None:
+        if self._closed or not self._heap:
+            return
+        due = self._heap[0][0]
+        if self._timer is not None and self._timer.active():
+            if self._timer.getTime() <= due:
+                return  # the running timer fires first anyway
+            self._timer.cancel()
+        self._timer = self._clock.callLater(max(0.0, due - self._clock.seconds()), self._fire)
+
+    def _cancel_timer(self) -> None:
+        if self._timer is not None and self._timer.active():
+            self._timer.cancel()
+        self._timer = None
+
+    def _fire(self) -> None:
+        self._timer = None
+        now = self._clock.seconds()
+        while self._heap and self._heap[0][0] <= now and not self._closed:
+            due, order, request = heapq.heappop(self._heap)
+            try:
+                self._release(request)
+            except Exception:
+                # Keep it (it is saved at close) and stop releasing for now.
+                heapq.heappush(self._heap, (due, order, request))
+                logger.debug("Could not hand a parked WDS request back yet", exc_info=True)
+                return
+        self._arm()
+
+
+def parked_file(jobdir: str) -> Path:
+    return Path(jobdir) / PARKED_FILE_NAME
+
+
+def save_parked(jobdir: str, parked: list[tuple[float, Request]], spider: Spider) -> Path:
+    """Write the parked requests (as Scrapy request dicts) atomically into ``jobdir``."""
+    path = parked_file(jobdir)
+    data: dict[str, Any] = {
+        "format": _FORMAT,
+        "saved_at": time.time(),
+        "requests": [
+            {"delay": delay, "request": request.to_dict(spider=spider)}
+            for delay, request in parked
+        ],
+    }
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    with tmp.open("wb") as f:
+        pickle.dump(data, f, protocol=4)
+    os.replace(tmp, path)
+    return path
+
+
+def load_parked(jobdir: str, spider: Spider) -> tuple[float, list[tuple[float, Request]]]:
+    """``(seconds paused, [(delay, request)…])`` from ``jobdir``; nothing if there is no file."""
+    path = parked_file(jobdir)
+    if not path.exists():
+        return 0.0, []
+    with path.open("rb") as f:
+        data = pickle.load(f)
+    if not isinstance(data, dict) or data.get("format") != _FORMAT:
+        raise ValueError(
+            f"{path} was not written by this version of scrapy-wds; "
+            "remove it (its waiting WDS requests are lost) or use a fresh JOBDIR"
+        )
+    paused = max(0.0, time.time() - float(data["saved_at"]))
+    return paused, [
+        (float(entry["delay"]), request_from_dict(entry["request"], spider=spider))
+        for entry in data["requests"]
+    ]
