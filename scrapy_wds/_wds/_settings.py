@@ -35,6 +35,7 @@ ALWAYS_SECRET = frozenset({"authorization", "proxy-authorization", "cookie"})
 _SECRET_WORDS = re.compile(r"key|token|secret|passw|auth", re.IGNORECASE)
 
 MASK = "***"
+_AUTH_SCHEMES = frozenset({"basic", "bearer", "digest", "token"})
 
 
 @dataclass(frozen=True)
@@ -53,8 +54,17 @@ class WdsSettings:
     secret_values: tuple[str, ...] = field(init=False)
 
     def __post_init__(self) -> None:
-        values = tuple(v for k, v in self.headers.items() if self.is_secret(k) and v)
-        object.__setattr__(self, "secret_values", values)
+        values: set[str] = set()
+        for name, value in self.headers.items():
+            if self.is_secret(name) and value:
+                # "Bearer abc123": the token alone must not leak either.
+                values.add(value)
+                values.update(
+                    part
+                    for part in value.split()
+                    if len(part) >= 4 and part.lower() not in _AUTH_SCHEMES
+                )
+        object.__setattr__(self, "secret_values", tuple(sorted(values, key=len, reverse=True)))
 
     @classmethod
     def from_settings(cls, settings: BaseSettings) -> WdsSettings:

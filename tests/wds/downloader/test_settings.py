@@ -1,0 +1,118 @@
+"""WDS_* settings: defaults, accepted forms, and errors that name the setting."""
+
+from __future__ import annotations
+
+import pytest
+from scrapy.settings import Settings
+
+from scrapy_wds._wds import MIDDLEWARE_PATH, MIDDLEWARE_PRIORITY, configure_addon
+from scrapy_wds._wds._settings import MASK, WdsSettings
+
+
+def read(**values: object) -> WdsSettings:
+    return WdsSettings.from_settings(Settings({"WDS_API_URL": "http://wds:2807", **values}))
+
+
+def test_defaults() -> None:
+    s = read()
+    assert s.api_url == "http://wds:2807/"
+    assert s.headers == {"X-Tenant-Id": "default"}
+    assert (s.poll_first_delay, s.poll_max_delay, s.poll_max_wait) == (0.5, 10.0, 600.0)
+    assert s.retry_times == 3
+
+
+def test_base_url_with_path_keeps_path_and_one_slash() -> None:
+    assert read(WDS_API_URL="http://host/wds").api_url == "http://host/wds/"
+    assert read(WDS_API_URL="https://host/wds//").api_url == "https://host/wds/"
+
+
+@pytest.mark.parametrize(
+    "url, words",
+    [
+        (None, "WDS_API_URL is not set"),
+        ("localhost:2807", "http:// or https://"),
+        ("ftp://host/", "http:// or https://"),
+        ("http://user:pw@host/", "WDS_API_HEADERS"),
+        ("http://host/?tenant=1", "query"),
+    ],
+)
+def test_bad_api_url_names_the_setting(url: object, words: str) -> None:
+    with pytest.raises(ValueError, match="WDS_API_URL") as info:
+        read(WDS_API_URL=url)
+    assert words in str(info.value)
+    assert "pw" not in str(info.value)
+
+
+def test_headers_from_json_string_and_dict() -> None:
+    assert read(WDS_API_HEADERS='{"X-Tenant-Id": "t1", "Authorization": "Bearer abc"}').headers == {
+        "X-Tenant-Id": "t1",
+        "Authorization": "Bearer abc",
+    }
+    assert read(WDS_API_HEADERS={"X-A": 1}).headers == {"X-A": "1"}
+    assert read(WDS_API_HEADERS={}).headers == {}
+
+
+@pytest.mark.parametrize("value", ["{not json", "[1, 2]", {"X-A": ["secret-list"]}])
+def test_bad_headers_name_the_setting_without_echoing_values(value: object) -> None:
+    with pytest.raises(ValueError, match="WDS_API_HEADERS") as info:
+        read(WDS_API_HEADERS=value)
+    assert "secret-list" not in str(info.value)
+
+
+def test_secret_headers_are_masked_and_redacted() -> None:
+    s = read(
+        WDS_API_HEADERS={
+            "X-Tenant-Id": "acme",
+            "Authorization": "Bearer tok-1",
+            "X-Api-Key": "key-2",
+            "Cookie": "sid=3",
+            "X-Custom": "custom-4",
+        },
+        WDS_SECRET_HEADERS="X-Custom",
+    )
+    described = s.describe_headers()
+    assert "X-Tenant-Id: acme" in described
+    for secret in ("tok-1", "key-2", "sid=3", "custom-4"):
+        assert secret not in described
+        assert secret not in s.redact(f"echo: {secret}!")
+    assert described.count(MASK) == 4
+    assert s.redact("echo: acme") == "echo: acme"
+
+
+@pytest.mark.parametrize(
+    "name, value",
+    [
+        ("WDS_POLL_FIRST_DELAY", 0),
+        ("WDS_POLL_MAX_DELAY", "soon"),
+        ("WDS_POLL_MAX_WAIT", -5),
+        ("WDS_RETRY_TIMES", -1),
+        ("WDS_RETRY_TIMES", "many"),
+        ("WDS_SECRET_HEADERS", 42),
+    ],
+)
+def test_bad_numbers_name_the_setting(name: str, value: object) -> None:
+    with pytest.raises(ValueError, match=name):
+        read(**{name: value})
+
+
+def test_configure_addon_fills_gaps_only() -> None:
+    settings = Settings()
+    settings.set("WDS_API_URL", "http://wds:2807", priority="project")
+    settings.set("WDS_POLL_MAX_WAIT", 5, priority="project")
+    configure_addon(settings)
+    assert settings.getdict("DOWNLOADER_MIDDLEWARES")[MIDDLEWARE_PATH] == MIDDLEWARE_PRIORITY
+    assert settings.getfloat("WDS_POLL_MAX_WAIT") == 5  # the user's value wins
+    assert settings.getint("WDS_RETRY_TIMES") == 3
+
+
+def test_configure_addon_keeps_the_users_middleware_priority() -> None:
+    settings = Settings({"WDS_API_URL": "http://wds", "DOWNLOADER_MIDDLEWARES": {MIDDLEWARE_PATH: 570}})
+    configure_addon(settings)
+    assert settings.getdict("DOWNLOADER_MIDDLEWARES") == {MIDDLEWARE_PATH: 570}
+
+
+def test_configure_addon_does_nothing_without_api_url() -> None:
+    settings = Settings()
+    configure_addon(settings)
+    assert MIDDLEWARE_PATH not in settings.getdict("DOWNLOADER_MIDDLEWARES")
+    assert settings.get("WDS_RETRY_TIMES") is None
