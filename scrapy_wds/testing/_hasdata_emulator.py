@@ -1,0 +1,464 @@
+"""A local HasData Scraper Jobs API to develop and test against offline.
+
+It answers the calls of ``spec/hasdata-jobs.md`` (submit, status, results,
+stop), runs real scrapers for ``crawler`` and ``contacts`` against real pages
+(usually :class:`~scrapy_wds.testing.DemoSite`), plays every ambiguity of the
+spec through switches (ids, numbers as strings, slow jobs, credits) and
+injects faults (429 bursts, 5xx, dropped connections, malformed JSON) with
+seeded randomness.  Webhooks are delivered like the real service's.  See
+``docs/emulator-hasdata.md`` for every switch and decision.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import random
+import secrets
+import time
+from collections.abc import Awaitable, Callable
+from contextlib import aclosing
+from typing import Any
+
+import aiohttp
+from aiohttp import web
+
+from scrapy_wds.testing._hasdata_files import CONTENT_TYPES, RENDERERS
+from scrapy_wds.testing._hasdata_jobs import (
+    FINISHED,
+    FIRST_INT_ID,
+    IN_PROGRESS,
+    STOPPED,
+    Job,
+    iso,
+    make_id,
+)
+from scrapy_wds.testing._hasdata_scrapers import SCRAPERS, InputError, ScrapeContext
+from scrapy_wds.testing._hasdata_webhooks import (
+    EVENT_DATA,
+    EVENT_DATA_LEGACY,
+    EVENT_FINISHED,
+    EVENT_STARTED,
+    MODES,
+    WebhookChannel,
+    WebhookError,
+    WebhookLog,
+    parse_webhook,
+)
+from scrapy_wds.testing._server import (
+    ADMIN_PREFIX,
+    EmulatorServer,
+    drop_connection,
+    json_body,
+    text_error,
+)
+
+#: How often a running job moves rows along when nobody polls it (seconds).
+TICK = 0.02
+_SERVER_ERRORS = (500, 502, 503, 504)
+
+Handler = Callable[[web.Request], Awaitable[web.Response]]
+
+
+class HasDataEmulator(EmulatorServer):
+    switch_names = (
+        "api_key",
+        "id_style",
+        "numbers_as_strings",
+        "job_polls",
+        "job_seconds",
+        "page_size_cap",
+        "link_ttl",
+        "link_uses",
+        "credits",
+        "burst_429",
+        "error_rate",
+        "drop_rate",
+        "malformed_rate",
+        "webhook_mode",
+        "webhook_batch",
+        "webhook_legacy",
+        "serp_site",
+        "seed",
+    )
+
+    def __init__(
+        self,
+        *,
+        api_key: str = "hasdata-test-key",
+        id_style: str = "int",
+        numbers_as_strings: bool = False,
+        job_polls: int = 0,
+        job_seconds: float = 0.0,
+        page_size_cap: int = 100,
+        link_ttl: float = 60.0,
+        link_uses: int = 0,
+        credits: int | None = None,
+        burst_429: int = 0,
+        error_rate: float = 0.0,
+        drop_rate: float = 0.0,
+        malformed_rate: float = 0.0,
+        webhook_mode: str = "in_order",
+        webhook_batch: int = 10,
+        webhook_legacy: bool = False,
+        serp_site: str | None = None,
+        seed: int = 0,
+        host: str = "127.0.0.1",
+        port: int = 0,
+    ) -> None:
+        super().__init__(host=host, port=port)
+        self.api_key = api_key
+        self.id_style = id_style
+        self.numbers_as_strings = numbers_as_strings
+        self.job_polls = job_polls
+        self.job_seconds = job_seconds
+        self.page_size_cap = page_size_cap
+        self.link_ttl = link_ttl
+        self.link_uses = link_uses
+        self.credits = credits
+        self.burst_429 = burst_429
+        self.error_rate = error_rate
+        self.drop_rate = drop_rate
+        self.malformed_rate = malformed_rate
+        self.webhook_mode = webhook_mode
+        self.webhook_batch = webhook_batch
+        self.webhook_legacy = webhook_legacy
+        self.serp_site = serp_site
+        self.seed = seed
+        self.webhook_log = WebhookLog()
+        self._session: aiohttp.ClientSession | None = None
+        self._jobs: dict[str, Job] = {}
+        self._links: dict[str, dict[str, Any]] = {}
+        self._next_job = FIRST_INT_ID
+        self._next_row = 1
+        self._rng = random.Random(seed)
+        self._webhook_rng = random.Random(seed)
+
+    # -- lifecycle -----------------------------------------------------------
+
+    async def on_started(self) -> None:
+        self._session = aiohttp.ClientSession()
+
+    async def on_stopping(self) -> None:
+        _cancel_jobs(list(self._jobs.values()))
+        if self._session is not None:
+            await self._session.close()
+
+    def reset_state(self) -> None:
+        if self._loop is not None and self._loop.is_running():
+            self._loop.call_soon_threadsafe(_cancel_jobs, list(self._jobs.values()))
+        self._jobs = {}
+        self._links = {}
+        self._next_job = FIRST_INT_ID
+        self._next_row = 1
+        self._rng = random.Random(self.seed)
+        self._webhook_rng = random.Random(self.seed)
+        self.webhook_log.clear()
+
+    def webhook_deliveries(self) -> list[dict[str, Any]]:
+        """Every webhook attempt so far (also at ``GET /__emulator__/webhooks``)."""
+        return self.webhook_log.entries()
+
+    def add_routes(self, app: web.Application) -> None:
+        app.router.add_post("/scrapers/{slug}/jobs", self._api(self._submit))
+        app.router.add_get("/scrapers/jobs/{job_id}", self._api(self._status))
+        app.router.add_get("/scrapers/jobs/{job_id}/results", self._api(self._results))
+        app.router.add_delete("/scrapers/jobs/{job_id}", self._api(self._stop))
+        app.router.add_get("/downloads/{token}/{name}", self._download)
+        app.router.add_get(ADMIN_PREFIX + "webhooks", self._admin_webhooks)
+        app.router.add_get(ADMIN_PREFIX + "jobs", self._admin_jobs)
+
+    # -- what every API call goes through -----------------------------------------
+
+    def _api(self, handler: Handler) -> Handler:
+        """Faults first (server trouble comes before the key check), then auth."""
+
+        async def call(request: web.Request) -> web.Response:
+            if self.burst_429 > 0:
+                self.burst_429 -= 1
+                return text_error(429, "too many concurrent requests for your plan; retry later")
+            if self.drop_rate > 0 and self._rng.random() < self.drop_rate:
+                raise drop_connection(request)
+            if self.error_rate > 0 and self._rng.random() < self.error_rate:
+                status = self._rng.choice(_SERVER_ERRORS)
+                return text_error(status, "server error; please retry")
+            if request.headers.get("x-api-key") != self.api_key:
+                return text_error(401, "invalid or missing API key (header x-api-key)")
+            response = await handler(request)
+            if (
+                response.status == 200
+                and self.malformed_rate > 0
+                and self._rng.random() < self.malformed_rate
+            ):
+                text = response.text or ""
+                return web.Response(
+                    status=200, text=text[: len(text) // 2], content_type="application/json"
+                )
+            return response
+
+        return call
+
+    def _number(self, value: int) -> int | str:
+        return str(value) if self.numbers_as_strings else value
+
+    def _job(self, request: web.Request) -> Job | web.Response:
+        job_id = request.match_info["job_id"]
+        job = self._jobs.get(job_id)
+        if job is None:
+            return text_error(404, f"job {job_id} not found")
+        return job
+
+    def _record(self, job: Job) -> web.Response:
+        return json_body(job.record(numbers_as_strings=self.numbers_as_strings))
+
+    # -- endpoints -----------------------------------------------------------
+
+    async def _submit(self, request: web.Request) -> web.Response:
+        slug = request.match_info["slug"]
+        scraper = SCRAPERS.get(slug)
+        if scraper is None:
+            return text_error(404, f"unknown scraper '{slug}'")
+        try:
+            body = json.loads(await request.text())
+        except ValueError:
+            return text_error(422, "the body must be a JSON object")
+        if not isinstance(body, dict):
+            return text_error(422, "the body must be a JSON object")
+        limit = body.get("limit", 0)
+        if not isinstance(limit, int) or isinstance(limit, bool) or limit < 0:
+            return text_error(422, "'limit' must be a non-negative integer (0 = no limit)")
+        try:
+            scraper.check(body)
+            webhook = parse_webhook(body.get("webhook"))
+        except (InputError, WebhookError) as exc:
+            return text_error(422, str(exc))
+        if self.credits is not None and self.credits <= 0:
+            return text_error(403, "not enough credits: your account has 0 credits left")
+        job = Job(
+            id=make_id("job", self._next_job, self.id_style),
+            slug=slug,
+            scraper_id=make_id("scraper", list(SCRAPERS).index(slug) + 1, self.id_style),
+            scraper_name=scraper.name,
+            input=body,
+            columns=scraper.columns(body),
+            limit=limit,
+            polls_needed=self.job_polls,
+            seconds_needed=self.job_seconds,
+        )
+        self._next_job += 1
+        if webhook is not None:
+            assert self._session is not None
+            job.webhook = WebhookChannel(
+                webhook,
+                self.webhook_mode if self.webhook_mode in MODES else "in_order",
+                self._session,
+                self.webhook_log,
+                self._webhook_rng,
+            )
+        self._jobs[str(job.id)] = job
+        job.runner = asyncio.ensure_future(self._run(job))
+        return self._record(job)
+
+    async def _status(self, request: web.Request) -> web.Response:
+        job = self._job(request)
+        if isinstance(job, web.Response):
+            return job
+        if not job.terminal:
+            job.polls_seen += 1
+        self._advance(job)
+        return self._record(job)
+
+    async def _results(self, request: web.Request) -> web.Response:
+        job = self._job(request)
+        if isinstance(job, web.Response):
+            return job
+        page = _positive_int(request.query.get("page", "1"))
+        if page is None:
+            return text_error(422, "'page' must be a positive integer (pages start at 1)")
+        cap = max(1, int(self.page_size_cap))
+        limit = _positive_int(request.query.get("limit", str(cap)))
+        if limit is None:
+            return text_error(422, "'limit' must be a positive integer")
+        limit = min(limit, cap)
+        self._advance(job)
+        total = len(job.stored)
+        last = max(1, -(-total // limit))
+        rows = job.stored[(page - 1) * limit : page * limit]
+        meta = {
+            "total": self._number(total),
+            "perPage": self._number(limit),
+            "currentPage": self._number(page),
+            "lastPage": self._number(last),
+            "firstPage": self._number(1),
+            "firstPageUrl": "/?page=1",
+            "lastPageUrl": f"/?page={last}",
+            "nextPageUrl": f"/?page={page + 1}" if page < last else None,
+            "previousPageUrl": f"/?page={page - 1}" if page > 1 else None,
+        }
+        return json_body({"meta": meta, "data": [r.wrapped(job.id) for r in rows]})
+
+    async def _stop(self, request: web.Request) -> web.Response:
+        job = self._job(request)
+        if isinstance(job, web.Response):
+            return job
+        if not job.terminal:
+            self._advance(job)
+        if not job.terminal:
+            job.stop_producing()
+            if job.runner is not None:
+                job.runner.cancel()
+            self._end(job, STOPPED)
+        return self._record(job)
+
+    async def _download(self, request: web.Request) -> web.Response:
+        link = self._links.get(request.match_info["token"])
+        if link is None:
+            return text_error(404, "no such file")
+        if time.time() > link["expires_at"] or link["uses_left"] == 0:
+            return text_error(410, "this link has expired; read the rows from /results")
+        if link["uses_left"] is not None:
+            link["uses_left"] -= 1
+        job: Job = link["job"]
+        fmt: str = link["format"]
+        rows = [stored.row for stored in job.stored]
+        return web.Response(
+            body=RENDERERS[fmt](rows, job.columns), content_type=CONTENT_TYPES[fmt]
+        )
+
+    async def _admin_webhooks(self, request: web.Request) -> web.Response:
+        return web.json_response(self.webhook_deliveries())
+
+    async def _admin_jobs(self, request: web.Request) -> web.Response:
+        """Every job's record plus what only the emulator knows (for tests)."""
+        return web.json_response([
+            {
+                **job.record(numbers_as_strings=False),
+                "emulator": {
+                    "producedRows": len(job.produced),
+                    "producerDone": job.producer_done,
+                    "pollsSeen": job.polls_seen,
+                },
+            }
+            for job in self._jobs.values()
+        ])
+
+    # -- running a job ---------------------------------------------------------
+
+    async def _run(self, job: Job) -> None:
+        assert self._session is not None
+        scraper = SCRAPERS[job.slug]
+        context = ScrapeContext(self._session, self.serp_site)
+        job.status = IN_PROGRESS
+        self._send_webhook(job, EVENT_STARTED)
+        try:
+            async with aclosing(scraper.produce(context, job.input)) as rows:
+                async for row in rows:
+                    if not job.wants_more_rows:
+                        break
+                    job.produced.append(row)
+                    self._advance(job)
+                    if not job.wants_more_rows:
+                        break
+        except InputError:
+            pass  # checked at submit; an input the scraper still refuses gives no rows
+        finally:
+            job.producer_done = True
+        while not job.terminal:
+            self._advance(job)
+            await asyncio.sleep(TICK)
+
+    def _advance(self, job: Job) -> None:
+        """Store the rows that are due, spend their credits, finish if done."""
+        if job.terminal:
+            return
+        now = time.time()
+        due = job.rows_due(now)
+        while len(job.stored) < due:
+            if not self._spend_credit():
+                job.out_of_credits = True
+                job.stop_producing()
+                break
+            job.store_next(make_id("row", self._next_row, self.id_style), now)
+            self._next_row += 1
+        self._send_row_batches(job, final=False)
+        if job.ready_to_finish(now):
+            job.links = self._mint_links(job, now)
+            self._end(job, FINISHED)
+
+    def _spend_credit(self) -> bool:
+        if self.credits is None:
+            return True
+        if self.credits <= 0:
+            return False
+        self.credits -= 1
+        return True
+
+    def _end(self, job: Job, status: str) -> None:
+        job.status = status
+        job.updated_at = time.time()
+        self._send_row_batches(job, final=True)
+        self._send_webhook(job, EVENT_FINISHED)
+        if job.webhook is not None:
+            job.webhook.close()
+
+    def _mint_links(self, job: Job, now: float) -> dict[str, str]:
+        links = {}
+        for fmt in ("csv", "json", "xlsx"):
+            token = secrets.token_urlsafe(12)
+            self._links[token] = {
+                "job": job,
+                "format": fmt,
+                "expires_at": now + float(self.link_ttl),
+                "uses_left": int(self.link_uses) if self.link_uses else None,
+            }
+            links[fmt] = f"{self.url}/downloads/{token}/job-{job.id}.{fmt}"
+        return links
+
+    # -- webhooks ---------------------------------------------------------------
+
+    def _send_row_batches(self, job: Job, *, final: bool) -> None:
+        if job.webhook is None:
+            return
+        batch = max(1, int(self.webhook_batch))
+        while len(job.stored) - job.webhook_rows_sent >= (1 if final else batch):
+            chunk = job.stored[job.webhook_rows_sent : job.webhook_rows_sent + batch]
+            job.webhook_rows_sent += len(chunk)
+            rows = [stored.row for stored in chunk]
+            if self.webhook_legacy:
+                self._send_webhook(job, EVENT_DATA_LEGACY, dataRows=rows)
+            else:
+                self._send_webhook(job, EVENT_DATA, data=rows)
+
+    def _send_webhook(self, job: Job, event: str, **extra: Any) -> None:
+        if job.webhook is None:
+            return
+        payload: dict[str, Any] = {
+            "event": event,
+            "jobId": job.id,
+            "jobStatus": job.status,
+            "timestamp": iso(time.time()),
+        }
+        if event != EVENT_STARTED:
+            payload["dataRowsCount"] = self._number(len(job.stored))
+            payload["creditsSpent"] = self._number(len(job.stored))
+        payload.update(extra)
+        job.webhook.send(payload)
+
+
+def _cancel_jobs(jobs: list[Job]) -> None:
+    for job in jobs:
+        if job.runner is not None:
+            job.runner.cancel()
+        if job.webhook is not None:
+            job.webhook.cancel()
+
+
+def _positive_int(text: str) -> int | None:
+    try:
+        value = int(text)
+    except ValueError:
+        return None
+    return value if value >= 1 else None
+
+
+__all__ = ["HasDataEmulator"]
