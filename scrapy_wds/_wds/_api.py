@@ -1,0 +1,138 @@
+"""The five WDS calls as ordinary ``scrapy.Request`` objects.
+
+Each request carries the final API URL and, under ``meta["wds"]``, a
+JSON-compatible description of the call (``action``, ``job``, ``task``, the
+callback's name…) that the downloader middleware and the spider mixin read.
+Task ids and job names are opaque: each is percent-encoded as one path
+segment; every query value is percent-encoded (selectors hold spaces, ``#``,
+``&``, ``+``, quotes), which the vendor's own client forgets to do.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+from urllib.parse import quote
+
+from scrapy import Request
+
+from scrapy_wds._wds._selectors import ScrapeField, WdsSelector
+from scrapy_wds._wds._settings import parse_api_url
+from scrapy_wds._wds._task import META_KEY, WdsTask
+
+#: Scrape-multiple goes by GET below this URL length, by POST from it on:
+#: many servers and proxies refuse URLs longer than about 2,000 characters.
+MAX_GET_URL_LENGTH = 2000
+SCRAPE_MULTIPLE_METHODS = ("auto", "get", "post")
+JSON_HEADERS = {"Content-Type": "application/json", "Accept": "application/json"}
+
+
+def check_scrape_multiple_method(value: object) -> str:
+    text = str(value or "auto").strip().lower()
+    if text not in SCRAPE_MULTIPLE_METHODS:
+        raise ValueError(
+            f"WDS_SCRAPE_MULTIPLE_METHOD is {value!r}; use \"auto\" (GET while the URL "
+            "is short, POST beyond), \"get\" or \"post\""
+        )
+    return text
+
+
+def _segment(value: str) -> str:
+    return quote(value, safe="")
+
+
+def _query(params: Iterable[tuple[str, str]]) -> str:
+    # Brackets and dots stay literal in keys ("scrapeParams[0].name"), as the
+    # API documents them; values are encoded completely ("%20" for spaces,
+    # never "+", which some servers keep as a plus).
+    return "&".join(f"{quote(k, safe='[].')}={quote(v, safe='')}" for k, v in params)
+
+
+class WdsApi:
+    """Builds the requests of one WDS server (``WDS_API_URL``, which may have a path)."""
+
+    def __init__(self, api_url: str, *, scrape_multiple_method: str = "auto") -> None:
+        self.base = parse_api_url(api_url) + "api/v2/"
+        self.scrape_multiple_method = check_scrape_multiple_method(scrape_multiple_method)
+
+    # -- URLs -------------------------------------------------------------
+
+    def start_url(self, job: str) -> str:
+        return f"{self.base}jobs/{_segment(job)}/start"
+
+    def task_url(self, task_id: str, endpoint: str, params: Sequence[tuple[str, str]] = ()) -> str:
+        url = f"{self.base}tasks/{_segment(task_id)}/{endpoint}"
+        return f"{url}?{_query(params)}" if params else url
+
+    # -- requests ---------------------------------------------------------
+
+    def start(self, job: str, config: Mapping[str, Any], **request: Any) -> Request:
+        meta = {"action": "start", "job": job}
+        return self._request(
+            self.start_url(job), meta, request, method="POST", body=json.dumps(config)
+        )
+
+    def info(self, task: WdsTask, **request: Any) -> Request:
+        return self._request(self.task_url(task.id, "info"), self._meta("info", task), request)
+
+    def crawl(
+        self, task: WdsTask, selector: WdsSelector, attribute: str | None = None, **request: Any
+    ) -> Request:
+        params = [("selector", selector.wire)]
+        if attribute is not None:
+            params.append(("attributeName", attribute))
+        meta = self._meta("crawl", task)
+        return self._request(self.task_url(task.id, "crawl", params), meta, request)
+
+    def scrape(
+        self, task: WdsTask, selector: WdsSelector, attribute: str | None = None, **request: Any
+    ) -> Request:
+        params = [("selector", selector.wire)]
+        if attribute is not None:
+            params.append(("attributeName", attribute))
+        meta = self._meta("scrape", task)
+        return self._request(self.task_url(task.id, "scrape", params), meta, request)
+
+    def scrape_multiple(
+        self, task: WdsTask, fields: Sequence[ScrapeField], **request: Any
+    ) -> Request:
+        meta = self._meta("scrape_multiple", task)
+        params: list[tuple[str, str]] = []
+        for index, item in enumerate(fields):
+            params.append((f"scrapeParams[{index}].name", item.name))
+            params.append((f"scrapeParams[{index}].selector", item.selector.wire))
+            if item.attribute is not None:
+                params.append((f"scrapeParams[{index}].attributeName", item.attribute))
+        url = self.task_url(task.id, "scrape-multiple", params)
+        method = self.scrape_multiple_method
+        if method == "get" or (method == "auto" and len(url) < MAX_GET_URL_LENGTH):
+            return self._request(url, meta, request)
+        body = [
+            {"Name": item.name, "Selector": item.selector.wire}
+            | ({"AttributeName": item.attribute} if item.attribute is not None else {})
+            for item in fields
+        ]
+        url = self.task_url(task.id, "scrape-multiple")
+        return self._request(url, meta, request, method="POST", body=json.dumps(body))
+
+    @staticmethod
+    def _meta(action: str, task: WdsTask) -> dict[str, Any]:
+        return {"action": action, "job": task.job, "task": task.as_meta()}
+
+    @staticmethod
+    def _request(
+        url: str,
+        meta: dict[str, Any],
+        request: dict[str, Any],
+        *,
+        method: str = "GET",
+        body: str | None = None,
+    ) -> Request:
+        """``request`` holds Request arguments plus ``wds``: extra keys for ``meta["wds"]``."""
+        meta.update(request.pop("wds", {}))
+        headers = dict(JSON_HEADERS) if body is not None else {"Accept": "application/json"}
+        return Request(
+            url, method=method, body=body, headers=headers, meta={META_KEY: meta}, **request
+        )
+
