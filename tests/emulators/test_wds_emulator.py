@@ -9,6 +9,7 @@ are plain synchronous tests using urllib.  Switches are tested in
 
 from __future__ import annotations
 
+import asyncio
 import json
 import threading
 import urllib.error
@@ -122,8 +123,6 @@ class EdgeSite(EmulatorServer):
         return web.Response(body="<p>café</p>".encode("latin-1"), headers={"Content-Type": "text/html; charset=utf-8"})
 
     async def _slow(self, request: web.Request) -> web.Response:
-        import asyncio
-
         for _ in range(1000):
             if self.release.is_set():
                 break
@@ -133,8 +132,10 @@ class EdgeSite(EmulatorServer):
 
 @pytest.fixture(scope="module")
 def edge_site() -> Iterator[EdgeSite]:
-    with EdgeSite() as site:
-        yield site
+    site = EdgeSite()
+    site.start()
+    yield site
+    site.stop()
 
 
 @pytest.fixture
