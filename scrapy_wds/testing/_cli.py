@@ -17,7 +17,8 @@ import json
 import signal
 import sys
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from types import FrameType
 from typing import Any
@@ -112,6 +113,7 @@ def _add_switch(group: Any, service: Service, name: str, default: Any) -> None:
     if isinstance(default, bool):
         group.add_argument(flag, action=argparse.BooleanOptionalAction, **common)
         return
+    kind: Callable[[str], Any]
     if isinstance(default, int):
         kind, metavar = _int_value, "INT"
     elif isinstance(default, float):
@@ -189,37 +191,48 @@ def search_the_demo_site(args: argparse.Namespace, servers: dict[str, EmulatorSe
         hasdata.configure(serp_site=demo.url + "/")
 
 
-def _wait_for_signal() -> None:
+@contextmanager
+def _stop_on_signals() -> Iterator[threading.Event]:
+    """An event that SIGINT or SIGTERM sets, while the block runs.
+
+    Installed before any line is printed, so a caller that signals as soon as
+    it has read them still gets a clean exit; the previous handlers come back
+    afterwards (``serve`` may run inside another program, a test for one).
+    """
     stop = threading.Event()
 
     def on_signal(signum: int, frame: FrameType | None) -> None:
         stop.set()
 
-    signal.signal(signal.SIGINT, on_signal)
-    signal.signal(signal.SIGTERM, on_signal)
-    # A timed wait, so the handler gets its turn on every platform.
-    while not stop.wait(0.5):
-        pass
+    previous = {signum: signal.signal(signum, on_signal) for signum in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield stop
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
 
 
 def serve(args: argparse.Namespace, services: Sequence[Service] = SERVICES) -> int:
-    try:
-        started = start_servers(args, services)
-    except OSError as exc:
-        print(f"{PROG} serve: cannot listen on {args.host}: {exc}", file=sys.stderr)
-        return 2
-    try:
-        search_the_demo_site(args, {s.prefix: server for s, server in zip(services, started)})
-        for service, server in zip(services, started):
-            print(f"{service.url_name}={server.url}")
-            if service.key_name:
-                print(f"{service.key_name}={getattr(server, 'api_key')}")
-        sys.stdout.flush()
-        print("serving; stop with Ctrl-C (SIGINT) or SIGTERM", file=sys.stderr, flush=True)
-        _wait_for_signal()
-    finally:
-        for server in reversed(started):
-            server.stop()
+    with _stop_on_signals() as stop:
+        try:
+            started = start_servers(args, services)
+        except OSError as exc:
+            print(f"{PROG} serve: cannot listen on {args.host}: {exc}", file=sys.stderr)
+            return 2
+        try:
+            search_the_demo_site(args, {s.prefix: server for s, server in zip(services, started)})
+            for service, server in zip(services, started):
+                print(f"{service.url_name}={server.url}")
+                if service.key_name:
+                    print(f"{service.key_name}={getattr(server, 'api_key')}")
+            sys.stdout.flush()
+            print("serving; stop with Ctrl-C (SIGINT) or SIGTERM", file=sys.stderr, flush=True)
+            # A timed wait, so the signal handler gets its turn on every platform.
+            while not stop.wait(0.5):
+                pass
+        finally:
+            for server in reversed(started):
+                server.stop()
     return 0
 
 
