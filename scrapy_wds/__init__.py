@@ -5,6 +5,13 @@ Add ``"scrapy_wds.Addon": 300`` to ``ADDONS`` and set ``WDS_API_URL`` and/or
 """
 
 from scrapy_wds._addon import Addon
+from scrapy_wds._wds._answers import MalformedAnswer, TaskState, TaskStatus
+from scrapy_wds._wds._items import WdsItemError
+from scrapy_wds._wds._job_config import JobConfig, JobConfigError
+from scrapy_wds._wds._mixin import WdsSpiderError, WdsSpiderMixin
+from scrapy_wds._wds._rules import WdsCrawlSpider, WdsRule
+from scrapy_wds._wds._selectors import WdsSelectorError
+from scrapy_wds._wds._task import WdsTask
 from scrapy_wds._wds._errors import (
     WdsAccessDenied,
     WdsBadRequest,
@@ -18,6 +25,18 @@ from scrapy_wds._wds._errors import (
 
 __all__ = [
     "Addon",
+    "JobConfig",
+    "JobConfigError",
+    "MalformedAnswer",
+    "TaskState",
+    "TaskStatus",
+    "WdsCrawlSpider",
+    "WdsItemError",
+    "WdsRule",
+    "WdsSelectorError",
+    "WdsSpiderError",
+    "WdsSpiderMixin",
+    "WdsTask",
     "WdsAccessDenied",
     "WdsBadRequest",
     "WdsError",
