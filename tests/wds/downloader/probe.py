@@ -59,9 +59,15 @@ class InfoProbe(scrapy.Spider):
     name = "wds_info_probe"
 
     def __init__(
-        self, api_url: str = "", job: str = "", tasks: list[dict[str, str]] | None = None, **kw: Any
+        self,
+        api_url: str = "",
+        job: str = "",
+        tasks: list[dict[str, str]] | None = None,
+        tenant: str | None = None,
+        **kw: Any,
     ) -> None:
         super().__init__(**kw)
+        self.tenant = tenant
         self.api_url = api_url
         self.job = job
         self.tasks = tasks or []
@@ -77,7 +83,10 @@ class InfoProbe(scrapy.Spider):
 
     async def start(self):  # type: ignore[no-untyped-def]
         for task in self.tasks:
-            yield task_request(self.api_url, self.job, task, self)
+            request = task_request(self.api_url, self.job, task, self)
+            if self.tenant:
+                request.headers["X-Tenant-Id"] = self.tenant
+            yield request
 
     def on_scheduled(self, request: scrapy.Request, spider: scrapy.Spider) -> None:
         if "wds" in request.meta:

@@ -1,0 +1,175 @@
+"""The middleware on its own: setup errors, parked copies, Retry-After, requests as data."""
+
+from __future__ import annotations
+
+import copy
+import json
+import pickle
+from email.utils import format_datetime
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+import pytest
+import scrapy
+from scrapy.exceptions import IgnoreRequest, NotConfigured
+from scrapy.http import Response, TextResponse
+from scrapy.utils.request import request_from_dict
+from scrapy.utils.test import get_crawler
+
+from scrapy_wds._wds._middleware import WdsDownloaderMiddleware
+
+API = "http://wds.test/base/"
+
+
+class Owner(scrapy.Spider):
+    name = "owner"
+
+    def parse_task(self, response: Response) -> None:  # pragma: no cover - only named
+        pass
+
+    def on_error(self, failure: Any) -> None:  # pragma: no cover - only named
+        pass
+
+
+def middleware(**settings: Any) -> tuple[WdsDownloaderMiddleware, Owner]:
+    crawler = get_crawler(Owner, {"WDS_API_URL": API, **settings})
+    spider = Owner.from_crawler(crawler)
+    crawler.spider = spider
+    return WdsDownloaderMiddleware.from_crawler(crawler), spider
+
+
+def every_request_kind(spider: Owner) -> list[scrapy.Request]:
+    """One request per action, shaped as the spider side builds them."""
+    task = {"id": "a/b c", "url": "http://site/x"}
+    common = {"callback": spider.parse_task, "errback": spider.on_error}
+    return [
+        scrapy.Request(
+            API + "api/v2/jobs/site/start",
+            method="POST",
+            body=json.dumps({"StartUrls": ["http://site/"]}),
+            headers={"Content-Type": "application/json"},
+            meta={"wds": {"action": "start", "job": "site"}},
+            **common,
+        ),
+        scrapy.Request(
+            API + "api/v2/tasks/a%2Fb%20c/crawl?selector=CSS%3A%20a%5Bhref%5D&attributeName=href",
+            meta={"wds": {"action": "crawl", "job": "site", "task": task, "next": "parse_task"}},
+            **common,
+        ),
+        scrapy.Request(
+            API + "api/v2/tasks/a%2Fb%20c/scrape?selector=XPATH%3A%20%2F%2Fh1",
+            meta={"wds": {"action": "scrape", "job": "site", "task": task}},
+            **common,
+        ),
+        scrapy.Request(
+            API + "api/v2/tasks/a%2Fb%20c/scrape-multiple?scrapeParams%5B0%5D.name=t"
+            "&scrapeParams%5B0%5D.selector=CSS%3A%20h1",
+            meta={"wds": {"action": "scrape_multiple", "job": "site", "task": task}},
+            **common,
+        ),
+        scrapy.Request(
+            API + "api/v2/tasks/a%2Fb%20c/scrape-multiple",
+            method="POST",
+            body=json.dumps([{"Name": "t", "Selector": "CSS: h1"}]),
+            meta={"wds": {"action": "scrape_multiple", "job": "site", "task": task}},
+            **common,
+        ),
+        scrapy.Request(
+            API + "api/v2/tasks/a%2Fb%20c/info",
+            meta={"wds": {"action": "info", "job": "site", "task": task}},
+            **common,
+        ),
+    ]
+
+
+def park(mw: WdsDownloaderMiddleware, request: scrapy.Request, response: Response) -> tuple[float, scrapy.Request]:
+    assert mw.process_request(request) is None
+    with pytest.raises(IgnoreRequest):
+        mw.process_response(request, response)
+    [(delay, parked)] = mw.room.close()
+    return delay, parked
+
+
+def round_trip(request: scrapy.Request, spider: Owner) -> scrapy.Request:
+    return request_from_dict(pickle.loads(pickle.dumps(request.to_dict(spider=spider))), spider=spider)
+
+
+def same(a: scrapy.Request, b: scrapy.Request) -> bool:
+    return (a.url, a.method, a.body, a.meta, a.callback, a.errback, a.dont_filter, dict(a.headers)) == (
+        b.url, b.method, b.body, b.meta, b.callback, b.errback, b.dont_filter, dict(b.headers)
+    )
+
+
+def test_needs_api_url() -> None:
+    with pytest.raises(NotConfigured, match="WDS_API_URL"):
+        WdsDownloaderMiddleware.from_crawler(get_crawler(Owner, {}))
+
+
+def test_bad_setting_stops_the_crawl_with_its_name() -> None:
+    with pytest.raises(ValueError, match="WDS_POLL_MAX_WAIT"):
+        middleware(WDS_POLL_MAX_WAIT="forever")
+
+
+def test_every_request_kind_and_its_parked_copy_round_trip() -> None:
+    mw, spider = middleware(WDS_API_HEADERS={"Authorization": "Bearer xyz-secret"})
+    for request in every_request_kind(spider):
+        assert same(round_trip(request, spider), request)
+        _, parked = park(mw, request.copy(), Response(request.url, status=202, request=request))
+        back = round_trip(parked, spider)
+        assert same(back, parked)
+        assert back.meta["wds"]["polls"] == 1 and back.errback == spider.on_error
+        assert b"xyz-secret" not in pickle.dumps(parked.to_dict(spider=spider))
+
+
+def test_a_202_parks_a_clean_copy_and_silences_the_original() -> None:
+    mw, spider = middleware(WDS_API_HEADERS={"X-Tenant-Id": "acme", "X-Api-Key": "k-123456"})
+    request = every_request_kind(spider)[-1]
+    wds_before = copy.deepcopy(request.meta["wds"])
+    mw.process_request(request)
+    assert request.headers["X-Api-Key"] == b"k-123456"  # sent with the call
+    with pytest.raises(IgnoreRequest):
+        mw.process_response(request, Response(request.url, status=202, request=request))
+    assert request.meta["wds"] == wds_before  # the spider side's dict is never touched
+    assert request.errback is None  # the spider never hears of the park
+    [(delay, parked)] = mw.room.close()
+    assert 0.25 <= delay <= 0.5  # WDS_POLL_FIRST_DELAY 0.5, jittered down to half
+    assert parked.dont_filter and parked.errback == spider.on_error
+    assert not {b"X-Tenant-Id", b"X-Api-Key"} & set(parked.headers)
+    assert parked.meta["wds"]["polls"] == 1 and "waiting_since" in parked.meta["wds"]
+    assert {k: v for k, v in parked.meta["wds"].items() if k in wds_before} == wds_before
+    assert mw.stats.get_value("wds/polls") == 1
+    assert mw.stats.get_value("wds/calls/info") == 1
+
+
+@pytest.mark.parametrize("header", ["7", "date"])
+def test_retry_after_is_honoured(header: str) -> None:
+    mw, spider = middleware(WDS_POLL_MAX_DELAY=1)
+    request = every_request_kind(spider)[1]
+    value = header
+    if header == "date":
+        value = format_datetime(datetime.now(timezone.utc) + timedelta(seconds=8), usegmt=True)
+    delay, _ = park(
+        mw, request, Response(request.url, status=202, headers={"Retry-After": value}, request=request)
+    )
+    assert 5 < delay <= 8
+
+
+def test_retry_after_never_outlasts_the_total_wait() -> None:
+    mw, spider = middleware(WDS_POLL_MAX_WAIT=3)
+    request = every_request_kind(spider)[1]
+    delay, _ = park(mw, request, Response(request.url, status=202, headers={"Retry-After": "60"}, request=request))
+    assert delay <= 3
+
+
+def test_answers_and_other_requests_pass_through_untouched() -> None:
+    mw, spider = middleware()
+    request = every_request_kind(spider)[-1]
+    mw.process_request(request)
+    ok = TextResponse(request.url, status=200, body=b'{"TaskState": "Handled"}', request=request)
+    assert mw.process_response(request, ok) is ok
+    assert b"X-Tenant-Id" not in request.headers
+    other = scrapy.Request("http://site/page")
+    assert mw.process_request(other) is None and not other.headers
+    not_found = Response(other.url, status=404, request=other)
+    assert mw.process_response(other, not_found) is not_found
+    assert mw.process_exception(other, ConnectionError()) is None
