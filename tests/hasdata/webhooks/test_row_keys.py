@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from typing import Any
 
 from scrapy_wds._hasdata._row_keys import row_content_key
 
@@ -28,7 +29,7 @@ def test_key_is_stable_across_calls_and_copies() -> None:
 
 def test_key_changes_with_any_value() -> None:
     base = {"url": "u", "tags": ["x", "y"], "meta": {"depth": 1}}
-    variants = [
+    variants: list[dict[str, Any]] = [
         {"url": "v", "tags": ["x", "y"], "meta": {"depth": 1}},
         {"url": "u", "tags": ["y", "x"], "meta": {"depth": 1}},  # list order matters
         {"url": "u", "tags": ["x", "y"], "meta": {"depth": 2}},  # nested value
