@@ -1,0 +1,1 @@
+"""Example spiders for scrapy-wds, runnable against the local emulators."""

@@ -1,0 +1,35 @@
+"""Settings of the example project.
+
+Service addresses come from the environment, so the same project runs against
+the local emulators (``python -m scrapy_wds.testing serve`` prints them) or
+real services:
+
+    WDS_API_URL=http://127.0.0.1:2807 DEMO_SITE_URL=http://127.0.0.1:8000 \
+        scrapy crawl books -O books.jsonl
+"""
+
+from __future__ import annotations
+
+import os
+
+BOT_NAME = "example_project"
+SPIDER_MODULES = ["example_project.spiders"]
+NEWSPIDER_MODULE = "example_project.spiders"
+
+# One line wires WDS (when WDS_API_URL is set) and HasData (when
+# HASDATA_API_KEY is set, as a setting or in the environment).
+ADDONS = {"scrapy_wds.Addon": 300}
+
+WDS_API_URL = os.environ.get("WDS_API_URL", "")
+HASDATA_API_URL = os.environ.get("HASDATA_API_URL", "https://api.hasdata.com")
+
+# The site the book spiders crawl through WDS (the demo site of scrapy_wds.testing).
+DEMO_SITE_URL = os.environ.get("DEMO_SITE_URL", "")
+
+# Requests go to the WDS API, not to the crawled site: WDS itself honours the
+# site's robots.txt, and the API has none to ask.
+ROBOTSTXT_OBEY = False
+
+CONCURRENT_REQUESTS = 16
+FEED_EXPORT_ENCODING = "utf-8"
+LOG_LEVEL = os.environ.get("SCRAPY_LOG_LEVEL", "INFO")

@@ -1,0 +1,1 @@
+"""The example spiders; ``scrapy list`` shows them."""
