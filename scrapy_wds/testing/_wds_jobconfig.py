@@ -12,7 +12,9 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import urldefrag, urljoin, urlsplit
+
+from w3lib.url import safe_url_string
 
 _JOB_TYPES = ("Internet", "Intranet")
 _RESTART_MODES = ("Continue", "FromScratch")
@@ -52,6 +54,22 @@ class JobSettings:
 
     def crawl_delay(self, host: str) -> CrawlDelay | None:
         return self.crawl_delays.get(host.lower())
+
+
+def normalize_url(url: str, base: str | None = None) -> str | None:
+    """Absolute, fragment-free, safely escaped http(s) URL; None for anything else.
+
+    Start URLs and crawled links go through the same function, so one page
+    always has one spelling, and so one task id in its job.
+    """
+    try:
+        absolute, _fragment = urldefrag(urljoin(base, url.strip()) if base else url.strip())
+        parts = urlsplit(absolute)
+        if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
+            return None
+        return safe_url_string(absolute)
+    except ValueError:  # "http://[bad", hosts IDNA cannot encode…
+        return None
 
 
 def get_field(obj: dict[str, Any], name: str) -> Any:
@@ -107,13 +125,13 @@ def _start_urls(config: dict[str, Any]) -> list[str]:
         raise JobConfigProblem("StartUrls is missing or empty; give at least one page URL")
     if not isinstance(urls, list):
         raise JobConfigProblem("StartUrls must be a JSON array of URLs")
+    normalized = []
     for index, url in enumerate(urls):
-        parts = urlsplit(url) if isinstance(url, str) else None
-        if parts is None or parts.scheme not in ("http", "https") or not parts.hostname:
-            raise JobConfigProblem(
-                f"StartUrls[{index}] {url!r} is not an absolute http(s) URL"
-            )
-    return [url.strip() for url in urls]
+        page = normalize_url(url) if isinstance(url, str) else None
+        if page is None:
+            raise JobConfigProblem(f"StartUrls[{index}] {url!r} is not an absolute http(s) URL")
+        normalized.append(page)
+    return normalized
 
 
 def _headers(config: dict[str, Any]) -> list[tuple[str, str]]:

@@ -176,10 +176,18 @@ class PageFetcher:
                 async with self._session.get(
                     url,
                     headers=headers,
-                    max_redirects=settings.max_redirects,
+                    # aiohttp gives up on reaching max_redirects hops; WDS allows that many.
+                    max_redirects=settings.max_redirects + 1,
                     timeout=aiohttp.ClientTimeout(total=settings.request_timeout),
                 ) as response:
                     body = await response.read()
+            except aiohttp.TooManyRedirects:
+                return Page(
+                    ALL_REQUEST_GATES_EXHAUSTED,
+                    url,
+                    error=f"{url} redirects more than {settings.max_redirects} times "
+                    "(CrawlersProtectionBypass.MaxRedirectHops)",
+                )
             except (aiohttp.ClientError, asyncio.TimeoutError, ValueError) as exc:
                 reason = str(exc) or type(exc).__name__
                 return Page(

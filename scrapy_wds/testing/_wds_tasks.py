@@ -14,25 +14,13 @@ import asyncio
 import hashlib
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from urllib.parse import urldefrag, urljoin, urlsplit
+from urllib.parse import urlsplit
 
-from w3lib.url import safe_url_string
-
-from scrapy_wds.testing._wds_jobconfig import JobSettings
+from scrapy_wds.testing._wds_jobconfig import JobSettings, normalize_url
 from scrapy_wds.testing._wds_pages import ALL_REQUEST_GATES_EXHAUSTED, Page, PageFetcher
 
 CREATED = "Created"
 IN_PROGRESS = "InProgress"
-
-
-def normalize_url(url: str, base: str | None = None) -> str | None:
-    """Absolute, fragment-free, safely escaped http(s) URL, or None for other links."""
-    absolute = urljoin(base, url.strip()) if base else url.strip()
-    absolute, _fragment = urldefrag(absolute)
-    parts = urlsplit(absolute)
-    if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
-        return None
-    return safe_url_string(absolute)
 
 
 def _on_domains(url: str, hosts: set[str]) -> bool:
@@ -89,8 +77,7 @@ class TaskBook:
             if settings.restart_from_scratch:
                 for task in job.tasks.values():
                     self._download(task)
-        start = (normalize_url(url) for url in settings.start_urls)
-        return [self.task_for(job, url) for url in start if url is not None]
+        return [self.task_for(job, url) for url in settings.start_urls]
 
     def task_for(self, job: Job, url: str) -> Task:
         task = job.tasks.get(url)
@@ -113,12 +100,16 @@ class TaskBook:
         return list(found.values())
 
     async def wait_for_page(self, task: Task, timeout: float) -> None:
-        if task.page is not None or task.download is None or timeout <= 0:
+        download = task.download
+        if task.page is not None or download is None or timeout <= 0:
             return
         try:
-            await asyncio.wait_for(asyncio.shield(task.download), timeout)
+            await asyncio.wait_for(asyncio.shield(download), timeout)
         except asyncio.TimeoutError:
             pass
+        except asyncio.CancelledError:
+            if not download.cancelled():  # this call itself was cancelled
+                raise
 
     def forget(self) -> None:
         for task in self.tasks.values():

@@ -86,6 +86,7 @@ class EdgeSite(EmulatorServer):
       <a href="/abs.html">absolute path</a>
       <a href="https://elsewhere.invalid/x.html">off-site</a>
       <a href="mailto:someone@example.invalid">mail</a>
+      <a href="http://[broken">malformed</a>
       <a href="sub/rel.html">again</a>
       <p data-x="it's [1]">quoted</p>
       <span class="empty" data-href="/from-data.html"></span>
@@ -193,6 +194,7 @@ def test_start_accepts_camel_case_config_and_ignores_unknown_fields(api: Api, de
         ({}, "StartUrls"),
         ({"StartUrls": []}, "StartUrls"),
         ({"StartUrls": ["not a url"]}, "StartUrls[0]"),
+        ({"StartUrls": ["http://a.test/", "http://[bad"]}, "StartUrls[1]"),
         ({"StartUrls": ["http://a.test/"], "Type": "Extranet"}, "Type"),
         ({"StartUrls": ["http://a.test/"], "Restart": {"RestartMode": "Later"}}, "RestartMode"),
         ({"StartUrls": ["http://a.test/"], "DownloadErrorHandling": {"Policy": "Ignore"}}, "Policy"),
@@ -334,6 +336,45 @@ def test_info_describes_the_download(api: Api, edge_site: EdgeSite) -> None:
     assert [hop["HttpStatusCode"] for hop in status["IntermedResults"]] == [302]
     cookies = api.ready(first_task(api, edge_site.url + "/cookie.html"), "info")["Result"]["ResponseCookies"]
     assert cookies[0]["Name"] == "session" and cookies[0]["Value"] == "abc" and cookies[0]["HttpOnly"] is True
+
+
+def test_each_page_is_downloaded_once_and_robots_once_per_host(api: Api, edge_site: EdgeSite) -> None:
+    edge_site.reset()
+    page, other = (t["Id"] for t in api.start("once", edge_site.url + "/page.html", edge_site.url + "/cookie.html"))
+    for _ in range(3):
+        api.scrape(page, "CSS: a")
+        api.ready(page, "info")
+    api.scrape(other, "CSS: p")
+    hits = [c["path"] for c in edge_site.calls()]
+    assert sorted(hits) == ["/cookie.html", "/page.html", "/robots.txt"]
+
+
+def test_restart_from_scratch_downloads_again_and_continue_does_not(api: Api, edge_site: EdgeSite) -> None:
+    edge_site.reset()
+    task = api.start("restart", edge_site.url + "/page.html")[0]["Id"]
+    api.scrape(task, "CSS: a")
+    assert api.start("restart", edge_site.url + "/page.html", Restart={"RestartMode": "Continue"})[0]["Id"] == task
+    api.scrape(task, "CSS: a")
+    assert api.start("restart", edge_site.url + "/page.html", Restart={"RestartMode": "FromScratch"})[0]["Id"] == task
+    api.scrape(task, "CSS: a")
+    assert [c["path"] for c in edge_site.calls()].count("/page.html") == 2
+
+
+@pytest.mark.parametrize(("hops", "state"), [(0, "AllRequestGatesExhausted"), (1, "Handled")])
+def test_max_redirect_hops_limits_redirects(api: Api, edge_site: EdgeSite, hops: int, state: str) -> None:
+    task = api.start("hops", edge_site.url + "/redirect", CrawlersProtectionBypass={"MaxRedirectHops": hops})[0]["Id"]
+    info = api.ready(task, "info")
+    assert info["TaskState"] == state
+    if state != "Handled":
+        assert "MaxRedirectHops" in info["Error"]
+        status, text = api.task(task, "scrape", query={"selector": "CSS: a"})
+        assert status == 403 and "MaxRedirectHops" in text
+
+
+def test_configured_crawl_delay_is_reported(api: Api, edge_site: EdgeSite) -> None:
+    delays = {"CrawlDelays": [{"Host": "127.0.0.1", "Delay": "2"}]}
+    task = api.start("delay", edge_site.url + "/page.html", CrawlersProtectionBypass=delays)[0]["Id"]
+    assert api.ready(task, "info")["Result"]["CrawlDelaySec"] == 2
 
 
 def test_job_headers_are_sent_with_page_requests(api: Api, edge_site: EdgeSite) -> None:
