@@ -160,6 +160,10 @@ def _constructor_kwargs(args: argparse.Namespace, service: Service) -> dict[str,
     }
 
 
+class BadSwitch(Exception):
+    """A switch value the emulator itself rejected."""
+
+
 def start_servers(args: argparse.Namespace, services: Sequence[Service]) -> list[EmulatorServer]:
     """Start every service; on failure stop those already running and re-raise."""
     started: list[EmulatorServer] = []
@@ -167,7 +171,12 @@ def start_servers(args: argparse.Namespace, services: Sequence[Service]) -> list
         for service in services:
             cls = service.load()
             port = getattr(args, service.dest("port"))
-            server = cls(host=args.host, port=port, **_constructor_kwargs(args, service))  # type: ignore[call-arg]
+            switches = _constructor_kwargs(args, service)
+            try:
+                server = cls(host=args.host, port=port, **switches)  # type: ignore[call-arg]
+            except (TypeError, ValueError) as exc:  # the emulator's own check of a value
+                flags = ", ".join(f"--{service.prefix}-{name.replace('_', '-')}" for name in switches)
+                raise BadSwitch(f"{cls.__name__} refused {flags}: {exc}") from None
             server.start()
             started.append(server)
     except BaseException:
@@ -218,6 +227,9 @@ def serve(args: argparse.Namespace, services: Sequence[Service] = SERVICES) -> i
             started = start_servers(args, services)
         except OSError as exc:
             print(f"{PROG} serve: cannot listen on {args.host}: {exc}", file=sys.stderr)
+            return 2
+        except BadSwitch as exc:
+            print(f"{PROG} serve: {exc}", file=sys.stderr)
             return 2
         try:
             search_the_demo_site(args, {s.prefix: server for s, server in zip(services, started)})

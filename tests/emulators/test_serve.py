@@ -145,6 +145,13 @@ def test_busy_port_is_a_clear_error_and_nothing_keeps_running(capsys: pytest.Cap
     assert "cannot listen on 127.0.0.1" in err
 
 
+def test_a_value_the_emulator_rejects_is_a_clear_error(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["serve", "--wds-key-case", "snake"]) == 2
+    out, err = capsys.readouterr()
+    assert out == ""
+    assert "WdsEmulator refused --wds-key-case" in err and "'snake'" in err
+
+
 # -- flags generated from switches ---------------------------------------------
 
 
