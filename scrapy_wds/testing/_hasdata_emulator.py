@@ -394,9 +394,9 @@ class HasDataEmulator(EmulatorServer):
         return True
 
     def _end(self, job: Job, status: str) -> None:
+        self._send_row_batches(job, final=True)  # the last rows go out while still running
         job.status = status
         job.updated_at = time.time()
-        self._send_row_batches(job, final=True)
         self._send_webhook(job, EVENT_FINISHED)
         if job.webhook is not None:
             job.webhook.close()
