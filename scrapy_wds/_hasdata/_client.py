@@ -1,0 +1,253 @@
+"""The HTTP calls to HasData's Scraper Jobs API, with bounded, jittered retries.
+
+Why not Scrapy Requests: these calls are the extension's own bookkeeping, not
+pages of the crawl.  Sent through the engine they would pass the user's
+downloader middlewares (robots.txt, retries, proxies meant for sites,
+caching) and hold slots of ``CONCURRENT_REQUESTS`` for as long as HasData
+takes to answer.  So the client talks to HasData on its own: Twisted's
+``Agent`` with a small persistent connection pool, on the crawl's reactor,
+with ``readBody`` for the answer.  Nothing else needs installing.
+
+The key travels only in the ``x-api-key`` header.  Error messages name the
+call (method and path) and quote the server's text, never a header.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import random
+from io import BytesIO
+from collections.abc import Callable
+from typing import Any
+from urllib.parse import quote, urlencode
+
+from scrapy.utils.defer import maybe_deferred_to_future
+from twisted.internet import error as net_error
+from twisted.internet.defer import Deferred
+from twisted.internet.task import deferLater
+from twisted.web.client import (
+    Agent,
+    FileBodyProducer,
+    HTTPConnectionPool,
+    PartialDownloadError,
+    ResponseFailed,
+    ResponseNeverReceived,
+    readBody,
+)
+from twisted.web.http_headers import Headers
+
+from scrapy_wds._backoff import backoff_delay
+
+logger = logging.getLogger(__name__)
+
+#: How much of a server's error text goes into a message.
+_TEXT_LIMIT = 500
+_NETWORK_ERRORS = (
+    net_error.ConnectError,
+    net_error.ConnectionLost,
+    net_error.ConnectionDone,
+    net_error.TimeoutError,
+    net_error.DNSLookupError,
+    ResponseFailed,
+    ResponseNeverReceived,
+    PartialDownloadError,
+)
+
+
+class HasDataApiError(Exception):
+    """HasData refused a call; ``status`` is the HTTP status, ``text`` its answer."""
+
+    def __init__(self, call: str, status: int | None, text: str) -> None:
+        self.call, self.status, self.text = call, status, text
+        where = f"HTTP {status}" if status is not None else "no usable answer"
+        super().__init__(f"HasData {call} failed ({where}): {text}")
+
+
+class HasDataUnauthorized(HasDataApiError):
+    """401: the key is missing or wrong.  Retrying cannot help."""
+
+
+class HasDataNoCredits(HasDataApiError):
+    """403: the account's credits or quota are exhausted."""
+
+
+class HasDataRejected(HasDataApiError):
+    """400/404/422 and other 4xx: the call itself is wrong (unknown job or slug, bad body)."""
+
+
+class HasDataUnavailable(HasDataApiError):
+    """429, 5xx, dropped connections or malformed answers outlasted every retry."""
+
+
+class _Retryable(Exception):
+    def __init__(self, reason: str, status: int | None, text: str) -> None:
+        super().__init__(text)
+        self.reason, self.status, self.text = reason, status, text
+
+
+class HasDataClient:
+    """Asynchronous calls to one HasData account (coroutines, on the Twisted reactor)."""
+
+    def __init__(
+        self,
+        *,
+        api_url: str,
+        api_key: str,
+        timeout: float,
+        retry_times: int,
+        retry_delay: float,
+        retry_max_delay: float,
+        pool_size: int = 4,
+        on_event: Callable[[str], None] | None = None,
+        rng: random.Random | None = None,
+        reactor: Any = None,
+    ) -> None:
+        if reactor is None:
+            from twisted.internet import reactor as installed_reactor
+
+            reactor = installed_reactor
+        self._reactor = reactor
+        self._api_url = api_url.rstrip("/")
+        self._api_key = api_key
+        self._timeout = timeout
+        self._retry_times = retry_times
+        self._retry_delay = retry_delay
+        self._retry_max_delay = retry_max_delay
+        self._rng = rng or random.Random()
+        self._on_event = on_event or (lambda name: None)
+        self._pool = HTTPConnectionPool(reactor, persistent=True)
+        self._pool.maxPersistentPerHost = pool_size
+        self._agent = Agent(reactor, connectTimeout=timeout, pool=self._pool)
+
+    def __repr__(self) -> str:
+        return f"HasDataClient({self._api_url!r})"
+
+    # -- the API ---------------------------------------------------------
+
+    async def submit(self, slug: str, body: dict[str, Any]) -> dict[str, Any]:
+        return await self._call_object("POST", f"/scrapers/{quote(slug, safe='')}/jobs", body)
+
+    async def status(self, job_id: str) -> dict[str, Any]:
+        return await self._call_object("GET", f"/scrapers/jobs/{quote(job_id, safe='')}")
+
+    async def results(self, job_id: str, page: int, limit: int) -> dict[str, Any]:
+        query = urlencode({"page": page, "limit": limit})
+        return await self._call_object(
+            "GET", f"/scrapers/jobs/{quote(job_id, safe='')}/results?{query}"
+        )
+
+    async def stop(self, job_id: str) -> Any:
+        return await self._call("DELETE", f"/scrapers/jobs/{quote(job_id, safe='')}")
+
+    async def fetch_file(self, url: str) -> Any:
+        """GET a finished job's data link, once, without the key (it is pre-signed).
+
+        Raises :class:`HasDataApiError` on any failure: the caller falls back
+        to paging instead of retrying a link that may have expired.
+        """
+        try:
+            status, body = await self._send("GET", url, None, with_key=False)
+        except _NETWORK_ERRORS as exc:
+            raise HasDataApiError("GET <data link>", None, _describe(exc)) from None
+        if not 200 <= status < 300:
+            raise HasDataApiError("GET <data link>", status, _text(body))
+        try:
+            return json.loads(body)
+        except ValueError:
+            raise HasDataApiError("GET <data link>", status, "answer is not JSON") from None
+
+    async def close(self) -> None:
+        await maybe_deferred_to_future(self._pool.closeCachedConnections())
+
+    # -- plumbing --------------------------------------------------------
+
+    async def _call_object(
+        self, method: str, path: str, body: dict[str, Any] | None = None
+    ) -> dict[str, Any]:
+        answer = await self._call(method, path, body, need_object=True)
+        assert isinstance(answer, dict)
+        return answer
+
+    async def _call(
+        self,
+        method: str,
+        path: str,
+        body: dict[str, Any] | None = None,
+        *,
+        need_object: bool = False,
+    ) -> Any:
+        call = f"{method} {path.split('?')[0]}"
+        attempt = 0
+        while True:
+            try:
+                return await self._attempt(call, method, path, body, need_object)
+            except _Retryable as retry:
+                if attempt >= self._retry_times:
+                    self._on_event(f"errors/{retry.reason}")
+                    raise HasDataUnavailable(
+                        call, retry.status, f"{retry.text} (gave up after {attempt + 1} tries)"
+                    ) from None
+                delay = backoff_delay(
+                    attempt, first=self._retry_delay, cap=self._retry_max_delay, rng=self._rng
+                )
+                self._on_event("retries")
+                self._on_event(f"retries/{retry.reason}")
+                logger.debug("HasData %s: %s; retrying in %.1fs", call, retry.text, delay)
+                attempt += 1
+                await maybe_deferred_to_future(deferLater(self._reactor, delay, lambda: None))
+
+    async def _attempt(
+        self, call: str, method: str, path: str, body: Any, need_object: bool
+    ) -> Any:
+        self._on_event("requests")
+        try:
+            status, raw = await self._send(method, self._api_url + path, body, with_key=True)
+        except _NETWORK_ERRORS as exc:
+            raise _Retryable("connection", None, _describe(exc)) from None
+        self._on_event(f"responses/{status}")
+        if status == 429 or status >= 500:
+            raise _Retryable(str(status), status, _text(raw))
+        if status >= 400:
+            self._on_event(f"errors/{status}")
+            error = {401: HasDataUnauthorized, 403: HasDataNoCredits}.get(status, HasDataRejected)
+            raise error(call, status, _text(raw))
+        if not raw.strip() and not need_object:
+            return None
+        try:
+            answer = json.loads(raw)
+        except ValueError:
+            raise _Retryable("malformed", status, "the answer is not valid JSON") from None
+        if need_object and not isinstance(answer, dict):
+            raise _Retryable("malformed", status, "the answer is not a JSON object")
+        return answer
+
+    async def _send(
+        self, method: str, url: str, body: Any, *, with_key: bool
+    ) -> tuple[int, bytes]:
+        headers = Headers({b"accept": [b"application/json"]})
+        if with_key:
+            headers.addRawHeader(b"x-api-key", self._api_key.encode())
+        producer: Any = None  # an IBodyProducer (zope interfaces escape mypy)
+        if body is not None:
+            headers.addRawHeader(b"content-type", b"application/json")
+            producer = FileBodyProducer(BytesIO(json.dumps(body).encode()))
+        request = self._agent.request(method.encode(), url.encode(), headers, producer)
+        request.addTimeout(self._timeout, self._reactor)
+        response = await maybe_deferred_to_future(request)
+        reading = readBody(response)
+        reading.addTimeout(self._timeout, self._reactor)
+        raw = await maybe_deferred_to_future(reading)
+        return int(response.code), raw
+
+
+def _text(raw: bytes) -> str:
+    text = raw.decode("utf-8", "replace").strip()
+    return text[:_TEXT_LIMIT] or "(empty answer)"
+
+
+def _describe(exc: BaseException) -> str:
+    if isinstance(exc, (ResponseFailed, ResponseNeverReceived)) and exc.reasons:
+        inner = exc.reasons[0].value
+        return f"connection failed: {type(inner).__name__}"
+    return f"connection failed: {type(exc).__name__}"

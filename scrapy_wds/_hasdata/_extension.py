@@ -1,0 +1,326 @@
+"""The Scrapy extension that runs the crawl's HasData jobs beside the spider.
+
+At spider open it checks the declared jobs (``HASDATA_JOBS`` and the
+spider's ``hasdata_jobs``), opens the state file, starts the webhook receiver
+when enabled, and starts one :class:`~._runner.JobRunner` per job.  While any
+job is undelivered it keeps the spider open (``spider_idle`` →
+``DontCloseSpider``); when the last one is drained it lets it close.
+
+Close reasons it uses (also in ``docs/hasdata.md``):
+
+* ``hasdata_unauthorized`` — HasData answered 401 (missing or wrong key);
+* ``hasdata_no_credits`` — HasData answered 403 (credits or quota exhausted);
+* ``hasdata_credit_limit`` — ``HASDATA_MAX_CREDITS`` reached: jobs were
+  stopped, the rows they had produced were delivered, then the spider closed;
+* ``hasdata_failed`` — every job failed (e.g. HasData rejected its input).
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from pathlib import Path
+from typing import Any
+
+from scrapy import Spider, signals
+from scrapy.crawler import Crawler
+from scrapy.exceptions import CloseSpider, DontCloseSpider, NotConfigured
+from scrapy.utils.defer import deferred_from_coro, maybe_deferred_to_future
+from scrapy.utils.project import data_path
+from twisted.internet.defer import CancelledError, Deferred, DeferredList
+from twisted.internet.task import LoopingCall
+
+from scrapy_wds._hasdata._client import (
+    HasDataApiError,
+    HasDataClient,
+    HasDataNoCredits,
+    HasDataUnauthorized,
+)
+from scrapy_wds._hasdata._delivery import CrawlClosing, ItemPusher
+from scrapy_wds._hasdata._job import HasDataJobError, collect_jobs
+from scrapy_wds._hasdata._runner import JobRunner, RunnerContext
+from scrapy_wds._hasdata._settings import (
+    WEBHOOK_EVENTS,
+    HasDataSettingError,
+    HasDataSettings,
+)
+from scrapy_wds._hasdata._state import HasDataStateError, StateFile
+
+logger = logging.getLogger(__name__)
+
+CLOSE_UNAUTHORIZED = "hasdata_unauthorized"
+CLOSE_NO_CREDITS = "hasdata_no_credits"
+CLOSE_CREDIT_LIMIT = "hasdata_credit_limit"
+CLOSE_FAILED = "hasdata_failed"
+CLOSE_BAD_CONFIG = "hasdata_bad_config"
+STATE_FILE_NAME = "hasdata-state.json"
+
+
+class HasDataExtension:
+    def __init__(self, crawler: Crawler, settings: HasDataSettings) -> None:
+        self.crawler = crawler
+        self.settings = settings
+        self.stats = crawler.stats
+        self.runners: list[JobRunner] = []
+        self.state: StateFile | None = None
+        self.client: HasDataClient | None = None
+        self._tasks: list[Deferred[None]] = []
+        self._failed: set[str] = set()
+        self._close_reason: str | None = None
+        self._closing_now = False
+        self._progress: LoopingCall | None = None
+        self._webhooks: Any = None
+        self._webhook_url: str | None = None
+        self._webhook_secret = settings.webhook_secret or secrets.token_urlsafe(24)
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler) -> HasDataExtension:
+        try:
+            settings = HasDataSettings.from_settings(crawler.settings)
+        except HasDataSettingError as exc:
+            raise NotConfigured(str(exc)) from None
+        if not settings.api_key:
+            raise NotConfigured(
+                "HasData extension disabled: set HASDATA_API_KEY (setting or environment variable)"
+            )
+        extension = cls(crawler, settings)
+        crawler.signals.connect(extension.spider_opened, signal=signals.spider_opened)
+        crawler.signals.connect(extension.spider_idle, signal=signals.spider_idle)
+        crawler.signals.connect(extension.spider_closed, signal=signals.spider_closed)
+        return extension
+
+    # -- signals -------------------------------------------------------------
+
+    def spider_opened(self, spider: Spider) -> Deferred[None] | None:
+        try:
+            jobs = collect_jobs(self.crawler.settings.get("HASDATA_JOBS"), spider)
+            self.state = StateFile(self._state_path(spider))
+        except (HasDataJobError, HasDataStateError) as exc:
+            # Raised from a signal handler it would only be logged; this stops
+            # the crawl before any credit is spent, with the message on top.
+            logger.error("%s", exc)
+            self._close(CLOSE_BAD_CONFIG, message=None)
+            return None
+        if not jobs:
+            logger.info("HasData extension: no jobs declared (HASDATA_JOBS or spider.hasdata_jobs)")
+            return None
+        from twisted.internet import reactor
+
+        self.client = HasDataClient(
+            api_url=self.settings.api_url,
+            api_key=self.settings.api_key,
+            timeout=self.settings.timeout,
+            retry_times=self.settings.retry_times,
+            retry_delay=self.settings.retry_delay,
+            retry_max_delay=self.settings.retry_max_delay,
+            pool_size=self.settings.page_concurrency + 2,
+            on_event=lambda name: self._count(f"hasdata/{name}", 1),
+            reactor=reactor,
+        )
+        if self.settings.webhook_enabled:
+            self._start_webhooks()
+        context = RunnerContext(
+            client=self.client,
+            settings=self.settings,
+            pusher=ItemPusher(self.crawler, self._count),
+            save_state=self.state.save,
+            count=self._count,
+            on_status=self._on_status,
+            webhook_block=self._webhook_block,
+            reactor=reactor,
+        )
+        self.runners = [
+            JobRunner(job, self.state.record(job.key, job.scraper), context) for job in jobs
+        ]
+        self._count("hasdata/jobs/declared", len(jobs))
+        for runner in self.runners:
+            task = deferred_from_coro(self._run(runner))
+            self._tasks.append(task)
+        if self.settings.progress_interval > 0:
+            self._progress = LoopingCall(self.log_progress)
+            self._progress.clock = reactor
+            self._progress.start(self.settings.progress_interval, now=False)
+        return None
+
+    def spider_idle(self, spider: Spider) -> None:
+        if any(not runner.done and runner.job.key not in self._failed for runner in self.runners):
+            raise DontCloseSpider()
+        if self._close_reason is not None:
+            raise CloseSpider(self._close_reason)
+        if self.runners and all(r.job.key in self._failed for r in self.runners):
+            raise CloseSpider(CLOSE_FAILED)
+
+    async def _spider_closed(self, spider: Spider, reason: str) -> None:
+        self._closing_now = True
+        if self._progress is not None and self._progress.running:
+            self._progress.stop()
+        for task in self._tasks:
+            task.cancel()
+        if self._tasks:
+            await maybe_deferred_to_future(DeferredList(self._tasks, consumeErrors=True))
+        if self.client is not None and (
+            self.settings.stop_on_close or reason == CLOSE_CREDIT_LIMIT
+        ):
+            await self._stop_unfinished()
+        if self.state is not None and self.runners:
+            everything_done = all(r.done for r in self.runners)
+            if everything_done and reason == "finished":
+                # The state file describes an unfinished crawl; a finished one
+                # leaves nothing to resume, so the next run starts new jobs.
+                self.state.jobs.clear()
+            self.state.save()
+        if self._webhooks is not None:
+            stopping = self._webhooks.stop()
+            if isinstance(stopping, Deferred):
+                await maybe_deferred_to_future(stopping)
+        if self.client is not None:
+            await self.client.close()
+
+    def spider_closed(self, spider: Spider, reason: str) -> Deferred[None]:
+        return deferred_from_coro(self._spider_closed(spider, reason))
+
+    # -- running the jobs --------------------------------------------------
+
+    async def _run(self, runner: JobRunner) -> None:
+        try:
+            await runner.run()
+        except (CancelledError, CrawlClosing):
+            return
+        except HasDataUnauthorized as exc:
+            self._fail(runner, exc)
+            self._close(CLOSE_UNAUTHORIZED, message="HasData refused the API key (HTTP 401): "
+                        "check HASDATA_API_KEY")
+        except HasDataNoCredits as exc:
+            self._fail(runner, exc)
+            self._close(CLOSE_NO_CREDITS, message=f"HasData: no credits left (HTTP 403): {exc.text}")
+        except HasDataApiError as exc:
+            self._fail(runner, exc)
+        except Exception:
+            self._failed.add(runner.job.key)
+            logger.exception("HasData job %s: unexpected error", runner.label)
+            self._count("hasdata/jobs/failed", 1)
+
+    def _fail(self, runner: JobRunner, exc: HasDataApiError) -> None:
+        self._failed.add(runner.job.key)
+        self._count("hasdata/jobs/failed", 1)
+        logger.error("HasData job %s: %s", runner.label, exc)
+
+    def _on_status(self, runner: JobRunner) -> None:
+        spent = sum(r.record.credits_spent for r in self.runners)
+        self.stats.set_value("hasdata/credits_spent", spent)
+        limit = self.settings.max_credits
+        if limit is None or spent < limit or self._close_reason == CLOSE_CREDIT_LIMIT:
+            return
+        self._close_reason = CLOSE_CREDIT_LIMIT
+        logger.warning(
+            "HasData: %g credits spent, HASDATA_MAX_CREDITS is %g; stopping the jobs still "
+            "running (the rows they made are still delivered), then closing (%s)",
+            spent,
+            limit,
+            CLOSE_CREDIT_LIMIT,
+        )
+        deferred_from_coro(self._stop_unfinished())
+
+    async def _stop_unfinished(self) -> None:
+        for runner in self.runners:
+            if runner.record.job_id is None or runner.terminal:
+                continue
+            try:
+                await runner.stop_remote()
+            except HasDataApiError as exc:
+                logger.error("HasData job %s: could not stop it: %s", runner.label, exc)
+            runner.wake()
+
+    def _close(self, reason: str, *, message: str | None) -> None:
+        if message:
+            logger.error("%s; closing the spider (%s)", message, reason)
+        if self._closing_now:
+            return
+        self._closing_now = True
+        engine = self.crawler.engine
+        if engine is not None and engine.spider is not None:
+            deferred_from_coro(engine.close_spider_async(reason=reason))
+
+    # -- webhooks ------------------------------------------------------------
+
+    def _start_webhooks(self) -> None:
+        from scrapy_wds._hasdata._webhooks import WebhookReceiver
+
+        self._webhooks = WebhookReceiver(
+            secret=self._webhook_secret,
+            max_body=self.settings.webhook_max_body,
+            is_known_job=self._runner_by_id_known,
+            on_rows=self._on_webhook_rows,
+            on_finished=self._on_webhook_finished,
+            host=self.settings.webhook_host,
+            port=self.settings.webhook_port,
+        )
+        own_url = self._webhooks.start()
+        self._webhook_url = self.settings.webhook_public_url or own_url
+        logger.info("HasData webhook receiver listening at %s", own_url)
+
+    def _webhook_block(self) -> dict[str, Any] | None:
+        if self._webhook_url is None:
+            return None
+        return {
+            "url": self._webhook_url,
+            "events": list(WEBHOOK_EVENTS),
+            "headers": {"X-Webhook-Secret": self._webhook_secret},
+        }
+
+    def _runner_by_id(self, job_id: str) -> JobRunner | None:
+        for runner in self.runners:
+            if runner.record.job_id == job_id:
+                return runner
+        return None
+
+    def _runner_by_id_known(self, job_id: str) -> bool:
+        return self._runner_by_id(job_id) is not None
+
+    def _on_webhook_rows(self, job_id: str, rows: list[dict[str, Any]]) -> None:
+        runner = self._runner_by_id(job_id)
+        if runner is None or not rows:
+            return
+        self._count("hasdata/webhook/calls", 1)
+        delivering = deferred_from_coro(runner.deliver_webhook_rows(rows))
+        delivering.addErrback(self._webhook_delivery_failed, runner)
+
+    def _webhook_delivery_failed(self, failure: Any, runner: JobRunner) -> None:
+        if not failure.check(CrawlClosing, CancelledError):
+            logger.error("HasData job %s: webhook rows not delivered: %s", runner.label,
+                         failure.getErrorMessage())
+        # Paging reads every row again after the job ends: nothing is lost.
+
+    def _on_webhook_finished(self, job_id: str) -> None:
+        runner = self._runner_by_id(job_id)
+        if runner is not None:
+            runner.wake()
+
+    # -- progress and bookkeeping ------------------------------------------------
+
+    def log_progress(self) -> None:
+        for runner in self.runners:
+            if runner.done or runner.job.key in self._failed:
+                continue
+            record = runner.record
+            total = "?" if record.rows_total is None else str(record.rows_total)
+            logger.info(
+                "HasData job %s: %s, %d/%s rows streamed, %g credits spent",
+                runner.label,
+                record.status or "submitting",
+                record.rows_delivered,
+                total,
+                record.credits_spent,
+            )
+
+    def _count(self, name: str, value: int) -> None:
+        if value:
+            self.stats.inc_value(name, value)
+
+    def _state_path(self, spider: Spider) -> Path:
+        if self.settings.state_file:
+            return Path(self.settings.state_file)
+        jobdir = self.crawler.settings.get("JOBDIR")
+        if jobdir:
+            return Path(jobdir) / STATE_FILE_NAME
+        return Path(data_path(f"hasdata/{spider.name}.json", createdir=False))

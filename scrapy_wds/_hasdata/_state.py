@@ -1,0 +1,125 @@
+"""The file that remembers, across runs, which HasData jobs exist and what was delivered.
+
+A HasData job costs credits the moment it is submitted, so its id is written
+down as soon as HasData answers, before anything else happens; a crawl that
+is resumed (JOBDIR) or simply started again - even after SIGKILL - finds the
+id here and polls that job instead of paying for a new one.
+
+Delivery progress is written after each page of rows has gone through the
+item pipelines: the pages done and the content keys of the rows delivered.
+A crash can therefore repeat at most the one page that was in flight.
+
+Writes are atomic: a temporary file in the same directory, flushed and
+fsynced, then renamed over the old one (and the directory fsynced), so a
+crash leaves either the old or the new state, never half of one.
+
+The file holds job ids, statuses and counts - never the API key.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+STATE_VERSION = 1
+
+
+class HasDataStateError(RuntimeError):
+    """The state file exists but cannot be read."""
+
+
+@dataclass
+class JobRecord:
+    """What is known about one declared job (keyed by :attr:`HasDataJob.key`)."""
+
+    scraper: str
+    job_id: str | None = None
+    status: str | None = None
+    #: The page size the pages below were read with (page numbers depend on it).
+    page_limit: int | None = None
+    pages_done: list[int] = field(default_factory=list)
+    #: Content keys of every row delivered so far (see ``_row_keys``).
+    content_keys: list[str] = field(default_factory=list)
+    rows_delivered: int = 0
+    rows_total: int | None = None
+    credits_spent: float = 0.0
+    #: Every row of a terminal job went through the pipelines: nothing left to do.
+    drained: bool = False
+    #: A submit was sent but its answer never arrived (the crawl stopped in between).
+    submit_unconfirmed: bool = False
+
+
+class StateFile:
+    """Job records of one crawl, persisted in one JSON file."""
+
+    def __init__(self, path: str | os.PathLike[str]) -> None:
+        self.path = Path(path)
+        self.jobs: dict[str, JobRecord] = {}
+        self._load()
+
+    def record(self, key: str, scraper: str) -> JobRecord:
+        if key not in self.jobs:
+            self.jobs[key] = JobRecord(scraper=scraper)
+        return self.jobs[key]
+
+    def save(self) -> None:
+        data = {
+            "version": STATE_VERSION,
+            "jobs": {key: asdict(record) for key, record in self.jobs.items()},
+        }
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=self.path.name + ".", suffix=".tmp", dir=self.path.parent)
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8") as handle:
+                json.dump(data, handle, ensure_ascii=False, separators=(",", ":"))
+                handle.flush()
+                os.fsync(handle.fileno())
+            os.replace(tmp, self.path)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+        _fsync_dir(self.path.parent)
+
+    def _load(self) -> None:
+        try:
+            text = self.path.read_text(encoding="utf-8")
+        except FileNotFoundError:
+            return
+        except OSError as exc:
+            raise HasDataStateError(
+                f"cannot read the HasData state file {str(self.path)!r} ({exc}); "
+                "fix its permissions or point HASDATA_STATE_FILE elsewhere"
+            ) from None
+        try:
+            data = json.loads(text)
+            if data.get("version") != STATE_VERSION:
+                raise ValueError(f"unknown version {data.get('version')!r}")
+            self.jobs = {key: _record(value) for key, value in data["jobs"].items()}
+        except (ValueError, KeyError, TypeError, AttributeError) as exc:
+            raise HasDataStateError(
+                f"the HasData state file {str(self.path)!r} is damaged ({exc}); it lists "
+                "the jobs already paid for - repair it, or delete it to submit every job again"
+            ) from None
+
+
+def _record(value: Any) -> JobRecord:
+    known = JobRecord.__dataclass_fields__
+    return JobRecord(**{k: v for k, v in value.items() if k in known})
+
+
+def _fsync_dir(directory: Path) -> None:
+    # Makes the rename itself durable; not every platform can open a directory.
+    try:
+        fd = os.open(directory, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
