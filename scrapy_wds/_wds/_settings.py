@@ -92,6 +92,14 @@ class WdsSettings:
                 "WDS_SECRET_HEADERS must be a list of header names (or a comma-separated "
                 f"string), got {secret_names!r}"
             )
+        for first, cap in (
+            ("WDS_POLL_FIRST_DELAY", "WDS_POLL_MAX_DELAY"),
+            ("WDS_RETRY_FIRST_DELAY", "WDS_RETRY_MAX_DELAY"),
+        ):
+            if number(first) > number(cap):
+                raise ValueError(
+                    f"{first} ({number(first):g} s) must not exceed {cap} ({number(cap):g} s)"
+                )
         return cls(
             api_url=parse_api_url(settings.get("WDS_API_URL")),
             headers=parse_api_headers(

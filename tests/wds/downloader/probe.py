@@ -18,6 +18,7 @@ import scrapy
 from aiohttp import web
 from scrapy.crawler import Crawler, CrawlerRunner
 from scrapy.http import Response
+from scrapy.utils.defer import deferred_from_coro
 from twisted.python.failure import Failure
 from yarl import URL
 
@@ -64,10 +65,12 @@ class InfoProbe(scrapy.Spider):
         job: str = "",
         tasks: list[dict[str, str]] | None = None,
         tenant: str | None = None,
+        stop_when_idle: bool = False,
         **kw: Any,
     ) -> None:
         super().__init__(**kw)
         self.tenant = tenant
+        self.stop_when_idle = stop_when_idle
         self.api_url = api_url
         self.job = job
         self.tasks = tasks or []
@@ -79,7 +82,14 @@ class InfoProbe(scrapy.Spider):
     def from_crawler(cls, crawler: Crawler, *args: Any, **kwargs: Any) -> InfoProbe:
         spider = super().from_crawler(crawler, *args, **kwargs)
         crawler.signals.connect(spider.on_scheduled, signal=scrapy.signals.request_scheduled)
+        crawler.signals.connect(spider.on_idle, signal=scrapy.signals.spider_idle)
         return spider
+
+    def on_idle(self, spider: scrapy.Spider) -> None:
+        """Idle with WDS requests parked: stop as Ctrl-C would (a graceful stop)."""
+        if self.stop_when_idle:
+            self.stop_when_idle = False
+            deferred_from_coro(self.crawler.stop_async())
 
     async def start(self):  # type: ignore[no-untyped-def]
         for task in self.tasks:

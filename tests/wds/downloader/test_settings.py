@@ -95,6 +95,13 @@ def test_bad_numbers_name_the_setting(name: str, value: object) -> None:
         read(**{name: value})
 
 
+def test_first_delay_above_cap_is_refused() -> None:
+    with pytest.raises(ValueError, match="WDS_POLL_FIRST_DELAY .* must not exceed WDS_POLL_MAX_DELAY"):
+        read(WDS_POLL_FIRST_DELAY=20)
+    with pytest.raises(ValueError, match="WDS_RETRY_FIRST_DELAY"):
+        read(WDS_RETRY_FIRST_DELAY=31)
+
+
 def test_configure_addon_fills_gaps_only() -> None:
     settings = Settings()
     settings.set("WDS_API_URL", "http://wds:2807", priority="project")
