@@ -14,7 +14,7 @@ from __future__ import annotations
 import asyncio
 import json
 import random
-import secrets
+import threading
 import time
 from collections.abc import Awaitable, Callable
 from contextlib import aclosing
@@ -23,7 +23,7 @@ from typing import Any
 import aiohttp
 from aiohttp import web
 
-from scrapy_wds.testing._hasdata_files import CONTENT_TYPES, RENDERERS
+from scrapy_wds.testing._hasdata_files import DownloadLinks
 from scrapy_wds.testing._hasdata_jobs import (
     FINISHED,
     FIRST_INT_ID,
@@ -128,7 +128,7 @@ class HasDataEmulator(EmulatorServer):
         self.webhook_log = WebhookLog()
         self._session: aiohttp.ClientSession | None = None
         self._jobs: dict[str, Job] = {}
-        self._links: dict[str, dict[str, Any]] = {}
+        self._links = DownloadLinks()
         self._next_job = FIRST_INT_ID
         self._next_row = 1
         self._rng = random.Random(seed)
@@ -145,15 +145,37 @@ class HasDataEmulator(EmulatorServer):
             await self._session.close()
 
     def reset_state(self) -> None:
-        if self._loop is not None and self._loop.is_running():
-            self._loop.call_soon_threadsafe(_cancel_jobs, list(self._jobs.values()))
+        self._on_loop(_cancel_jobs, list(self._jobs.values()))
         self._jobs = {}
-        self._links = {}
+        self._links.clear()
         self._next_job = FIRST_INT_ID
         self._next_row = 1
         self._rng = random.Random(self.seed)
         self._webhook_rng = random.Random(self.seed)
         self.webhook_log.clear()
+
+    def _on_loop(self, function: Callable[..., None], *args: Any) -> None:
+        """Run ``function`` on the server's loop and wait for it (from any thread)."""
+        loop = self._loop
+        if loop is None or not loop.is_running() or self._in_loop_thread():
+            function(*args)
+            return
+        done = threading.Event()
+
+        def run() -> None:
+            try:
+                function(*args)
+            finally:
+                done.set()
+
+        loop.call_soon_threadsafe(run)
+        done.wait(timeout=10)
+
+    def _in_loop_thread(self) -> bool:
+        try:
+            return asyncio.get_running_loop() is self._loop
+        except RuntimeError:
+            return False
 
     def webhook_deliveries(self) -> list[dict[str, Any]]:
         """Every webhook attempt so far (also at ``GET /__emulator__/webhooks``)."""
@@ -164,7 +186,7 @@ class HasDataEmulator(EmulatorServer):
         app.router.add_get("/scrapers/jobs/{job_id}", self._api(self._status))
         app.router.add_get("/scrapers/jobs/{job_id}/results", self._api(self._results))
         app.router.add_delete("/scrapers/jobs/{job_id}", self._api(self._stop))
-        app.router.add_get("/downloads/{token}/{name}", self._download)
+        app.router.add_get(DownloadLinks.route, self._links.serve)
         app.router.add_get(ADMIN_PREFIX + "webhooks", self._admin_webhooks)
         app.router.add_get(ADMIN_PREFIX + "jobs", self._admin_jobs)
 
@@ -310,21 +332,6 @@ class HasDataEmulator(EmulatorServer):
             self._end(job, STOPPED)
         return self._record(job)
 
-    async def _download(self, request: web.Request) -> web.Response:
-        link = self._links.get(request.match_info["token"])
-        if link is None:
-            return text_error(404, "no such file")
-        if time.time() > link["expires_at"] or link["uses_left"] == 0:
-            return text_error(410, "this link has expired; read the rows from /results")
-        if link["uses_left"] is not None:
-            link["uses_left"] -= 1
-        job: Job = link["job"]
-        fmt: str = link["format"]
-        rows = [stored.row for stored in job.stored]
-        return web.Response(
-            body=RENDERERS[fmt](rows, job.columns), content_type=CONTENT_TYPES[fmt]
-        )
-
     async def _admin_webhooks(self, request: web.Request) -> web.Response:
         return web.json_response(self.webhook_deliveries())
 
@@ -382,7 +389,14 @@ class HasDataEmulator(EmulatorServer):
             self._next_row += 1
         self._send_row_batches(job, final=False)
         if job.ready_to_finish(now):
-            job.links = self._mint_links(job, now)
+            job.links = self._links.mint(
+                self.url,
+                f"job-{job.id}",
+                lambda: [stored.row for stored in job.stored],
+                job.columns,
+                ttl=self.link_ttl,
+                uses=self.link_uses,
+            )
             self._end(job, FINISHED)
 
     def _spend_credit(self) -> bool:
@@ -400,19 +414,6 @@ class HasDataEmulator(EmulatorServer):
         self._send_webhook(job, EVENT_FINISHED)
         if job.webhook is not None:
             job.webhook.close()
-
-    def _mint_links(self, job: Job, now: float) -> dict[str, str]:
-        links = {}
-        for fmt in ("csv", "json", "xlsx"):
-            token = secrets.token_urlsafe(12)
-            self._links[token] = {
-                "job": job,
-                "format": fmt,
-                "expires_at": now + float(self.link_ttl),
-                "uses_left": int(self.link_uses) if self.link_uses else None,
-            }
-            links[fmt] = f"{self.url}/downloads/{token}/job-{job.id}.{fmt}"
-        return links
 
     # -- webhooks ---------------------------------------------------------------
 

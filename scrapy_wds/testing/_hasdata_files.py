@@ -6,6 +6,10 @@
   written as JSON in their cell, missing values as an empty cell;
 * ``xlsx``: a real, minimal workbook (one sheet, the same cells as the CSV,
   every cell a string) built with the standard library.
+
+Like the real service's presigned links they need no API key, are short-lived
+(``link_ttl`` seconds) and may work only a few times (``link_uses``); the
+files are rendered from the job's stored rows on each download.
 """
 
 from __future__ import annotations
@@ -13,9 +17,20 @@ from __future__ import annotations
 import csv
 import io
 import json
+import secrets
+import time
 import zipfile
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 from xml.sax.saxutils import escape
+
+from aiohttp import web
+
+from scrapy_wds.testing._server import text_error
+
+#: Formats of the ``data`` links, in the order the record lists them.
+FORMATS = ("csv", "json", "xlsx")
 
 CONTENT_TYPES = {
     "json": "application/json",
@@ -118,3 +133,54 @@ def render_xlsx(rows: list[dict[str, Any]], columns: list[str]) -> bytes:
 
 
 RENDERERS = {"json": render_json, "csv": render_csv, "xlsx": render_xlsx}
+
+
+@dataclass
+class _Link:
+    format: str
+    rows: Callable[[], list[dict[str, Any]]]
+    columns: list[str]
+    expires_at: float
+    uses_left: int | None  # None: as many as wanted until it expires
+
+
+class DownloadLinks:
+    """The emulator's store of live download links, and their route handler."""
+
+    route = "/downloads/{token}/{name}"
+
+    def __init__(self) -> None:
+        self._links: dict[str, _Link] = {}
+
+    def clear(self) -> None:
+        self._links = {}
+
+    def mint(
+        self,
+        base_url: str,
+        name: str,
+        rows: Callable[[], list[dict[str, Any]]],
+        columns: list[str],
+        *,
+        ttl: float,
+        uses: int,
+    ) -> dict[str, str]:
+        """One fresh link per format, as the ``data`` field of a finished job."""
+        links = {}
+        expires_at = time.time() + float(ttl)
+        for fmt in FORMATS:
+            token = secrets.token_urlsafe(12)
+            self._links[token] = _Link(fmt, rows, columns, expires_at, int(uses) or None)
+            links[fmt] = f"{base_url}/downloads/{token}/{name}.{fmt}"
+        return links
+
+    async def serve(self, request: web.Request) -> web.Response:
+        link = self._links.get(request.match_info["token"])
+        if link is None:
+            return text_error(404, "no such file")
+        if time.time() > link.expires_at or link.uses_left == 0:
+            return text_error(410, "this link has expired; read the rows from /results")
+        if link.uses_left is not None:
+            link.uses_left -= 1
+        body = RENDERERS[link.format](link.rows(), link.columns)
+        return web.Response(body=body, content_type=CONTENT_TYPES[link.format])

@@ -375,6 +375,13 @@ def test_contacts_failed_page_gives_empty_arrays(hasdata_emulator, demo_site):
     assert row["error"] == "HTTP 404" and row["emails"] == [] and row["clutch"] == []
 
 
+def test_unreachable_pages_give_error_rows(hasdata_emulator):
+    [row] = run_job(hasdata_emulator, "crawler", {"urls": ["http://127.0.0.1:9/"]})
+    assert row["statusCode"] is None and row["error"].startswith("request failed")
+    [row] = run_job(hasdata_emulator, "contacts", {"urls": ["http://127.0.0.1:9/"]})
+    assert row["error"].startswith("request failed") and row["phoneNumbers"] == []
+
+
 def test_google_serp_searches_the_serp_site(hasdata_emulator, demo_site):
     book = truth(demo_site, "books.json")[0]
     hasdata_emulator.configure(serp_site=demo_site.url + "/")

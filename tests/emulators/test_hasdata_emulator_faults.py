@@ -91,6 +91,27 @@ def test_fault_draws_repeat_after_reset(hasdata_emulator):
     assert 404 in first and any(s >= 500 for s in first)
 
 
+def test_the_seed_chooses_the_draws(hasdata_emulator):
+    def statuses(seed: int) -> list[int]:
+        hasdata_emulator.configure(error_rate=0.5, seed=seed)
+        hasdata_emulator.reset()
+        return [call(hasdata_emulator.url, "GET", JOB).status for _ in range(30)]
+
+    assert statuses(1) != statuses(2)
+
+
+def test_switches_can_be_set_over_http(hasdata_emulator):
+    request = urllib.request.Request(
+        hasdata_emulator.url + "/__emulator__/config", method="POST",
+        data=json.dumps({"credits": 0, "burst_429": 1}).encode())
+    with urllib.request.urlopen(request) as response:
+        switches = json.loads(response.read())
+    assert switches["credits"] == 0 and switches["burst_429"] == 1
+    assert switches["api_key"] == "hasdata-test-key" and switches["webhook_mode"] == "in_order"
+    assert call(hasdata_emulator.url, "POST", "/scrapers/yelp/jobs", {}).status == 429
+    assert call(hasdata_emulator.url, "POST", "/scrapers/yelp/jobs", {}).status == 403
+
+
 def test_admin_endpoints_and_downloads_are_never_faulted(hasdata_emulator, demo_site):
     job_id = submit(hasdata_emulator, "contacts", {"urls": [demo_site.url + "/contact.html"]}).json()["id"]
     links = finished(hasdata_emulator, job_id)["data"]
