@@ -5,6 +5,14 @@ Add ``"scrapy_wds.Addon": 300`` to ``ADDONS`` and set ``WDS_API_URL`` and/or
 """
 
 from scrapy_wds._addon import Addon
+from scrapy_wds._hasdata._client import (
+    HasDataApiError,
+    HasDataNoCredits,
+    HasDataRejected,
+    HasDataUnauthorized,
+    HasDataUnavailable,
+)
+from scrapy_wds._hasdata._job import HasDataJob, HasDataJobError
 from scrapy_wds._wds._answers import MalformedAnswer, TaskState, TaskStatus
 from scrapy_wds._wds._items import WdsItemError
 from scrapy_wds._wds._job_config import JobConfig, JobConfigError
@@ -25,6 +33,13 @@ from scrapy_wds._wds._errors import (
 
 __all__ = [
     "Addon",
+    "HasDataApiError",
+    "HasDataJob",
+    "HasDataJobError",
+    "HasDataNoCredits",
+    "HasDataRejected",
+    "HasDataUnauthorized",
+    "HasDataUnavailable",
     "JobConfig",
     "JobConfigError",
     "MalformedAnswer",
