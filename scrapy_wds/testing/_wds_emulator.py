@@ -1,6 +1,6 @@
 """A local WDS (Web Data Source) API that really crawls and scrapes pages.
 
-``WdsEmulator`` serves the v2 task API of ``spec/wds-api.md`` on loopback: it
+``WdsEmulator`` serves the WDS v2 task API on loopback: it
 downloads each task's page itself (honouring robots.txt), runs ``CSS:`` and
 ``XPATH:`` selectors on it with parsel, and answers in whichever reading of
 the documentation its switches choose (key casing, enum encoding, state field
@@ -32,19 +32,10 @@ from scrapy_wds.testing._wds_scrape import (
     scrape_request,
 )
 from scrapy_wds.testing._wds_selectors import SelectorProblem, extract_values
+from scrapy_wds.testing._wds_switches import cased, check_switches, encoded_state
 from scrapy_wds.testing._wds_tasks import Task, TaskBook
 
 API = "/api/v2"
-
-#: DownloadTaskStates by name, with the integers a .NET server would send.
-TASK_STATES = {
-    "Handled": 0,
-    "AccessDeniedForRobots": 1,
-    "AllRequestGatesExhausted": 2,
-    "Created": 10,
-    "InProgress": 11,
-    "Deleted": 12,
-}
 
 _INJECTED_REASONS = {
     400: "invalid parameters for the task of {url} (injected)",
@@ -52,45 +43,6 @@ _INJECTED_REASONS = {
     404: "task {id} not found (injected)",
     422: "the content of {url} could not be processed (injected)",
 }
-
-_SWITCH_CHOICES = {
-    "key_case": ("pascal", "camel"),
-    "enum_style": ("name", "int"),
-    "state_field": ("TaskState", "State"),
-}
-
-
-def _camel_keys(data: Any) -> Any:
-    if isinstance(data, dict):
-        return {key[:1].lower() + key[1:]: _camel_keys(value) for key, value in data.items()}
-    if isinstance(data, list):
-        return [_camel_keys(item) for item in data]
-    return data
-
-
-def _check_switches(values: dict[str, Any]) -> None:
-    """Refuse switch values the emulator could not play (answered 400 by /config)."""
-    for name, choices in _SWITCH_CHOICES.items():
-        if values[name] not in choices:
-            raise ValueError(f"{name} must be one of {choices}, not {values[name]!r}")
-    for name in ("pending_polls", "pending_seconds", "error_delay", "download_wait"):
-        if isinstance(values[name], bool) or not isinstance(values[name], (int, float)) or values[name] < 0:
-            raise ValueError(f"{name} must be a non-negative number, not {values[name]!r}")
-    for name in ("error_rate", "drop_rate"):
-        rate = values[name]
-        if isinstance(rate, bool) or not isinstance(rate, (int, float)) or not 0 <= rate <= 1:
-            raise ValueError(f"{name} must be a number from 0 to 1, not {rate!r}")
-    fail_tasks = values["fail_tasks"]
-    if not isinstance(fail_tasks, dict):
-        raise ValueError("fail_tasks must map URL regexes to HTTP status codes")
-    for pattern, status in fail_tasks.items():
-        try:
-            re.compile(pattern)
-        except (re.error, TypeError) as exc:
-            raise ValueError(f"fail_tasks: {pattern!r} is not a regex: {exc}") from None
-        if isinstance(status, bool) or not isinstance(status, int) or not 400 <= status <= 599:
-            raise ValueError(f"fail_tasks: status for {pattern!r} must be 400-599, not {status!r}")
-
 
 class WdsEmulator(EmulatorServer):
     """The WDS v2 API on loopback; switches are documented in docs/emulator-wds.md."""
@@ -138,7 +90,7 @@ class WdsEmulator(EmulatorServer):
         self.seed = seed
         self.error_delay = error_delay
         self.download_wait = download_wait
-        _check_switches(self.switches())
+        check_switches(self.switches())
         self._fetcher = PageFetcher()
         self._book = TaskBook(self._fetcher)
 
@@ -151,13 +103,13 @@ class WdsEmulator(EmulatorServer):
     @seed.setter
     def seed(self, value: int) -> None:
         # Setting the seed restarts the draws, so a test's faults are reproducible.
-        self._seed = int(value)
+        self._seed = value
         self._rng = random.Random(self._seed)
 
     def configure(self, **switches: Any) -> dict[str, Any]:
         unknown = set(switches) - set(self.switch_names)
         if not unknown:
-            _check_switches({**self.switches(), **switches})
+            check_switches({**self.switches(), **switches})
         return super().configure(**switches)
 
     def reset_state(self) -> None:
@@ -219,7 +171,7 @@ class WdsEmulator(EmulatorServer):
         return answer
 
     def _json(self, data: Any, status: int = 200) -> web.Response:
-        return json_body(_camel_keys(data) if self.key_case == "camel" else data, status=status)
+        return json_body(cased(data, self.key_case), status=status)
 
     # -- start -----------------------------------------------------------
 
@@ -338,9 +290,8 @@ class WdsEmulator(EmulatorServer):
         return self._json(self._status(task.page.state, task.page))
 
     def _status(self, state: str, page: Page | None) -> dict[str, Any]:
-        encoded: str | int = TASK_STATES[state] if self.enum_style == "int" else state
         return {
-            self.state_field: encoded,
+            self.state_field: encoded_state(state, self.enum_style),
             "Error": page.error if page is not None else None,
             "Result": page.result if page is not None else None,
             "IntermedResults": page.intermediate if page is not None else [],

@@ -178,7 +178,7 @@ def test_switches_have_the_documented_defaults(wds_emulator: WdsEmulator) -> Non
 @pytest.mark.parametrize(
     "switches",
     [{"key_case": "snake"}, {"enum_style": "roman"}, {"state_field": "Status"}, {"error_rate": 2},
-     {"pending_polls": -1}, {"fail_tasks": {"(": 404}}, {"fail_tasks": {"x": 200}}, {"nonsense": 1}],
+     {"pending_polls": -1}, {"seed": "x"}, {"fail_tasks": {"(": 404}}, {"fail_tasks": {"x": 200}}, {"nonsense": 1}],
 )
 def test_bad_switch_values_are_refused(wds_emulator: WdsEmulator, switches: dict[str, Any]) -> None:
     with pytest.raises(ValueError, match=next(iter(switches))):
