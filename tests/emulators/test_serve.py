@@ -36,16 +36,21 @@ class Served:
             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
         )
         lines: queue.Queue[str] = queue.Queue()
-        assert self.process.stdout is not None
-        stdout = self.process.stdout
-        threading.Thread(target=lambda: [lines.put(line) for line in stdout], daemon=True).start()
-        self.lines = []
+        stdout, stderr = self.process.stdout, self.process.stderr
+        assert stdout is not None and stderr is not None
+
+        def read_lines() -> None:
+            for line in stdout:
+                lines.put(line)
+
+        threading.Thread(target=read_lines, daemon=True).start()
+        self.lines: list[str] = []
         while len(self.lines) < len(PRINTED):
             try:
                 line = lines.get(timeout=60)  # a safety net against a hung start, not a timing assertion
             except queue.Empty:
                 self.process.kill()
-                raise AssertionError(f"serve printed only {self.lines}: {self.process.stderr.read()}")
+                raise AssertionError(f"serve printed only {self.lines}: {stderr.read()}") from None
             self.lines.append(line.rstrip("\n"))
         self.env = dict(line.split("=", 1) for line in self.lines)
 
