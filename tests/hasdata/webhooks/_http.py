@@ -62,6 +62,31 @@ class _Collect(Protocol):
         self.done.callback(b"".join(self._parts))
 
 
+async def request(
+    method: bytes,
+    url: str,
+    body: bytes | dict[str, Any] | None = None,
+    *,
+    headers: dict[str, str] | None = None,
+    declare_length: bool = True,
+) -> Answer:
+    """One real HTTP call; the answer's status and whole body."""
+    from twisted.internet import reactor
+
+    raw = Headers({b"Content-Type": [b"application/json"]})
+    for name, value in (headers or {}).items():
+        raw.addRawHeader(name.encode(), value.encode())
+    if isinstance(body, dict):
+        body = json.dumps(body).encode()
+    producer = None if body is None else _Producer(body, declare=declare_length)
+    agent = Agent(reactor)  # type: ignore[arg-type]
+    # Any: twisted's zope interfaces are opaque to mypy without a plugin.
+    response: Any = await agent.request(method, url.encode(), raw, producer)  # type: ignore[arg-type]
+    collect = _Collect()
+    response.deliverBody(collect)
+    return Answer(response.code, await collect.done)
+
+
 async def post(
     url: str,
     body: bytes | dict[str, Any],
@@ -70,18 +95,6 @@ async def post(
     declare_length: bool = True,
     method: bytes = b"POST",
 ) -> Answer:
-    from twisted.internet import reactor
-
-    if isinstance(body, dict):
-        body = json.dumps(body).encode()
-    headers = Headers({b"Content-Type": [b"application/json"]})
-    if secret is not None:
-        headers.addRawHeader(b"X-Webhook-Secret", secret.encode())
-    agent = Agent(reactor)  # type: ignore[arg-type]
-    # Any: twisted's zope interfaces are opaque to mypy without a plugin.
-    response: Any = await agent.request(
-        method, url.encode(), headers, _Producer(body, declare=declare_length)  # type: ignore[arg-type]
-    )
-    collect = _Collect()
-    response.deliverBody(collect)
-    return Answer(response.code, await collect.done)
+    """A webhook callback: ``secret`` goes in ``X-Webhook-Secret`` (None: no header)."""
+    headers = {} if secret is None else {"X-Webhook-Secret": secret}
+    return await request(method, url, body, headers=headers, declare_length=declare_length)
