@@ -95,7 +95,7 @@ class WdsDownloaderMiddleware:
     # -- the downloader side --------------------------------------------
 
     def process_request(self, request: Request) -> None:
-        if META_KEY not in request.meta:
+        if not _is_wds(request):
             return
         self.stats.inc_value(f"wds/calls/{_action(request)}")
         for name, value in self.settings.headers.items():
@@ -103,7 +103,7 @@ class WdsDownloaderMiddleware:
                 request.headers[name] = value
 
     def process_response(self, request: Request, response: Response) -> Response:
-        if META_KEY not in request.meta:
+        if not _is_wds(request):
             return response
         self._take_headers_off(request)
         status = response.status
@@ -120,7 +120,7 @@ class WdsDownloaderMiddleware:
         self._fail(WdsUnexpectedResponse, request, status=status, server_text=text)
 
     def process_exception(self, request: Request, exception: Exception) -> None:
-        if META_KEY not in request.meta:
+        if not _is_wds(request):
             return None
         self._take_headers_off(request)
         if isinstance(exception, IgnoreRequest) or not isinstance(
@@ -305,6 +305,10 @@ class WdsDownloaderMiddleware:
                 len(left),
                 reason,
             )
+
+
+def _is_wds(request: Request) -> bool:
+    return isinstance(request.meta.get(META_KEY), dict)
 
 
 def _action(request: Request) -> str:
