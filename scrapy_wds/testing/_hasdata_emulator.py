@@ -344,6 +344,7 @@ class HasDataEmulator(EmulatorServer):
                     "producedRows": len(job.produced),
                     "producerDone": job.producer_done,
                     "pollsSeen": job.polls_seen,
+                    "failure": job.failure,
                 },
             }
             for job in self._jobs.values()
@@ -366,8 +367,8 @@ class HasDataEmulator(EmulatorServer):
                     self._advance(job)
                     if not job.wants_more_rows:
                         break
-        except InputError:
-            pass  # checked at submit; an input the scraper still refuses gives no rows
+        except Exception as exc:  # a scraper bug must not leave the job running forever
+            job.failure = f"{type(exc).__name__}: {exc}"
         finally:
             job.producer_done = True
         while not job.terminal:

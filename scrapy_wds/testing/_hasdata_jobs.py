@@ -96,6 +96,7 @@ class Job:
     polls_seen: int = 0
     webhook_rows_sent: int = 0
     links: dict[str, str] | None = None
+    failure: str | None = None  # why the scraper gave up early (admin view only)
     runner: asyncio.Task[None] | None = None
 
     @property

@@ -19,6 +19,7 @@ from typing import Any
 from urllib.parse import quote, urlsplit
 
 import aiohttp
+from parsel import Selector
 
 from scrapy_wds.testing._hasdata_contacts import CONTACT_FIELDS, contacts_row
 from scrapy_wds.testing._hasdata_crawl import CrawlOptions, crawl, crawl_row
@@ -26,6 +27,8 @@ from scrapy_wds.testing._hasdata_pages import FetchedPage, fetch_page
 
 #: Body fields every scraper takes; never treated as scraper input.
 COMMON_FIELDS = ("limit", "webhook")
+#: ``outputFormat`` values the crawler renders; others are ignored (text if none is left).
+OUTPUT_FORMATS = ("text", "markdown", "html")
 #: Rows a synthetic scraper gives per input value, and google-serp per keyword.
 SYNTHETIC_ROWS_PER_INPUT = 5
 SERP_RESULTS_PER_KEYWORD = 10
@@ -98,14 +101,21 @@ def crawl_options(body: dict[str, Any]) -> CrawlOptions:
         not isinstance(max_depth, int) or isinstance(max_depth, bool) or max_depth < 0
     ):
         raise InputError("'maxDepth' must be a non-negative integer")
-    formats = tuple(_string_list(body, "outputFormat", required=False)) or ("text",)
+    asked = _string_list(body, "outputFormat", required=False)
+    formats = tuple(f for f in OUTPUT_FORMATS if f in asked) or ("text",)
+    exclude_tags = _string_list(body, "excludeTags", required=False)
+    for css in exclude_tags:
+        try:
+            Selector(text="<html></html>").css(css)
+        except (ValueError, SyntaxError, RuntimeError) as exc:  # cssselect's error kinds
+            raise InputError(f"'excludeTags' holds an invalid CSS selector {css!r}: {exc}") from None
     return CrawlOptions(
         urls=_url_list(body, "urls"),
         max_depth=max_depth,
         include=_patterns(body, "includePaths"),
         exclude=_patterns(body, "excludePaths"),
         formats=formats,
-        exclude_tags=tuple(_string_list(body, "excludeTags", required=False)),
+        exclude_tags=tuple(exclude_tags),
     )
 
 

@@ -184,6 +184,7 @@ def test_api_key_is_a_constructor_argument_and_a_switch(hasdata_emulator, demo_s
     ("crawler", b'{"urls": ["ftp://a.test/"]}', "urls"),
     ("crawler", b'{"urls": ["http://a.test/"], "maxDepth": -2}', "maxDepth"),
     ("crawler", b'{"urls": ["http://a.test/"], "includePaths": ["(unclosed"]}', "includePaths"),
+    ("crawler", b'{"urls": ["http://a.test/"], "excludeTags": ["a["]}', "excludeTags"),
     ("contacts", b"{}", "urls"),
     ("google-serp", b"{}", "keywords"),
     ("crawler", b'{"urls": ["http://a.test/"], "webhook": {"url": "http://example.com/h"}}',
@@ -359,7 +360,13 @@ def test_crawler_reports_failed_pages_and_renders_markdown(hasdata_emulator, dem
     assert broken and all(row["error"] == "HTTP 404" for row in broken)
     page = rows[0]
     assert "markdown" in page and "text" not in page and "error" not in page
-    assert "[next](" in page["markdown"]
+    assert "[next](" in page["markdown"] and "\n# " in "\n" + page["markdown"]
+    [bare] = run_job(hasdata_emulator, "crawler", {
+        "urls": [demo_site.url + "/catalogue/category/travel/page-1.html"], "maxDepth": 0,
+        "outputFormat": ["text", "html"], "excludeTags": ["article.book"]})
+    assert bare["html"].startswith("<") and "<article" in bare["html"]
+    titles = [b["title"] for b in truth(demo_site, "books.json") if b["category"] == "Travel"]
+    assert not any(title in bare["text"] for title in titles)
 
 
 def test_contacts_match_the_demo_site_truth(hasdata_emulator, demo_site):
