@@ -45,6 +45,7 @@ class JobSettings:
     restart_from_scratch: bool = False
     request_timeout: float = 30.0
     max_redirects: int = 10
+    verify_certificates: bool = True
     crawl_delays: dict[str, CrawlDelay] = field(default_factory=dict)
     raw: dict[str, Any] = field(default_factory=dict)
 
@@ -193,6 +194,9 @@ def parse_job_config(config: Any) -> JobSettings:
         if isinstance(proxy, dict):
             _enum(get_field(proxy, "Protocol"), _PROXY_PROTOCOLS, f"Proxy.Proxies[{index}].Protocol")
     protection = _object(config, "CrawlersProtectionBypass", "")
+    suppress = get_field(_object(config, "Https", ""), "SuppressHttpsCertificateValidation")
+    if suppress is not None and not isinstance(suppress, bool):
+        raise JobConfigProblem("Https.SuppressHttpsCertificateValidation must be true or false")
     return JobSettings(
         start_urls=_start_urls(config),
         headers=_headers(config),
@@ -211,5 +215,6 @@ def parse_job_config(config: Any) -> JobSettings:
             )
         ),
         crawl_delays=_crawl_delays(protection),
+        verify_certificates=not suppress,
         raw=config,
     )

@@ -178,6 +178,7 @@ class PageFetcher:
                     headers=headers,
                     # aiohttp gives up on reaching max_redirects hops; WDS allows that many.
                     max_redirects=settings.max_redirects + 1,
+                    ssl=settings.verify_certificates,
                     timeout=aiohttp.ClientTimeout(total=settings.request_timeout),
                 ) as response:
                     body = await response.read()

@@ -171,8 +171,11 @@ def test_start_gives_one_task_per_start_url_and_restart_keeps_ids(api: Api, demo
 def test_job_names_are_decoded_path_segments(api: Api, demo_site: DemoSite, wds_emulator: WdsEmulator) -> None:
     name = "my job/ä#1?x=%"
     tasks = api.start(name, demo_site.url + "/")
-    assert api.start(name, demo_site.url + "/") == tasks
+    assert wds_emulator.calls()[0]["path"] == f"/api/v2/jobs/{name}/start"
     assert api.ready(tasks[0]["Id"], "info")["TaskState"] == "Handled"
+    body = {"StartUrls": [demo_site.url + "/"]}
+    spelled = [json.loads(api.call("POST", f"/jobs/{job}/start", body=body)[1]) for job in ("a~b", "a%7Eb", "a%7eb")]
+    assert spelled[0] == spelled[1] == spelled[2] != tasks
 
 
 def test_start_accepts_camel_case_config_and_ignores_unknown_fields(api: Api, demo_site: DemoSite) -> None:
@@ -201,6 +204,8 @@ def test_start_accepts_camel_case_config_and_ignores_unknown_fields(api: Api, de
         ({"StartUrls": ["http://a.test/"], "Proxy": {"Proxies": [{"Protocol": "ftp"}]}}, "Protocol"),
         ({"StartUrls": ["http://a.test/"], "CrawlersProtectionBypass": {"CrawlDelays": [{"Host": "a.test", "Delay": "soon"}]}}, "Delay"),
         ({"StartUrls": ["http://a.test/"], "Headers": {"DefaultRequestHeaders": [{"Name": "X"}]}}, "Values"),
+        ({"StartUrls": ["http://a.test/"], "Https": {"SuppressHttpsCertificateValidation": "yes"}}, "Https."),
+        ({"StartUrls": ["http://a.test/"], "Headers": ["X-A: b"]}, "Headers must be a JSON object"),
     ],
 )
 def test_bad_job_config_is_400_naming_the_field(api: Api, body: Any, named: str) -> None:
