@@ -150,7 +150,7 @@ class HasDataExtension:
         if self.runners and all(r.job.key in self._failed for r in self.runners):
             raise CloseSpider(CLOSE_FAILED)
 
-    async def _spider_closed(self, spider: Spider, reason: str) -> None:
+    async def spider_closed(self, spider: Spider, reason: str) -> None:
         self._closing_now = True
         if self._progress is not None and self._progress.running:
             self._progress.stop()
@@ -176,14 +176,12 @@ class HasDataExtension:
         if self.client is not None:
             await self.client.close()
 
-    def spider_closed(self, spider: Spider, reason: str) -> Deferred[None]:
-        return deferred_from_coro(self._spider_closed(spider, reason))
-
     # -- running the jobs --------------------------------------------------
 
     async def _run(self, runner: JobRunner) -> None:
         try:
             await runner.run()
+            self._nudge_engine()
         except (CancelledError, CrawlClosing):
             return
         except HasDataUnauthorized as exc:
@@ -200,10 +198,19 @@ class HasDataExtension:
             logger.exception("HasData job %s: unexpected error", runner.label)
             self._count("hasdata/jobs/failed", 1)
 
+    def _nudge_engine(self) -> None:
+        # The engine asks spider_idle again only on its 5 s heartbeat; after
+        # the last job is drained, ask it now so the crawl ends promptly.
+        slot = getattr(self.crawler.engine, "_slot", None)
+        nextcall = getattr(slot, "nextcall", None)
+        if nextcall is not None and not self._closing_now:
+            nextcall.schedule()
+
     def _fail(self, runner: JobRunner, exc: HasDataApiError) -> None:
         self._failed.add(runner.job.key)
         self._count("hasdata/jobs/failed", 1)
         logger.error("HasData job %s: %s", runner.label, exc)
+        self._nudge_engine()
 
     def _on_status(self, runner: JobRunner) -> None:
         spent = sum(r.record.credits_spent for r in self.runners)
