@@ -23,8 +23,12 @@ class MalformedAnswer(ValueError):
     """A 200 answer whose body is not what the API documents."""
 
 
-class TaskState(enum.IntEnum):
-    """``DownloadTaskStates`` of the API, with the documented integers."""
+class TaskState(enum.Enum):
+    """``DownloadTaskStates`` of the API, with the documented integers as values.
+
+    A plain Enum, not an IntEnum, on purpose: ``Handled`` is 0, and
+    ``if task.state:`` must not read a handled task as "no state".
+    """
 
     Handled = 0
     AccessDeniedForRobots = 1

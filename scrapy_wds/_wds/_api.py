@@ -43,10 +43,10 @@ def _segment(value: str) -> str:
 
 
 def _query(params: Iterable[tuple[str, str]]) -> str:
-    # Brackets and dots stay literal in keys ("scrapeParams[0].name"), as the
-    # API documents them; values are encoded completely ("%20" for spaces,
-    # never "+", which some servers keep as a plus).
-    return "&".join(f"{quote(k, safe='[].')}={quote(v, safe='')}" for k, v in params)
+    # Everything is encoded, keys too: Scrapy would encode the brackets of
+    # "scrapeParams[0].name" anyway, and a URL measured here must be the URL
+    # sent.  Spaces become "%20", never "+", which some servers keep as a plus.
+    return "&".join(f"{quote(k, safe='')}={quote(v, safe='')}" for k, v in params)
 
 
 class WdsApi:

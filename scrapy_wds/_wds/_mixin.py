@@ -67,8 +67,10 @@ def method_name(spider: object, method: object, *, where: str) -> str:
             "carry callbacks by name so they can be saved (JOBDIR) and shared (scrapy-redis)"
         )
     bound = getattr(spider, name)
-    if callable(method) and getattr(method, "__func__", method) is not getattr(
-        bound, "__func__", bound
+    owner = getattr(method, "__self__", spider)
+    if callable(method) and (
+        owner is not spider
+        or getattr(method, "__func__", method) is not getattr(bound, "__func__", bound)
     ):
         raise WdsSpiderError(f"{where} {method!r} is not the spider's own method {name!r}")
     return name

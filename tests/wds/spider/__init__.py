@@ -1,0 +1,1 @@
+"""Spider side of WDS: pure functions and components, no network."""
