@@ -53,8 +53,8 @@ from scrapy_wds.testing._server import (
     text_error,
 )
 
-#: How often a running job moves rows along when nobody polls it (seconds).
-TICK = 0.02
+#: How often a job with ``job_seconds`` moves rows along when nobody polls it.
+TICK = 0.05
 _SERVER_ERRORS = (500, 502, 503, 504)
 
 Handler = Callable[[web.Request], Awaitable[web.Response]]
@@ -371,8 +371,13 @@ class HasDataEmulator(EmulatorServer):
             job.failure = f"{type(exc).__name__}: {exc}"
         finally:
             job.producer_done = True
-        while not job.terminal:
+        # Time-gated rows (and their webhooks) must flow even if nobody polls;
+        # once the time gate is passed only status polls can move the job on.
+        while True:
+            waited_out = time.time() >= job.created_at + job.seconds_needed
             self._advance(job)
+            if job.terminal or waited_out:
+                return
             await asyncio.sleep(TICK)
 
     def _advance(self, job: Job) -> None:

@@ -202,3 +202,16 @@ def test_stopped_job_sends_its_rows_then_finished_with_stopped(hasdata_emulator,
     finished = receiver.posts[-1]["json"]
     assert finished["jobStatus"] == "stopped"
     assert len(hook_rows(receiver.posts)) == record["dataRowsCount"]
+
+
+def test_a_timed_job_calls_back_without_being_polled(hasdata_emulator, demo_site, receiver):
+    hasdata_emulator.configure(job_seconds=0.3, webhook_batch=2)
+    hook = {"url": receiver.url + "/hook"}
+    call(hasdata_emulator.url, "POST", "/scrapers/contacts/jobs",
+         {"urls": contact_urls(demo_site), "webhook": hook})
+    wait_for(lambda: FINISHED in receiver.events())
+    assert receiver.events() == [STARTED, DATA, DATA, DATA, FINISHED]
+    [job] = json.loads(urllib.request.urlopen(
+        hasdata_emulator.url + "/__emulator__/jobs").read())
+    assert job["status"] == "finished" and job["emulator"]["pollsSeen"] == 0
+    assert not any(c["path"].startswith("/scrapers/jobs/") for c in hasdata_emulator.calls())
