@@ -6,7 +6,7 @@ them (``WDS_API_URL``, ``HASDATA_API_URL``, ``HASDATA_API_KEY``,
 SIGINT or SIGTERM.
 
 Every emulator switch becomes a command-line flag, generated from the class's
-``switch_names`` and its constructor defaults (``--wds-pending-polls 3``,
+``switch_names`` and the defaults a new instance has (``--wds-pending-polls 3``,
 ``--hasdata-numbers-as-strings``…), so a new switch needs no change here.
 """
 
