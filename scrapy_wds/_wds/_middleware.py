@@ -169,6 +169,12 @@ class WdsDownloaderMiddleware:
         # The last poll lands at the limit, so a task is never dropped early.
         delay = min(delay, limit - waited)
         self.stats.inc_value("wds/polls")
+        logger.debug(
+            "WDS %s: not downloaded yet (202, poll %d); asking again in %.2f s",
+            _describe(request),
+            polls,
+            delay,
+        )
         self._park(request, delay, polls=polls, waiting_since=since)
 
     def _retry(

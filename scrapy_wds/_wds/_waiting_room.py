@@ -37,6 +37,8 @@ logger = logging.getLogger(__name__)
 #: File in ``JOBDIR`` that keeps the parked requests across a pause.
 PARKED_FILE_NAME = "wds-waiting-room.pickle"
 _FORMAT = 1
+#: Seconds before trying again when ``release`` refused a due request.
+RELEASE_RETRY_DELAY = 1.0
 
 
 class Clock(Protocol):
@@ -103,9 +105,11 @@ class WaitingRoom:
             try:
                 self._release(request)
             except Exception:
-                # Keep it (it is saved at close) and stop releasing for now.
+                # Keep it and try again a little later (the engine may be
+                # starting or closing; at close, whatever is left is saved).
                 heapq.heappush(self._heap, (due, order, request))
                 logger.debug("Could not hand a parked WDS request back yet", exc_info=True)
+                self._timer = self._clock.callLater(RELEASE_RETRY_DELAY, self._fire)
                 return
         self._arm()
 

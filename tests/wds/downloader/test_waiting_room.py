@@ -10,6 +10,7 @@ from scrapy import Request, Spider
 from twisted.internet.task import Clock
 
 from scrapy_wds._wds._waiting_room import (
+    RELEASE_RETRY_DELAY,
     WaitingRoom,
     load_parked,
     parked_file,
@@ -45,12 +46,30 @@ def test_an_earlier_request_rearms_the_timer() -> None:
     assert len(clock.getDelayedCalls()) == 1
 
 
-def test_a_failed_release_keeps_the_request() -> None:
+def test_a_failed_release_keeps_the_request_and_tries_again() -> None:
+    clock = Clock()
+    refuse = [True]
+    released: list[str] = []
+
+    def release(request: Request) -> None:
+        if refuse[0]:
+            raise RuntimeError("engine not ready")
+        released.append(request.url)
+
+    room = WaitingRoom(clock, release)
+    room.park(Request("http://x/a"), 0.5)
+    clock.advance(0.5)
+    assert len(room) == 1 and released == []
+    refuse[0] = False
+    clock.advance(RELEASE_RETRY_DELAY)
+    assert released == ["http://x/a"] and len(room) == 0
+
+
+def test_close_keeps_what_could_not_be_released() -> None:
     clock = Clock()
     room = WaitingRoom(clock, lambda r: (_ for _ in ()).throw(RuntimeError("closing")))
     room.park(Request("http://x/a"), 0.5)
     clock.advance(1)
-    assert len(room) == 1
     left = room.close()
     assert [(d, r.url) for d, r in left] == [(0.0, "http://x/a")]
     assert clock.getDelayedCalls() == []
