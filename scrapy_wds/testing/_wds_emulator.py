@@ -142,17 +142,16 @@ class WdsEmulator(EmulatorServer):
         app.router.add_get("/health", self._health)
         app.router.add_get("/ready", self._health)
         app.router.add_post(API + "/jobs/{job_name}/start", self._delayed(self._start))
-        app.router.add_get(API + "/tasks/{task_id}/crawl", self._task_call(crawl_request, self._crawl))
-        app.router.add_get(API + "/tasks/{task_id}/scrape", self._task_call(scrape_request, self._scrape))
+        tasks = API + "/tasks/{task_id}"
+        app.router.add_get(tasks + "/crawl", self._task_call(crawl_request, self._crawl))
+        app.router.add_get(tasks + "/scrape", self._task_call(scrape_request, self._scrape))
         app.router.add_get(
-            API + "/tasks/{task_id}/scrape-multiple",
-            self._task_call(multiple_from_query, self._scrape_multiple),
+            tasks + "/scrape-multiple", self._task_call(multiple_from_query, self._scrape_multiple)
         )
         app.router.add_post(
-            API + "/tasks/{task_id}/scrape-multiple",
-            self._task_call(multiple_from_body, self._scrape_multiple),
+            tasks + "/scrape-multiple", self._task_call(multiple_from_body, self._scrape_multiple)
         )
-        app.router.add_get(API + "/tasks/{task_id}/info", self._delayed(self._info))
+        app.router.add_get(tasks + "/info", self._delayed(self._info))
 
     async def _health(self, request: web.Request) -> web.Response:
         return web.Response(text="Healthy", content_type="text/plain")
@@ -255,8 +254,13 @@ class WdsEmulator(EmulatorServer):
         document = page.document()
         links = extract_values(wanted.selector.select(document), wanted.attribute_name)
         # Relative links resolve like a browser does: against <base href> if any.
+        base_url = page.url
         base = document.xpath("//base/@href").get()
-        base_url = urljoin(page.url, base.strip()) if base else page.url
+        if base:
+            try:
+                base_url = urljoin(page.url, base.strip())
+            except ValueError:  # a malformed <base href> is ignored, as browsers do
+                pass
         found = self._book.follow(task, links, base_url)
         return self._json([{"Id": found_task.id, "Url": found_task.url} for found_task in found])
 
@@ -267,15 +271,11 @@ class WdsEmulator(EmulatorServer):
 
     def _scrape_multiple(self, task: Task, page: Page, params: ScrapeRequest) -> web.Response:
         document = page.document()
-        return self._json(
-            [
-                {
-                    "Name": wanted.name,
-                    "Values": extract_values(wanted.selector.select(document), wanted.attribute_name),
-                }
-                for wanted in params.fields
-            ]
-        )
+        results = []
+        for wanted in params.fields:
+            values = extract_values(wanted.selector.select(document), wanted.attribute_name)
+            results.append({"Name": wanted.name, "Values": values})
+        return self._json(results)
 
     # -- info ------------------------------------------------------------
 

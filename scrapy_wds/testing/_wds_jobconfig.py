@@ -192,7 +192,8 @@ def parse_job_config(config: Any) -> JobSettings:
     _enum(get_field(handling, "Policy"), _ERROR_POLICIES, "DownloadErrorHandling.Policy")
     for index, proxy in enumerate(_list(_object(config, "Proxy", ""), "Proxies", "Proxy.")):
         if isinstance(proxy, dict):
-            _enum(get_field(proxy, "Protocol"), _PROXY_PROTOCOLS, f"Proxy.Proxies[{index}].Protocol")
+            where = f"Proxy.Proxies[{index}].Protocol"
+            _enum(get_field(proxy, "Protocol"), _PROXY_PROTOCOLS, where)
     protection = _object(config, "CrawlersProtectionBypass", "")
     suppress = get_field(_object(config, "Https", ""), "SuppressHttpsCertificateValidation")
     if suppress is not None and not isinstance(suppress, bool):

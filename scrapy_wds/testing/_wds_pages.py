@@ -58,7 +58,9 @@ class Page:
     def _decode(self) -> str:
         mime = self.content_type.split(";")[0].strip().lower()
         if mime and not (mime.startswith("text/") or "html" in mime or "xml" in mime):
-            raise ContentProblem(f"the page {self.url} is {mime}, not HTML; nothing to select in it")
+            raise ContentProblem(
+                f"the page {self.url} is {mime}, not HTML; nothing to select in it"
+            )
         encoding = (
             http_content_type_encoding(self.content_type)
             or html_body_declared_encoding(self.body)

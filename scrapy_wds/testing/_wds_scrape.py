@@ -119,7 +119,6 @@ def _build(entries: dict[int, dict[str, str | None]]) -> ScrapeRequest:
         selector = entry.get("selector")
         if not selector:
             raise ParamsProblem(f"scrapeParams[{index}].selector is missing")
-        fields.append(
-            Wanted(entry.get("name") or "", WdsSelector.parse(selector), entry.get("attributename") or None)
-        )
+        parsed = WdsSelector.parse(selector)
+        fields.append(Wanted(entry.get("name") or "", parsed, entry.get("attributename") or None))
     return ScrapeRequest(tuple(fields))

@@ -105,6 +105,7 @@ class EdgeSite(EmulatorServer):
         app.router.add_get("/latin.html", self._latin)
         app.router.add_get("/slow.html", self._slow)
         app.router.add_get("/based/page.html", self._text('<base href="/root/"><a href="x.html">x</a>', "text/html"))
+        app.router.add_get("/based/bad.html", self._text('<base href="http://[bad"><a href="x.html">x</a>', "text/html"))
 
     @staticmethod
     def _text(text: str, content_type: str) -> Any:
@@ -245,6 +246,8 @@ def test_crawl_stays_on_domain_drops_fragments_and_repeats_known_urls(api: Api, 
 def test_crawl_honours_base_href_and_attribute_name(api: Api, edge_site: EdgeSite) -> None:
     based = first_task(api, edge_site.url + "/based/page.html")
     assert [t["Url"] for t in api.crawl(based, "CSS: a")] == [edge_site.url + "/root/x.html"]
+    badly_based = first_task(api, edge_site.url + "/based/bad.html")
+    assert [t["Url"] for t in api.crawl(badly_based, "CSS: a")] == [edge_site.url + "/based/x.html"]
     page = first_task(api, edge_site.url + "/page.html")
     assert [t["Url"] for t in api.crawl(page, "CSS: span", attribute="data-href")] == [
         edge_site.url + "/from-data.html"
