@@ -22,11 +22,13 @@ import json
 import threading
 import time
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Any, TypeVar
 
 from aiohttp import web
 
 ADMIN_PREFIX = "/__emulator__/"
+
+_Server = TypeVar("_Server", bound="EmulatorServer")
 
 
 class DroppedConnection(Exception):
@@ -176,7 +178,7 @@ class EmulatorServer:
         assert self._loop is not None, "server not started"
         return asyncio.run_coroutine_threadsafe(coro, self._loop).result()  # type: ignore[arg-type]
 
-    def __enter__(self) -> EmulatorServer:
+    def __enter__(self: _Server) -> _Server:
         self.start()
         return self
 
