@@ -90,6 +90,7 @@ class WdsDownloaderMiddleware:
             settings.api_url,
             settings.describe_headers(),
         )
+        _warn_about_order(crawler)
         return cls(crawler, settings)
 
     # -- the downloader side --------------------------------------------
@@ -311,6 +312,27 @@ class WdsDownloaderMiddleware:
                 len(left),
                 reason,
             )
+
+
+def _warn_about_order(crawler: Crawler) -> None:
+    """Warn when the middleware sits where Scrapy's RetryMiddleware sees answers first."""
+    priorities: dict[type, int | None] = {}
+    for key, priority in crawler.settings.getwithbase("DOWNLOADER_MIDDLEWARES").items():
+        try:
+            priorities[load_object(key) if isinstance(key, str) else key] = priority
+        except (ImportError, NameError, ValueError):
+            continue
+    from scrapy.downloadermiddlewares.retry import RetryMiddleware
+
+    ours, retry = priorities.get(WdsDownloaderMiddleware), priorities.get(RetryMiddleware)
+    if ours is not None and retry is not None and ours <= retry:
+        logger.warning(
+            "WdsDownloaderMiddleware has priority %s, not above RetryMiddleware (%s): "
+            "Scrapy would retry failed WDS calls on top of the WDS retries; use 560 "
+            "(the add-on's choice) in DOWNLOADER_MIDDLEWARES",
+            ours,
+            retry,
+        )
 
 
 def _is_wds(request: Request) -> bool:

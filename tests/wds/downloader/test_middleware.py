@@ -110,6 +110,14 @@ def test_bad_setting_stops_the_crawl_with_its_name() -> None:
         middleware(WDS_POLL_MAX_WAIT="forever")
 
 
+def test_warns_when_placed_below_scrapys_retry_middleware(caplog: pytest.LogCaptureFixture) -> None:
+    path = "scrapy_wds._wds._middleware.WdsDownloaderMiddleware"
+    middleware(DOWNLOADER_MIDDLEWARES={path: 560})
+    assert "RetryMiddleware" not in caplog.text
+    middleware(DOWNLOADER_MIDDLEWARES={path: 500})
+    assert "priority 500, not above RetryMiddleware (550)" in caplog.text
+
+
 def test_every_request_kind_and_its_parked_copy_round_trip() -> None:
     mw, spider = middleware(WDS_API_HEADERS={"Authorization": "Bearer xyz-secret"})
     for request in every_request_kind(spider):
