@@ -96,7 +96,7 @@ def contacts_row(page: FetchedPage) -> dict[str, Any]:
     """The ``contacts`` row for one input URL (empty lists when the page failed)."""
     row: dict[str, Any] = {"url": page.url}
     if page.is_html and not page.error:
-        row.update(extract_contacts(page.selector(), page.url))
+        row.update(extract_contacts(page.selector(), page.base_url))
     else:
         row.update({name: [] for name in CONTACT_FIELDS})
         row["error"] = page.error or f"not an HTML page ({page.content_type or 'no type'})"

@@ -90,7 +90,7 @@ def crawl_row(page: FetchedPage, depth: int, options: CrawlOptions) -> dict[str,
         row["title"] = page_title(selector)
     for fmt in options.formats:
         if fmt == "markdown":
-            row["markdown"] = page_markdown(selector, page.url) if selector is not None else ""
+            row["markdown"] = page_markdown(selector, page.base_url) if selector is not None else ""
         elif fmt == "html":
             row["html"] = page.body
         else:
@@ -135,7 +135,7 @@ async def crawl(
                 yield make_row(page, depth, options)
             if not (follow and page.is_html):
                 continue
-            for link in page_links(page.selector(), page.url):
+            for link in page_links(page.selector(), page.base_url):
                 if link in seen or urlsplit(link).netloc not in hosts:
                     continue
                 seen.add(link)

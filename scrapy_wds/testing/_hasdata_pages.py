@@ -26,13 +26,22 @@ _NOT_CONTENT = "script, style, noscript, template"
 
 @dataclass(frozen=True)
 class FetchedPage:
-    """One page as the emulator's scrapers saw it (status ``None`` = no answer)."""
+    """One page as the emulator's scrapers saw it (status ``None`` = no answer).
+
+    ``url`` is the URL asked for (what rows report); ``final_url`` the one
+    answered after redirects, which relative links are resolved against.
+    """
 
     url: str
     status: int | None
     content_type: str
     body: str
     error: str | None
+    final_url: str = ""
+
+    @property
+    def base_url(self) -> str:
+        return self.final_url or self.url
 
     @property
     def is_html(self) -> bool:
@@ -40,7 +49,7 @@ class FetchedPage:
 
     def selector(self, exclude_tags: list[str] | tuple[str, ...] = ()) -> Selector:
         """A fresh selector without scripts, styles and ``exclude_tags``."""
-        selector = Selector(text=self.body or "<html></html>", base_url=self.url)
+        selector = Selector(text=self.body or "<html></html>", base_url=self.base_url)
         selector.css(_NOT_CONTENT).drop()
         for css in exclude_tags:
             selector.css(css).drop()
@@ -55,8 +64,9 @@ async def fetch_page(session: aiohttp.ClientSession, url: str) -> FetchedPage:
         ) as response:
             body = await response.text(errors="replace")
             error = None if response.status < 400 else f"HTTP {response.status}"
+            content_type = response.headers.get("Content-Type", "")
             return FetchedPage(
-                url, response.status, response.headers.get("Content-Type", ""), body, error
+                url, response.status, content_type, body, error, str(response.url)
             )
     except (aiohttp.ClientError, asyncio.TimeoutError, ValueError) as exc:
         reason = str(exc) or type(exc).__name__

@@ -12,9 +12,11 @@ import urllib.request
 from typing import Any
 
 import pytest
+from aiohttp import web
 
 from scrapy_wds.testing import DemoSite, HasDataEmulator
 from scrapy_wds.testing._hasdata_client import Answer, call
+from scrapy_wds.testing._server import EmulatorServer
 
 RECORD_KEYS = {
     "id", "status", "creditsSpent", "dataRowsCount", "input", "createdAt", "updatedAt",
@@ -387,6 +389,29 @@ def test_unreachable_pages_give_error_rows(hasdata_emulator):
     assert row["statusCode"] is None and row["error"].startswith("request failed")
     [row] = run_job(hasdata_emulator, "contacts", {"urls": ["http://127.0.0.1:9/"]})
     assert row["error"].startswith("request failed") and row["phoneNumbers"] == []
+
+
+class MovedSite(EmulatorServer):
+    """``/old`` redirects to ``/new/page.html``, whose link is relative to ``/new/``."""
+
+    def add_routes(self, app: web.Application) -> None:
+        app.router.add_get("/old", self._old)
+        app.router.add_get("/new/{name}", self._page)
+
+    async def _old(self, request: web.Request) -> web.Response:
+        raise web.HTTPMovedPermanently("/new/page.html")
+
+    async def _page(self, request: web.Request) -> web.Response:
+        name = request.match_info["name"]
+        return web.Response(text=f'<title>{name}</title><a href="other.html">next</a>',
+                            content_type="text/html")
+
+
+def test_links_of_a_redirected_page_resolve_against_its_final_url(hasdata_emulator):
+    with MovedSite() as site:
+        rows = run_job(hasdata_emulator, "crawler", {"urls": [site.url + "/old"], "maxDepth": 1})
+    assert [(row["url"], row["title"]) for row in rows] == [
+        (site.url + "/old", "page.html"), (site.url + "/new/other.html", "other.html")]
 
 
 def test_google_serp_searches_the_serp_site(hasdata_emulator, demo_site):
