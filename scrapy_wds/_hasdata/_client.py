@@ -17,6 +17,7 @@ from __future__ import annotations
 import json
 import logging
 import random
+import warnings
 from io import BytesIO
 from collections.abc import Callable
 from typing import Any
@@ -235,7 +236,11 @@ class HasDataClient:
         request = self._agent.request(method.encode(), url.encode(), headers, producer)
         request.addTimeout(self._timeout, self._reactor)
         response = await maybe_deferred_to_future(request)
-        reading = readBody(response)
+        with warnings.catch_warnings():
+            # Pooled HTTP/1.1 connections hide abortConnection behind a proxy;
+            # a timed-out read then just loses its connection, which is fine.
+            warnings.filterwarnings("ignore", "Using readBody with a transport", DeprecationWarning)
+            reading = readBody(response)
         reading.addTimeout(self._timeout, self._reactor)
         raw = await maybe_deferred_to_future(reading)
         return int(response.code), raw

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import urllib.request
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -17,6 +18,7 @@ from typing import Any
 import pytest
 import scrapy
 from scrapy import signals
+from scrapy.crawler import Crawler
 from scrapy.utils.test import get_crawler
 
 from scrapy_wds.testing import DemoSite, HasDataEmulator
@@ -79,6 +81,7 @@ async def crawl_jobs(
     jobs: list[dict[str, Any]],
     *,
     spider_cls: type[scrapy.Spider] = JobsOnlySpider,
+    on_crawler: Callable[[Crawler], None] | None = None,
     **settings: Any,
 ) -> CrawlResult:
     all_settings: dict[str, Any] = {
@@ -93,6 +96,8 @@ async def crawl_jobs(
     crawler = get_crawler(spider_cls, all_settings)
     items: list[Any] = []
     crawler.signals.connect(lambda item: items.append(item), signal=signals.item_scraped, weak=False)
+    if on_crawler is not None:
+        on_crawler(crawler)
     await crawler.crawl()
     assert crawler.stats is not None
     return CrawlResult(items=items, stats=crawler.stats.get_stats())
@@ -109,6 +114,30 @@ def calls(emulator: HasDataEmulator, method: str, path_part: str) -> list[dict[s
 
 def submits(emulator: HasDataEmulator) -> list[dict[str, Any]]:
     return [c for c in calls(emulator, "POST", "/scrapers/") if c["status"] == 200]
+
+
+def close_once(crawler: Crawler, ready: Callable[[], bool], reason: str = "test_close") -> None:
+    """Close the crawl (as Ctrl-C or CLOSESPIDER_* would) as soon as ``ready()`` holds."""
+    from scrapy.utils.defer import deferred_from_coro
+    from twisted.internet.task import LoopingCall
+
+    def check() -> None:
+        engine = crawler.engine
+        if ready() and engine is not None and engine.spider is not None:
+            watcher.stop()
+            deferred_from_coro(engine.close_spider_async(reason=reason))
+
+    watcher = LoopingCall(check)
+
+    def start() -> None:
+        watcher.start(0.01)
+
+    def stop() -> None:
+        if watcher.running:
+            watcher.stop()
+
+    crawler.signals.connect(start, signal=signals.spider_opened, weak=False)
+    crawler.signals.connect(stop, signal=signals.spider_closed, weak=False)
 
 
 @dataclass
