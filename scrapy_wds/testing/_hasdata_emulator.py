@@ -60,7 +60,20 @@ _SERVER_ERRORS = (500, 502, 503, 504)
 Handler = Callable[[web.Request], Awaitable[web.Response]]
 
 
+#: Switches that take one of a few words, and those words.
+_SWITCH_CHOICES = {"id_style": ("int", "uuid"), "webhook_mode": MODES}
+
+
+def _check_choices(switches: dict[str, Any]) -> None:
+    for name, allowed in _SWITCH_CHOICES.items():
+        if name in switches and switches[name] not in allowed:
+            raise ValueError(f"switch {name} must be one of {list(allowed)}, not {switches[name]!r}")
+
+
 class HasDataEmulator(EmulatorServer):
+    """The HasData Scraper Jobs API on loopback; switches are documented in
+    ``docs/emulator-hasdata.md`` and listed in :attr:`switch_names`."""
+
     switch_names = (
         "api_key",
         "id_style",
@@ -107,6 +120,7 @@ class HasDataEmulator(EmulatorServer):
         port: int = 0,
     ) -> None:
         super().__init__(host=host, port=port)
+        _check_choices({"id_style": id_style, "webhook_mode": webhook_mode})
         self.api_key = api_key
         self.id_style = id_style
         self.numbers_as_strings = numbers_as_strings
@@ -133,6 +147,10 @@ class HasDataEmulator(EmulatorServer):
         self._next_row = 1
         self._rng = random.Random(seed)
         self._webhook_rng = random.Random(seed)
+
+    def configure(self, **switches: Any) -> dict[str, Any]:
+        _check_choices(switches)
+        return super().configure(**switches)
 
     # -- lifecycle -----------------------------------------------------------
 
@@ -272,7 +290,7 @@ class HasDataEmulator(EmulatorServer):
             assert self._session is not None
             job.webhook = WebhookChannel(
                 webhook,
-                self.webhook_mode if self.webhook_mode in MODES else "in_order",
+                self.webhook_mode,
                 self._session,
                 self.webhook_log,
                 self._webhook_rng,

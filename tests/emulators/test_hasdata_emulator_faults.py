@@ -112,6 +112,20 @@ def test_switches_can_be_set_over_http(hasdata_emulator):
     assert call(hasdata_emulator.url, "POST", "/scrapers/yelp/jobs", {}).status == 403
 
 
+def test_a_switch_value_out_of_its_choices_is_refused(hasdata_emulator):
+    with pytest.raises(ValueError, match="webhook_mode"):
+        hasdata_emulator.configure(webhook_mode="sometimes")
+    with pytest.raises(ValueError, match="id_style"):
+        HasDataEmulator(id_style="hex")
+    request = urllib.request.Request(
+        hasdata_emulator.url + "/__emulator__/config", method="POST",
+        data=json.dumps({"id_style": "hex"}).encode())
+    with pytest.raises(urllib.error.HTTPError) as refused:
+        urllib.request.urlopen(request)
+    assert refused.value.code == 400 and b"id_style" in refused.value.read()
+    assert hasdata_emulator.id_style == "int"
+
+
 def test_admin_endpoints_and_downloads_are_never_faulted(hasdata_emulator, demo_site):
     job_id = submit(hasdata_emulator, "contacts", {"urls": [demo_site.url + "/contact.html"]}).json()["id"]
     links = finished(hasdata_emulator, job_id)["data"]
