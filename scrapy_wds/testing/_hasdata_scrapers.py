@@ -120,7 +120,7 @@ def crawl_options(body: dict[str, Any]) -> CrawlOptions:
 
 
 def _synthetic_inputs(body: dict[str, Any]) -> list[tuple[str, str]]:
-    """(field, value) for every string or string-array input field, in body order."""
+    """(field, value) for every string or number of the body (arrays flattened), in order."""
     pairs: list[tuple[str, str]] = []
     for key, value in body.items():
         if key in COMMON_FIELDS:
