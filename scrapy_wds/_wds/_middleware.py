@@ -199,7 +199,8 @@ class WdsDownloaderMiddleware:
                 status=status,
                 server_text=server_text,
                 stat=str(status) if status is not None else "connection",
-                detail=f"{what}, still failing after {retries} retries "
+                detail=("" if status is not None else reason + ", ")
+                + f"still failing after {retries} retries "
                 f"(WDS_RETRY_TIMES = {self.settings.retry_times})",
             )
         delay = retry_after
