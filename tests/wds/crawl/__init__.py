@@ -1,0 +1,1 @@
+"""Full `scrapy crawl` runs of the example project against the local emulators."""

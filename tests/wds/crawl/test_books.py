@@ -1,0 +1,113 @@
+"""``scrapy crawl books`` / ``books_rules`` against the WDS emulator give exactly the demo site's books.
+
+Every reading of the API the emulator can play (key case, enum style, state
+field, 202 answers before each task is ready) must give the same items, each
+book once, and stats and a server call log that add up.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from collections import Counter
+from typing import Any
+
+import pytest
+
+from .conftest import CrawlResult, Crawls
+
+# Polls are paced by the downloader side; shortened so 202s cost little here.
+FAST_POLLS = ("WDS_POLL_FIRST_DELAY=0.05", "WDS_POLL_MAX_DELAY=0.2")
+
+
+def site_shape(truth: list[dict[str, str]]) -> dict[str, int]:
+    """Pages and calls the crawl must make, from the truth (10 books per listing page)."""
+    per_category = Counter(book["category"] for book in truth)
+    listing_pages = sum(math.ceil(count / 10) for count in per_category.values())
+    return {
+        "tasks": 1 + listing_pages + len(truth),  # home, listing pages, books
+        # home → categories; each listing page → next page and its books
+        "crawls": 1 + 2 * listing_pages,
+        "books": len(truth),
+    }
+
+
+def assert_books_equal_truth(result: CrawlResult, truth: list[dict[str, str]]) -> None:
+    assert result.returncode == 0, result.log[-5000:]
+    assert result.stats["finish_reason"] == "finished"
+    urls = [item["url"] for item in result.items]
+    assert len(urls) == len(set(urls)), "a book was scraped twice"
+    assert sorted(result.items, key=lambda item: item["url"]) == truth
+
+
+def assert_wds_stats(result: CrawlResult, shape: dict[str, int]) -> None:
+    stats = result.wds_stats()
+    assert stats["wds/jobs/started"] == 1
+    assert stats["wds/tasks/found"] == shape["tasks"]
+    assert stats["wds/tasks/handled"] == shape["tasks"]
+    assert stats["wds/items"] == shape["books"]
+    assert result.stats["item_scraped_count"] == shape["books"]
+    problems = [k for k in stats if k.startswith(("wds/malformed", "wds/failed", "wds/tasks/failed", "wds/items/failed"))]
+    assert problems == []
+
+
+def calls_by_endpoint(emulator: Any) -> Counter[tuple[str, int]]:
+    counts: Counter[tuple[str, int]] = Counter()
+    for call in emulator.calls():
+        if call["path"].startswith("/api/v2/"):
+            counts[(call["path"].rsplit("/", 1)[-1], call["status"])] += 1
+    return counts
+
+
+def assert_calls(emulator: Any, shape: dict[str, int], pending_polls: int) -> None:
+    expected = Counter({
+        ("start", 200): 1,
+        ("info", 200): shape["tasks"],  # each task's follow-up once: duplicates filtered
+        ("crawl", 200): shape["crawls"],
+        ("scrape-multiple", 200): shape["books"],
+    })
+    if pending_polls:
+        # The first call on each task is its info follow-up, which waits out the 202s.
+        expected[("info", 202)] = pending_polls * shape["tasks"]
+    assert calls_by_endpoint(emulator) == expected
+
+
+MATRIX = list(itertools.product(("pascal", "camel"), ("name", "int"), ("TaskState", "State"), (0, 2)))
+
+
+@pytest.mark.parametrize(("key_case", "enum_style", "state_field", "pending_polls"), MATRIX)
+def test_books_spider_in_every_reading_of_the_api(
+    crawls: Crawls,
+    wds_emulator: Any,
+    truth: list[dict[str, str]],
+    key_case: str,
+    enum_style: str,
+    state_field: str,
+    pending_polls: int,
+) -> None:
+    wds_emulator.configure(
+        key_case=key_case, enum_style=enum_style, state_field=state_field, pending_polls=pending_polls
+    )
+    result = crawls.run("books", *FAST_POLLS)
+    shape = site_shape(truth)
+    assert_books_equal_truth(result, truth)
+    assert_wds_stats(result, shape)
+    assert_calls(wds_emulator, shape, pending_polls)
+
+
+def test_books_rules_spider_gives_the_same_books(crawls: Crawls, wds_emulator: Any, truth: list[dict[str, str]]) -> None:
+    wds_emulator.configure(key_case="camel", enum_style="int", state_field="State", pending_polls=1)
+    result = crawls.run("books_rules", *FAST_POLLS)
+    shape = site_shape(truth)
+    assert_books_equal_truth(result, truth)
+    assert_wds_stats(result, shape)
+    assert_calls(wds_emulator, shape, 1)
+
+
+def test_scrape_multiple_by_post_gives_the_same_books(
+    crawls: Crawls, wds_emulator: Any, truth: list[dict[str, str]]
+) -> None:
+    result = crawls.run("books", "WDS_SCRAPE_MULTIPLE_METHOD=post")
+    assert_books_equal_truth(result, truth)
+    posts = [c for c in wds_emulator.calls() if c["path"].endswith("/scrape-multiple")]
+    assert {c["method"] for c in posts} == {"POST"} and len(posts) == len(truth)
