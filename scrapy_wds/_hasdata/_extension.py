@@ -170,6 +170,8 @@ class HasDataExtension:
                 self.state.jobs.clear()
             self.state.save()
         if self._webhooks is not None:
+            for outcome, count in self._webhooks.counts.items():
+                self._count(f"hasdata/webhook/{outcome}", count)
             stopping = self._webhooks.stop()
             if isinstance(stopping, Deferred):
                 await maybe_deferred_to_future(stopping)
@@ -262,9 +264,9 @@ class HasDataExtension:
             host=self.settings.webhook_host,
             port=self.settings.webhook_port,
         )
-        own_url = self._webhooks.start()
-        self._webhook_url = self.settings.webhook_public_url or own_url
-        logger.info("HasData webhook receiver listening at %s", own_url)
+        self._webhook_url = self.settings.webhook_public_url or self._webhooks.start()
+        if self.settings.webhook_public_url:
+            self._webhooks.start()
 
     def _webhook_block(self) -> dict[str, Any] | None:
         if self._webhook_url is None:
@@ -288,7 +290,6 @@ class HasDataExtension:
         runner = self._runner_by_id(job_id)
         if runner is None or not rows:
             return
-        self._count("hasdata/webhook/calls", 1)
         delivering = deferred_from_coro(runner.deliver_webhook_rows(rows))
         delivering.addErrback(self._webhook_delivery_failed, runner)
 
