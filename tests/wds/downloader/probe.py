@@ -66,9 +66,11 @@ class InfoProbe(scrapy.Spider):
         tasks: list[dict[str, str]] | None = None,
         tenant: str | None = None,
         stop_when_idle: bool = False,
+        with_errback: bool = True,
         **kw: Any,
     ) -> None:
         super().__init__(**kw)
+        self.with_errback = with_errback
         self.tenant = tenant
         self.stop_when_idle = stop_when_idle
         self.api_url = api_url
@@ -96,6 +98,8 @@ class InfoProbe(scrapy.Spider):
             request = task_request(self.api_url, self.job, task, self)
             if self.tenant:
                 request.headers["X-Tenant-Id"] = self.tenant
+            if not self.with_errback:
+                request.errback = None
             yield request
 
     def on_scheduled(self, request: scrapy.Request, spider: scrapy.Spider) -> None:

@@ -133,3 +133,28 @@ async def test_an_unreachable_server_is_a_typed_error(demo_site: Any) -> None:
     assert isinstance(error, WdsServerError) and error.status is None
     stats = crawler.stats.get_stats()
     assert stats["wds/retries"] == 1 and stats["wds/errors/connection"] == 1
+
+
+@pytest_twisted.ensureDeferred
+async def test_without_an_errback_a_failure_is_one_log_line_and_the_crawl_goes_on(
+    wds_emulator: Any, demo_site: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    paths = demo_site.page_paths()[:3]
+    wds_emulator.configure(fail_tasks={paths[0] + "$": 422}, pending_polls=1)
+    tasks = start_job(wds_emulator.url, "no-errback", [demo_site.url + p for p in paths])
+    crawler, spider = await run_probe(
+        crawl_settings(wds_emulator.url),
+        api_url=wds_emulator.url,
+        job="no-errback",
+        tasks=tasks,
+        with_errback=False,
+    )
+    assert spider.failures == {}
+    assert sorted(spider.answers) == sorted(t["id"] for t in tasks[1:])
+    errors = [r for r in caplog.records if r.levelno >= logging.ERROR]
+    assert len(errors) == 1 and tasks[0]["id"] in errors[0].getMessage()
+    assert errors[0].exc_info is None  # no traceback from inside the downloader
+    stats = crawler.stats.get_stats()
+    assert stats["wds/errors/422"] == 1 and stats["finish_reason"] == "finished"
+    assert "spider_exceptions" not in " ".join(stats)
