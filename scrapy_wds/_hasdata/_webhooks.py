@@ -243,7 +243,7 @@ class WebhookReceiver:
             reactor: Any = installed
             self._site = _WebhookSite(self, self._max_body)
             self._listening = reactor.listenTCP(self._port, self._site, interface=self._host)
-            logger.info("HasData webhook receiver listening on %s", self.url)
+            logger.debug("HasData webhook receiver listening on %s", self.url)
         return self.url
 
     def stop(self) -> Deferred[Any] | None:

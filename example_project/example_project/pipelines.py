@@ -1,0 +1,120 @@
+"""Item pipelines of the example project.
+
+* :class:`ContactsNormalizePipeline` cleans the rows of HasData's ``contacts``
+  scraper (used by the ``hasdata_contacts`` spider);
+* :class:`WdsSeedsPipeline` hands HasData rows that are only *seeds* to the
+  spider, which starts WDS work from them (used by ``serp_to_wds``).
+
+Both are enabled by the spiders that need them, in their ``custom_settings``.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from itemadapter import ItemAdapter
+from scrapy.crawler import Crawler
+from scrapy.exceptions import DropItem
+
+#: The list fields of a ``contacts`` row, as HasData names them.
+EMAIL_FIELD = "emails"
+PHONE_FIELD = "phoneNumbers"
+SOCIAL_FIELDS = ("linkedin", "xcom", "facebook", "instagram", "dribbble", "clutch")
+CONTACT_FIELDS = (EMAIL_FIELD, PHONE_FIELD, *SOCIAL_FIELDS)
+
+#: Fewer digits than this is a fragment (a year, a price), not a phone number.
+MIN_PHONE_DIGITS = 7
+
+
+def normalize_email(value: str) -> str:
+    """``" Info@Demo-Books.TEST. "`` → ``"info@demo-books.test"``."""
+    value = value.strip()
+    if value.lower().startswith("mailto:"):
+        value = value[len("mailto:") :].split("?")[0]
+    return value.strip().rstrip(".,;:").lower()
+
+
+def normalize_phone(value: str) -> str:
+    """``"+44 (1632) 960-100"`` → ``"+441632960100"``; ``""`` if it is no phone number.
+
+    An international ``00`` prefix becomes ``+``; the digits are kept as they
+    are otherwise (which country a bare local number belongs to is not ours
+    to guess).
+    """
+    value = value.strip()
+    if value.lower().startswith("tel:"):
+        value = value[len("tel:") :]
+    digits = re.sub(r"\D", "", value)
+    if not value.lstrip().startswith("+") and digits.startswith("00"):
+        digits = digits[2:]
+    return "+" + digits if len(digits) >= MIN_PHONE_DIGITS else ""
+
+
+def _clean_list(values: Any, normalize: Callable[[str], str]) -> list[str]:
+    """Normalised, empty ones left out, first occurrence kept, order kept."""
+    if values is None:
+        return []
+    if isinstance(values, str):
+        values = [values]
+    seen: set[str] = set()
+    cleaned: list[str] = []
+    for value in values if isinstance(values, Iterable) else []:
+        if not isinstance(value, str):
+            continue
+        value = normalize(value)
+        if value and value not in seen:
+            seen.add(value)
+            cleaned.append(value)
+    return cleaned
+
+
+class ContactsNormalizePipeline:
+    """Cleans a ``contacts`` row so equal contacts compare equal.
+
+    E-mails are stripped and lowercased, phone numbers reduced to digits with
+    a leading ``+``, every list loses repeats, and a row with no contact data
+    at all is dropped (counted by Scrapy as a dropped item).
+    """
+
+    def process_item(self, item: Any, spider: Any = None) -> Any:
+        adapter = ItemAdapter(item)
+        if not any(name in adapter for name in CONTACT_FIELDS):
+            return item  # not a contacts row: none of our business
+        for name in CONTACT_FIELDS:
+            if name not in adapter:
+                continue
+            if name == EMAIL_FIELD:
+                adapter[name] = _clean_list(adapter[name], normalize_email)
+            elif name == PHONE_FIELD:
+                adapter[name] = _clean_list(adapter[name], normalize_phone)
+            else:
+                adapter[name] = _clean_list(adapter[name], str.strip)
+        if not any(adapter.get(name) for name in CONTACT_FIELDS):
+            raise DropItem(f"no contact data on {adapter.get('url', 'a page')}")
+        return item
+
+
+class WdsSeedsPipeline:
+    """Gives HasData rows of the spider's ``seed_item_class`` to ``spider.wds_seed(item)``.
+
+    Such a row is an input of the crawl, not an output: once handed over it
+    goes no further (dropped quietly, at DEBUG level), so feeds hold only what
+    the WDS side scrapes.
+    """
+
+    def __init__(self, crawler: Crawler) -> None:
+        self._crawler = crawler
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler) -> WdsSeedsPipeline:
+        return cls(crawler)
+
+    def process_item(self, item: Any, spider: Any = None) -> Any:
+        spider = spider or self._crawler.spider
+        seed_class = getattr(spider, "seed_item_class", None)
+        if seed_class is None or not isinstance(item, seed_class):
+            return item
+        spider.wds_seed(item)
+        raise DropItem("used as a WDS seed", log_level="DEBUG")
