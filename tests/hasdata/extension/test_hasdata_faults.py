@@ -156,3 +156,14 @@ async def test_without_stop_on_close_jobs_keep_running(
     )
     assert calls(hasdata_emulator, "DELETE", "/scrapers/jobs/") == []
     assert len(submits(hasdata_emulator)) == 1
+
+
+@pytest_twisted.ensureDeferred
+async def test_bad_declaration_closes_before_spending(
+    hasdata_emulator: Any, tmp_path: Path, caplog: Any
+) -> None:
+    job = {"scraper": "crawler", "input": {"urls": ["http://x"], "limit": -3}}
+    result = await crawl_jobs(hasdata_emulator, tmp_path, [job])
+    assert result.reason == "hasdata_bad_config"
+    assert hasdata_emulator.calls() == []
+    assert "'input.limit' is -3" in caplog.text

@@ -1,0 +1,217 @@
+"""Pure parts: job declarations, settings, the state file, rows and items, the add-on."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+import scrapy
+from scrapy.settings import Settings
+
+from scrapy_wds import HasDataJob, HasDataJobError
+from scrapy_wds._hasdata import configure_addon
+from scrapy_wds._hasdata._extension import HasDataExtension
+from scrapy_wds._hasdata._job import collect_jobs, validate_job
+from scrapy_wds._hasdata._rows import (
+    as_int,
+    job_id_of,
+    parse_page,
+    pick,
+    row_to_item,
+    rows_from_file,
+)
+from scrapy_wds._hasdata._settings import HasDataSettingError, HasDataSettings
+from scrapy_wds._hasdata._state import HasDataStateError, StateFile
+
+
+class NoJobsSpider(scrapy.Spider):
+    name = "no_jobs"
+
+
+@pytest.mark.parametrize(
+    "job, words",
+    [
+        ({"scraper": "", "input": {}}, ["HASDATA_JOBS[0]", "'scraper'", "slug"]),
+        ({"scraper": "../x", "input": {}}, ["'scraper'", "'../x'"]),
+        ({"scraper": "crawler", "input": ["a"]}, ["'input'", "JSON object"]),
+        ({"scraper": "crawler", "input": {"limit": -1}}, ["'input.limit'", "non-negative"]),
+        ({"scraper": "crawler", "input": {"limit": "5"}}, ["'input.limit'"]),
+        ({"scraper": "crawler", "input": {}, "item_class": "nowhere.Item"},
+         ["'item_class'", "cannot be imported", "import path"]),
+        ({"scraper": "crawler", "input": {}, "item_class": "json.dumps"},
+         ["'item_class'", "not an item class"]),
+        ({"scraper": "crawler", "input": {}, "field_map": {"a": 1}}, ["'field_map'"]),
+        ({"scraper": "crawler", "input": {}, "colour": "red"}, ["unknown field", "colour"]),
+        ({"input": {}}, ["'scraper' is missing"]),
+        ({"scraper": "crawler", "input": {"webhook": {}}}, ["HASDATA_WEBHOOK_ENABLED"]),
+    ],
+)
+def test_bad_job_declarations_name_job_and_field(job: dict[str, Any], words: list[str]) -> None:
+    with pytest.raises(HasDataJobError) as raised:
+        collect_jobs([job], NoJobsSpider())
+    for word in words:
+        assert word in str(raised.value)
+
+
+def test_job_named_in_errors() -> None:
+    with pytest.raises(HasDataJobError, match=r"\(job 'my-serp'\): field 'input.limit'"):
+        validate_job("HASDATA_JOBS[3]", {"scraper": "google-serp", "name": "my-serp",
+                                         "input": {"limit": 1.5}})
+
+
+def test_duplicate_jobs_are_refused() -> None:
+    job = {"scraper": "crawler", "input": {"urls": ["http://a"]}}
+    with pytest.raises(HasDataJobError, match="same identity"):
+        collect_jobs([job, dict(job)], NoJobsSpider())
+
+
+def test_spider_jobs_from_method_and_attribute() -> None:
+    class MethodSpider(scrapy.Spider):
+        name = "m"
+
+        def hasdata_jobs(self) -> list[Any]:
+            return [HasDataJob("contacts", {"urls": ["http://a"]})]
+
+    class AttributeSpider(scrapy.Spider):
+        name = "a"
+        hasdata_jobs = [{"scraper": "crawler", "input": {"urls": ["http://b"]}}]
+
+    assert [j.scraper for j in collect_jobs([], MethodSpider())] == ["contacts"]
+    assert [j.scraper for j in collect_jobs(None, AttributeSpider())] == ["crawler"]
+
+
+def test_job_key_is_stable_and_input_sensitive() -> None:
+    a = HasDataJob("crawler", {"urls": ["http://a"], "limit": 3})
+    same = HasDataJob("crawler", {"limit": 3, "urls": ["http://a"]})
+    other = HasDataJob("crawler", {"urls": ["http://b"], "limit": 3})
+    assert a.key == same.key != other.key
+    assert a.key.startswith("crawler-")
+    assert HasDataJob("crawler", {}, name="nightly").key == "nightly"
+
+
+@pytest.mark.parametrize(
+    "name, value, words",
+    [
+        ("HASDATA_PAGE_LIMIT", 500, ["HASDATA_PAGE_LIMIT", "100"]),
+        ("HASDATA_POLL_INTERVAL", "soon", ["HASDATA_POLL_INTERVAL", "number"]),
+        ("HASDATA_PAGE_CONCURRENCY", 0, ["HASDATA_PAGE_CONCURRENCY", "1 or more"]),
+        ("HASDATA_MAX_CREDITS", -5, ["HASDATA_MAX_CREDITS"]),
+    ],
+)
+def test_bad_settings_are_named(name: str, value: Any, words: list[str]) -> None:
+    with pytest.raises(HasDataSettingError) as raised:
+        HasDataSettings.from_settings(Settings({name: value}))
+    for word in words:
+        assert word in str(raised.value)
+
+
+def test_settings_repr_hides_key() -> None:
+    settings = HasDataSettings.from_settings(Settings({"HASDATA_API_KEY": "abcdef-secret"}))
+    assert "abcdef" not in repr(settings)
+    assert settings.poll_interval == 10.0  # HasData's own advice by default
+
+
+def test_addon_enables_extension_only_with_a_key(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("HASDATA_API_KEY", raising=False)
+    without = Settings()
+    configure_addon(without)
+    assert HasDataExtension not in without.getdict("EXTENSIONS")
+    with_key = Settings({"HASDATA_API_KEY": "k"})
+    configure_addon(with_key)
+    assert with_key.getdict("EXTENSIONS")[HasDataExtension] == 500
+    kept = Settings({"HASDATA_API_KEY": "k", "EXTENSIONS": {
+        "scrapy_wds._hasdata._extension.HasDataExtension": None}})
+    configure_addon(kept)
+    assert kept.getdict("EXTENSIONS") == {"scrapy_wds._hasdata._extension.HasDataExtension": None}
+    monkeypatch.setenv("HASDATA_API_KEY", "from-env")
+    from_env = Settings()
+    configure_addon(from_env)
+    assert HasDataExtension in from_env.getdict("EXTENSIONS")
+
+
+def test_state_file_round_trip_and_atomic_write(tmp_path: Path) -> None:
+    path = tmp_path / "sub" / "state.json"
+    state = StateFile(path)
+    record = state.record("crawler-1", "crawler")
+    record.job_id, record.pages_done = "416349", [1, 2]
+    state.save()
+    assert [p.name for p in path.parent.iterdir()] == ["state.json"]  # no temp file left
+    again = StateFile(path)
+    assert again.jobs["crawler-1"].job_id == "416349"
+    assert again.jobs["crawler-1"].pages_done == [1, 2]
+
+
+def test_damaged_state_file_says_what_to_do(tmp_path: Path) -> None:
+    path = tmp_path / "state.json"
+    path.write_text("{not json")
+    with pytest.raises(HasDataStateError, match="delete it to submit every job again"):
+        StateFile(path)
+
+
+def test_page_unwrapping_tolerates_strings_and_bare_rows() -> None:
+    page = parse_page(
+        {"meta": {"currentPage": "2", "lastPage": "3", "total": "250"},
+         "data": [{"id": 7, "jobId": 1, "data": {"url": "u1"}}, {"url": "u2"}, "junk"]},
+        2,
+    )
+    assert (page.current_page, page.last_page, page.total) == (2, 3, 250)
+    assert [(r.row_id, r.row) for r in page.rows] == [("7", {"url": "u1"}), (None, {"url": "u2"})]
+
+
+def test_json_file_layouts_are_detected() -> None:
+    bare = [{"url": "a", "data": {"x": 1}}, {"url": "b"}]
+    wrapped = [{"id": "r1", "jobId": 5, "data": {"url": "a"}}]
+    assert [r.row for r in rows_from_file(bare)] == bare
+    assert [(r.row_id, r.row) for r in rows_from_file(wrapped)] == [("r1", {"url": "a"})]
+    assert [r.row for r in rows_from_file({"meta": {}, "data": wrapped})] == [{"url": "a"}]
+    with pytest.raises(ValueError):
+        rows_from_file("nope")
+
+
+def test_numbers_and_ids() -> None:
+    assert as_int("17") == 17 and as_int(17.0) == 17 and as_int(None) is None
+    assert as_int(True) is None and as_int("x") is None
+    assert job_id_of({"id": 416349}) == "416349"
+    assert job_id_of({"jobId": "b1c2"}) == "b1c2"
+
+
+@dataclass
+class Contact:
+    url: str
+    city: str | None = None
+
+
+def test_rows_to_items() -> None:
+    row = {"url": "u", "address": {"city": "Oslo"}, "links": ["l0"], "extra": 1}
+    assert pick(row, "address.city") == "Oslo" and pick(row, "links.0") == "l0"
+    assert pick(row, "address.zip") is None
+    assert row_to_item(row, None, None) == row
+    assert row_to_item(row, Contact, {"url": "url", "city": "address.city"}) == Contact("u", "Oslo")
+    assert row_to_item(row, Contact, None) == Contact("u")  # unknown fields left out
+    assert json.dumps(row_to_item(row, dict, {"u": "url"})) == '{"u": "u"}'
+
+
+def test_unknown_status_is_logged_once_and_means_not_done(caplog: Any) -> None:
+    from scrapy_wds._hasdata._runner import JobRunner, RunnerContext
+    from scrapy_wds._hasdata._state import JobRecord
+
+    counted: list[str] = []
+    context = RunnerContext(
+        client=None, settings=None, pusher=None, save_state=lambda: None,  # type: ignore[arg-type]
+        count=lambda name, n: counted.append(name), on_status=lambda runner: None,
+        webhook_block=lambda: None, reactor=None,
+    )
+    runner = JobRunner(HasDataJob("crawler", {}), JobRecord("crawler", job_id="1"), context)
+    for _ in range(3):
+        runner._note_status({"status": "queued_for_review", "dataRowsCount": "4",
+                             "creditsSpent": "2.5"})
+    assert not runner.terminal
+    assert runner.record.rows_total == 4 and runner.record.credits_spent == 2.5
+    warnings = [r for r in caplog.records if "queued_for_review" in r.getMessage()]
+    assert len(warnings) == 1
+    assert counted.count("hasdata/status_unknown") == 3
+    runner._note_status({"status": "finished"})
+    assert runner.terminal
