@@ -19,12 +19,16 @@ from __future__ import annotations
 
 import inspect
 import json
+import logging
 from collections.abc import AsyncIterator, Callable, Mapping
 from typing import Any
+from urllib.parse import urlsplit
 
 from itemadapter import is_item
 from scrapy import Request
+from scrapy.exceptions import CloseSpider
 from scrapy.http import Response
+from scrapy.utils.url import url_is_from_any_domain
 from twisted.python.failure import Failure
 
 from scrapy_wds._wds._answers import (
@@ -36,6 +40,7 @@ from scrapy_wds._wds._answers import (
     parse_tasks,
 )
 from scrapy_wds._wds._api import WdsApi
+from scrapy_wds._wds._errors import WdsError
 from scrapy_wds._wds._items import (
     WdsItemError,
     build_item,
@@ -47,11 +52,16 @@ from scrapy_wds._wds._items import (
 from scrapy_wds._wds._job_config import JobConfig, JobConfigError
 from scrapy_wds._wds._selectors import (
     FieldSpec,
+    WdsSelectorError,
     check_attribute_name,
     parse_fields,
     parse_selector,
 )
 from scrapy_wds._wds._task import META_KEY, NotAWdsResponse, WdsTask, task_of, wds_meta
+
+
+#: Finish reason of a crawl stopped at start by a set-up mistake (bad JobConfig, rules…).
+START_ERROR_REASON = "wds_config_error"
 
 
 class WdsSpiderError(ValueError):
@@ -128,9 +138,26 @@ class WdsSpiderMixin:
     def wds_check(self) -> None:
         """Checks run at start, before the job is sent; extend to check more."""
         method_name(self, self.wds_start_callback, where="wds_start_callback")
+        allowed = getattr(self, "allowed_domains", None)
+        api_url = self._wds_api.base
+        if allowed and not url_is_from_any_domain(api_url, allowed):
+            # Scrapy's OffsiteMiddleware would drop every API call.
+            raise WdsSpiderError(
+                f"allowed_domains {list(allowed)!r} leaves out the WDS server "
+                f"({urlsplit(api_url).hostname}), so every WDS call would be dropped as "
+                "offsite; add its host to allowed_domains or remove allowed_domains (WDS "
+                "itself keeps the crawl on the start URLs' domains)"
+            )
 
     async def start(self) -> AsyncIterator[Any]:
-        yield self.wds_start_request()
+        try:
+            request = self.wds_start_request()
+        except (JobConfigError, WdsSpiderError, WdsSelectorError, WdsItemError) as exc:
+            # A set-up mistake: one line that names it, not a traceback, and a
+            # finish reason that says why the crawl stopped.
+            self.logger.error("WDS spider %r cannot start: %s", self.name, exc)
+            raise CloseSpider(START_ERROR_REASON) from None
+        yield request
 
     def wds_start_request(self) -> Request:
         """The "start job" request, after every check (raises naming what is wrong)."""
@@ -384,7 +411,10 @@ class WdsSpiderMixin:
         stats.inc_value(f"wds/failed/{action}")
         if wds.get("follow_up"):
             stats.inc_value(f"wds/tasks/failed/{reason}")
-        self.logger.warning("WDS %s failed (%s): %s", action, _about(wds), failure.value)
+        # The downloader middleware already logged its own typed errors with the
+        # server's text; repeat them only at debug level, with the page URL.
+        level = logging.DEBUG if isinstance(failure.value, WdsError) else logging.WARNING
+        self.logger.log(level, "WDS %s failed (%s): %s", action, _about(wds), failure.value)
         errback = getattr(self, wds.get("errback") or "", None)
         return errback(failure) if callable(errback) else None
 

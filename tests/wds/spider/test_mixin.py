@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 import pytest_twisted
+from scrapy.exceptions import CloseSpider
 from scrapy.utils.request import RequestFingerprinter
 from twisted.python.failure import Failure
 
@@ -155,20 +156,33 @@ class NoCallbackSpider(DemoSpider):
     wds_start_callback = "parse_home"
 
 
+class OffsiteSpider(DemoSpider):
+    name = "offsite"
+    allowed_domains = ["site.test"]
+
+
 @pytest.mark.parametrize(
     ("spider_class", "error", "expected"),
     [
+        (OffsiteSpider, WdsSpiderError, "allowed_domains ['site.test'] leaves out the WDS server (wds.test)"),
         (BrokenSpider, JobConfigError, "JobConfig.crawl_delays['site.test'] is '3 seconds'"),
         (NoJobSpider, JobConfigError, "spider 'no_job' declares no WDS job"),
         (NoCallbackSpider, WdsSpiderError, "wds_start_callback must be a method of the spider"),
     ],
 )
 @pytest_twisted.ensureDeferred
-async def test_start_refuses_bad_setups_before_sending(spider_class: type, error: type, expected: str) -> None:
+async def test_start_refuses_bad_setups_before_sending(
+    spider_class: type, error: type, expected: str, caplog: Any
+) -> None:
     spider = make_spider(spider_class)
     with pytest.raises(error) as info:
-        [x async for x in spider.start()]
+        spider.wds_start_request()
     assert expected in str(info.value)
+    # From start(): one error line naming the problem, and a finish reason.
+    with caplog.at_level(logging.ERROR), pytest.raises(CloseSpider) as closed:
+        [x async for x in spider.start()]
+    assert closed.value.reason == "wds_config_error"
+    assert f"WDS spider {spider.name!r} cannot start: {info.value}" in caplog.text
 
 
 @pytest_twisted.ensureDeferred
@@ -177,3 +191,10 @@ async def test_start_urls_make_a_job_when_none_is_declared() -> None:
     spider.start_urls = ["http://site.test/a"]
     [request] = [x async for x in spider.start()]
     assert request.body == b'{"StartUrls": ["http://site.test/a"]}'
+
+
+@pytest_twisted.ensureDeferred
+async def test_allowed_domains_that_cover_the_wds_server_are_fine() -> None:
+    spider = make_spider(OffsiteSpider)
+    spider.allowed_domains = ["site.test", "wds.test"]
+    assert len([x async for x in spider.start()]) == 1

@@ -6,7 +6,6 @@ import dataclasses
 from typing import Any
 
 import pytest
-import pytest_twisted
 
 from scrapy_wds import JobConfig, WdsCrawlSpider, WdsRule, WdsSelectorError, WdsSpiderError
 from scrapy_wds import WdsItemError
@@ -85,10 +84,9 @@ class Title:
         ([WdsRule(scrape={"title": "CSS: h1"}, values="each")], WdsItemError, "rules[0] values is 'each'"),
     ],
 )
-@pytest_twisted.ensureDeferred
-async def test_bad_rules_stop_the_spider_at_start(rules: Any, error: type, expected: str) -> None:
+def test_bad_rules_stop_the_spider_at_start(rules: Any, error: type, expected: str) -> None:
     spider = make_spider(RulesSpider)
     spider.rules = rules
     with pytest.raises(error) as info:
-        [x async for x in spider.start()]
+        spider.wds_start_request()
     assert expected in str(info.value)
