@@ -17,6 +17,7 @@ from __future__ import annotations
 import json
 import logging
 import random
+import re
 import warnings
 from io import BytesIO
 from collections.abc import Callable
@@ -54,6 +55,10 @@ _NETWORK_ERRORS = (
     ResponseNeverReceived,
     PartialDownloadError,
 )
+
+
+# The start of a job record whose first key is its id: '{"id": 416349,' or '{"id": "9f…",'.
+_LEADING_ID = re.compile(r'^\s*\{\s*"id"\s*:\s*(?:"([^"\\]+)"|(\d+))\s*[,}]')
 
 
 class HasDataApiError(Exception):
@@ -127,7 +132,16 @@ class HasDataClient:
     # -- the API ---------------------------------------------------------
 
     async def submit(self, slug: str, body: dict[str, Any]) -> dict[str, Any]:
-        return await self._call_object("POST", f"/scrapers/{quote(slug, safe='')}/jobs", body)
+        """Start a paid job.  An answer cut short still counts when it names the job.
+
+        Retrying a submit whose answer was unreadable would pay for a second
+        job, so a damaged answer that begins with the job's ``id`` (every
+        record HasData shows does) is read as ``{"id": ...}``; the next status
+        poll fills in the rest.
+        """
+        return await self._call_object(
+            "POST", f"/scrapers/{quote(slug, safe='')}/jobs", body, salvage_id=True
+        )
 
     async def status(self, job_id: str) -> dict[str, Any]:
         return await self._call_object("GET", f"/scrapers/jobs/{quote(job_id, safe='')}")
@@ -164,9 +178,14 @@ class HasDataClient:
     # -- plumbing --------------------------------------------------------
 
     async def _call_object(
-        self, method: str, path: str, body: dict[str, Any] | None = None
+        self,
+        method: str,
+        path: str,
+        body: dict[str, Any] | None = None,
+        *,
+        salvage_id: bool = False,
     ) -> dict[str, Any]:
-        answer = await self._call(method, path, body, need_object=True)
+        answer = await self._call(method, path, body, need_object=True, salvage_id=salvage_id)
         assert isinstance(answer, dict)
         return answer
 
@@ -177,12 +196,13 @@ class HasDataClient:
         body: dict[str, Any] | None = None,
         *,
         need_object: bool = False,
+        salvage_id: bool = False,
     ) -> Any:
         call = f"{method} {path.split('?')[0]}"
         attempt = 0
         while True:
             try:
-                return await self._attempt(call, method, path, body, need_object)
+                return await self._attempt(call, method, path, body, need_object, salvage_id)
             except _Retryable as retry:
                 if attempt >= self._retry_times:
                     self._on_event(f"errors/{retry.reason}")
@@ -199,7 +219,7 @@ class HasDataClient:
                 await maybe_deferred_to_future(deferLater(self._reactor, delay, lambda: None))
 
     async def _attempt(
-        self, call: str, method: str, path: str, body: Any, need_object: bool
+        self, call: str, method: str, path: str, body: Any, need_object: bool, salvage_id: bool
     ) -> Any:
         self._on_event("requests")
         try:
@@ -218,6 +238,10 @@ class HasDataClient:
         try:
             answer = json.loads(raw)
         except ValueError:
+            leading = _LEADING_ID.match(raw.decode("utf-8", "replace")) if salvage_id else None
+            if leading is not None:
+                self._on_event("answers_salvaged")
+                return {"id": leading.group(1) or leading.group(2)}
             raise _Retryable("malformed", status, "the answer is not valid JSON") from None
         if need_object and not isinstance(answer, dict):
             raise _Retryable("malformed", status, "the answer is not a JSON object")

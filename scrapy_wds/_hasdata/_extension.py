@@ -195,6 +195,12 @@ class HasDataExtension:
             self._close(CLOSE_NO_CREDITS, message=f"HasData: no credits left (HTTP 403): {exc.text}")
         except HasDataApiError as exc:
             self._fail(runner, exc)
+            if exc.status == 404 and runner.record.job_id is not None and self.state:
+                logger.error(
+                    "HasData does not know job %s any more; to submit it again, remove "
+                    "its entry %r from the state file %s (or delete the file)",
+                    runner.label, runner.job.key, self.state.path,
+                )
         except Exception:
             self._failed.add(runner.job.key)
             logger.exception("HasData job %s: unexpected error", runner.label)
@@ -264,9 +270,9 @@ class HasDataExtension:
             host=self.settings.webhook_host,
             port=self.settings.webhook_port,
         )
-        self._webhook_url = self.settings.webhook_public_url or self._webhooks.start()
-        if self.settings.webhook_public_url:
-            self._webhooks.start()
+        own_url = self._webhooks.start()
+        # Behind a tunnel or proxy HasData must call another address.
+        self._webhook_url = self.settings.webhook_public_url or own_url
 
     def _webhook_block(self) -> dict[str, Any] | None:
         if self._webhook_url is None:

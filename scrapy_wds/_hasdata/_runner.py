@@ -14,7 +14,6 @@
 from __future__ import annotations
 
 import logging
-import re
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -42,11 +41,6 @@ from scrapy_wds._hasdata._settings import HasDataSettings
 from scrapy_wds._hasdata._state import JobRecord
 
 logger = logging.getLogger(__name__)
-
-# A submit answer cut short still names the job when ``id`` comes first
-# (it does in every record HasData shows); better than paying twice.
-_LEADING_ID = re.compile(r'^\s*\{\s*"id"\s*:\s*(?:"([^"\\]+)"|(\d+))\s*[,}]')
-
 
 @dataclass
 class RunnerContext:
@@ -128,13 +122,10 @@ class JobRunner:
         try:
             answer = await self._ctx.client.submit(self.job.scraper, body)
         except HasDataApiError as exc:
-            salvaged = _LEADING_ID.match(exc.text or "")
-            if exc.status != 200 or salvaged is None:
-                if exc.status is not None and exc.status < 500 and exc.status != 429:
-                    self.record.submit_unconfirmed = False  # refused: nothing was created
-                    self._ctx.save_state()
-                raise
-            answer = {"id": salvaged.group(1) or salvaged.group(2)}
+            if exc.status is not None and 400 <= exc.status < 500 and exc.status != 429:
+                self.record.submit_unconfirmed = False  # refused: nothing was created
+                self._ctx.save_state()
+            raise
         job_id = job_id_of(answer)
         if job_id is None:
             raise HasDataApiError(

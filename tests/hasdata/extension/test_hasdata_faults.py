@@ -167,3 +167,20 @@ async def test_bad_declaration_closes_before_spending(
     assert result.reason == "hasdata_bad_config"
     assert hasdata_emulator.calls() == []
     assert "'input.limit' is -3" in caplog.text
+
+
+@pytest_twisted.ensureDeferred
+async def test_damaged_submit_answer_is_not_paid_twice(
+    hasdata_emulator: Any, demo_site: Any, tmp_path: Path
+) -> None:
+    hasdata_emulator.configure(malformed_rate=1.0)  # every answer cut in half
+    result = await crawl_jobs(
+        hasdata_emulator, tmp_path, [book_pages_job(demo_site)], HASDATA_RETRY_TIMES=2
+    )
+    assert len(calls(hasdata_emulator, "POST", "/jobs")) == 1
+    assert result.stats["hasdata/answers_salvaged"] == 1
+    # The polls stay unreadable: the job fails after bounded retries, and its
+    # id stays in the state file for the next run.
+    assert result.stats["hasdata/retries/malformed"] == 2
+    assert result.reason == "hasdata_failed"
+    assert "416349" in (tmp_path / "hasdata-state.json").read_text()
