@@ -135,3 +135,24 @@ def test_sigint_and_resume_with_jobdir(
     assert len(submits(hasdata_emulator)) == 1
     urls = delivered(tmp_path)
     assert len(urls) == len(set(urls)) == 200  # every row exactly once
+
+
+def test_plain_run_writes_a_feed(
+    hasdata_emulator: Any, demo_site: Any, tmp_path: Path, book_truth: list[dict[str, Any]]
+) -> None:
+    hasdata_emulator.configure(page_size_cap=30, job_polls=2)
+    out = tmp_path / "out.jsonl"
+    run = start_crawl(hasdata_emulator, demo_site, tmp_path, "-O", str(out),
+                      "-s", f"HASDATA_STATE_FILE={tmp_path / 'state.json'}")
+    finish(run)
+    rows = [json.loads(line) for line in out.read_text().splitlines()]
+    by_url = {row["url"]: row for row in rows}
+    assert len(rows) == len(by_url) == int(emulator_jobs(hasdata_emulator)[0]["dataRowsCount"])
+    assert set(by_url) == {book["url"] for book in book_truth}
+    for book in book_truth:  # the page <title> starts with the book's title
+        assert by_url[book["url"]]["title"].startswith(book["title"])
+    assert all(row["status"] == 200 for row in rows)
+    # A finished crawl leaves nothing to resume: the next run starts a new job.
+    assert json.loads((tmp_path / "state.json").read_text())["jobs"] == {}
+    log = (tmp_path / "crawl.log").read_text()
+    assert "'finish_reason': 'finished'" in log and "'hasdata/rows': 200" in log
