@@ -198,3 +198,28 @@ async def test_allowed_domains_that_cover_the_wds_server_are_fine() -> None:
     spider = make_spider(OffsiteSpider)
     spider.allowed_domains = ["site.test", "wds.test"]
     assert len([x async for x in spider.start()]) == 1
+
+
+def test_other_failures_are_logged_once_by_the_spider(caplog: Any) -> None:
+    spider = make_spider()
+    request = spider.wds_scrape(follow_up(spider), "CSS: h1", callback="got_values")
+    failure = Failure(ConnectionRefusedError("refused"))
+    failure.request = request  # type: ignore[attr-defined]
+    with caplog.at_level(logging.WARNING):
+        assert spider._wds_on_error(failure) is None
+    assert "WDS scrape failed (job 'demo', task 't1' of 'http://site.test/page.html'): refused" in caplog.text
+    assert stats(spider) == {"wds/failed/scrape": 1}
+
+
+def test_helpers_refuse_responses_that_are_not_wds_answers() -> None:
+    from scrapy.http import HtmlResponse, Request
+
+    spider = make_spider()
+    plain = HtmlResponse("http://site.test/", body=b"<html></html>", request=Request("http://site.test/"))
+    with pytest.raises(ValueError, match="is not an answer to a WDS call"):
+        spider.wds_task(plain)
+    with pytest.raises(ValueError, match="is not the answer to a wds_scrape\\(\\) call"):
+        spider.wds_values(follow_up(spider))
+    start = answer(spider.wds_start_request(), [])
+    with pytest.raises(ValueError, match="not about one task"):
+        spider.wds_crawl(start, "CSS: a")
