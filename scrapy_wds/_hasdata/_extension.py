@@ -25,6 +25,7 @@ from typing import Any
 from scrapy import Spider, signals
 from scrapy.crawler import Crawler
 from scrapy.exceptions import CloseSpider, DontCloseSpider, NotConfigured
+from scrapy.settings import BaseSettings
 from scrapy.utils.defer import deferred_from_coro, maybe_deferred_to_future
 from scrapy.utils.project import data_path
 from twisted.internet.defer import CancelledError, Deferred, DeferredList
@@ -72,18 +73,24 @@ class HasDataExtension:
         self._webhooks: Any = None
         self._webhook_url: str | None = None
         self._webhook_secret = settings.webhook_secret or secrets.token_urlsafe(24)
+        self._setting_error: str | None = None
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> HasDataExtension:
+        setting_error: str | None = None
         try:
             settings = HasDataSettings.from_settings(crawler.settings)
         except HasDataSettingError as exc:
-            raise NotConfigured(str(exc)) from None
+            # Reported at spider open and the crawl closed: a disabled
+            # extension would let the spider "finish" with no items and no clue.
+            setting_error = str(exc)
+            settings = HasDataSettings.from_settings(BaseSettings({"HASDATA_API_KEY": "-"}))
         if not settings.api_key:
             raise NotConfigured(
                 "HasData extension disabled: set HASDATA_API_KEY (setting or environment variable)"
             )
         extension = cls(crawler, settings)
+        extension._setting_error = setting_error
         crawler.signals.connect(extension.spider_opened, signal=signals.spider_opened)
         crawler.signals.connect(extension.spider_idle, signal=signals.spider_idle)
         crawler.signals.connect(extension.spider_closed, signal=signals.spider_closed)
@@ -92,6 +99,10 @@ class HasDataExtension:
     # -- signals -------------------------------------------------------------
 
     def spider_opened(self, spider: Spider) -> Deferred[None] | None:
+        if self._setting_error is not None:
+            logger.error("HasData: %s", self._setting_error)
+            self._close(CLOSE_BAD_CONFIG, message=None)
+            return None
         try:
             jobs = collect_jobs(self.crawler.settings.get("HASDATA_JOBS"), spider)
             self.state = StateFile(self._state_path(spider))

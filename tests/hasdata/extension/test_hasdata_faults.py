@@ -184,3 +184,15 @@ async def test_damaged_submit_answer_is_not_paid_twice(
     assert result.stats["hasdata/retries/malformed"] == 2
     assert result.reason == "hasdata_failed"
     assert "416349" in (tmp_path / "hasdata-state.json").read_text()
+
+
+@pytest_twisted.ensureDeferred
+async def test_bad_setting_closes_before_spending(
+    hasdata_emulator: Any, demo_site: Any, tmp_path: Path, caplog: Any
+) -> None:
+    result = await crawl_jobs(
+        hasdata_emulator, tmp_path, [book_pages_job(demo_site)], HASDATA_PAGE_LIMIT=250
+    )
+    assert result.reason == "hasdata_bad_config"
+    assert hasdata_emulator.calls() == []
+    assert "HASDATA_PAGE_LIMIT is 250" in caplog.text
