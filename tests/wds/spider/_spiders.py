@@ -38,7 +38,7 @@ class DemoSpider(WdsSpiderMixin, scrapy.Spider):
         yield {"failed": type(failure.value).__name__}
 
 
-def make_spider(spider_class: type = DemoSpider, **settings: Any) -> Any:
+def make_spider(spider_class: type[scrapy.Spider] = DemoSpider, **settings: Any) -> Any:
     crawler = get_crawler(spider_class, {"WDS_API_URL": API_URL, **settings})
     spider = spider_class.from_crawler(crawler)
     crawler.spider = spider

@@ -58,6 +58,7 @@ async def test_crawl_follow_ups_go_to_the_named_callback_with_its_kwargs() -> No
 async def test_follow_up_reaches_the_user_callback_with_the_task_status() -> None:
     spider = make_spider()
     response = follow_up(spider, callback="parse_detail", status={"state": 0, "result": {"httpStatusCode": 200}})
+    assert response.request is not None
     response.request.cb_kwargs["depth"] = 3
     assert await run(spider, response) == [{"detail": "http://site.test/page.html", "state": "Handled", "depth": 3}]
     assert stats(spider) == {"wds/tasks/handled": 1}
@@ -80,6 +81,7 @@ async def test_follow_up_counts_each_final_state() -> None:
 async def test_a_malformed_info_answer_is_logged_counted_and_skipped(body: bytes, caplog: Any) -> None:
     spider = make_spider()
     good = follow_up(spider, callback="parse_detail")
+    assert good.request is not None
     response = answer(good.request, None, raw=body)
     with caplog.at_level(logging.WARNING):
         assert await run(spider, response) == []
@@ -148,7 +150,7 @@ class BrokenSpider(DemoSpider):
 
 class NoJobSpider(DemoSpider):
     name = "no_job"
-    wds_job = None
+    wds_job = None  # type: ignore[assignment]
 
 
 class NoCallbackSpider(DemoSpider):
