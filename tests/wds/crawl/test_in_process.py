@@ -40,7 +40,8 @@ class SelectorSpider(WdsSpiderMixin, scrapy.Spider):
 
     def got_info(self, response: Any) -> Iterator[dict[str, Any]]:
         task = self.wds_task(response)
-        yield {"what": "info", "url": task.url, "status": task.http_status, "state": task.state.name}
+        state = task.state.name if task.state else None
+        yield {"what": "info", "url": task.url, "status": task.http_status, "state": state}
 
     def got_category(self, response: Any) -> Iterator[scrapy.Request]:
         yield self.wds_scrape_multiple(
