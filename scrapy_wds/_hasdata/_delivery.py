@@ -72,7 +72,6 @@ class JobRows:
 
     def recorded(self, keys: list[str]) -> None:
         """Call once the items of ``keys`` went through the pipelines."""
-        self.record.content_keys.extend(keys)
         self.record.rows_delivered += len(keys)
 
 
@@ -98,7 +97,7 @@ class ItemPusher:
         rows: JobRows,
         batch: Iterable[PagedRow],
         source: str,
-        commit: Callable[[], None],
+        commit: Callable[[list[str]], None],
     ) -> int:
         """Deliver the new rows of ``batch``; returns how many went to the pipelines.
 
@@ -107,7 +106,7 @@ class ItemPusher:
         the scraper's slot counts it as busy, so a close that begins meanwhile
         (Ctrl-C, a close reason of this extension) waits until every row of
         the batch went through the pipelines and ``commit`` (which persists
-        the progress) ran.  A batch is never started once the crawl closes.
+        the progress; it gets the content keys delivered) ran.  A batch is never started once the crawl closes.
         """
         if self.closing():
             raise CrawlClosing()
@@ -132,7 +131,7 @@ class ItemPusher:
                 await scraper.start_itemproc_async(item, response=None)
                 delivered.append(key)
             rows.recorded(delivered)
-            commit()
+            commit(delivered)
         finally:
             slot.itemproc_size -= 1
             self._wake_closing(scraper)

@@ -135,6 +135,7 @@ class HasDataExtension:
             settings=self.settings,
             pusher=ItemPusher(self.crawler, self._count),
             save_state=self.state.save,
+            append_keys=self.state.append_keys,
             count=self._count,
             on_status=self._on_status,
             webhook_block=self._webhook_block,
@@ -178,8 +179,9 @@ class HasDataExtension:
             if everything_done and reason == "finished":
                 # The state file describes an unfinished crawl; a finished one
                 # leaves nothing to resume, so the next run starts new jobs.
-                self.state.jobs.clear()
-            self.state.save()
+                self.state.clear()
+            else:
+                self.state.save()
         if self._webhooks is not None:
             for outcome, count in self._webhooks.counts.items():
                 self._count(f"hasdata/webhook/{outcome}", count)

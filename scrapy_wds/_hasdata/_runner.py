@@ -50,6 +50,7 @@ class RunnerContext:
     settings: HasDataSettings
     pusher: ItemPusher
     save_state: Callable[[], None]
+    append_keys: Callable[[str, list[str]], None]
     count: Callable[[str, int], None]
     on_status: Callable[[JobRunner], None]
     webhook_block: Callable[[], dict[str, Any] | None]
@@ -82,12 +83,15 @@ class JobRunner:
     async def run(self) -> None:
         if self.record.drained:
             return
-        if self.record.job_id is None:
+        just_submitted = self.record.job_id is None
+        if just_submitted:
             await self._submit()
         else:
             self._ctx.count("hasdata/jobs/resumed", 1)
             logger.info("HasData job %s: resuming (already submitted)", self.label)
-        await self._wait_until_terminal()
+        # A job just submitted is polled after a full interval; a resumed one
+        # at once (its last poll was in an earlier run).
+        await self._wait_until_terminal(poll_now=not just_submitted)
         await self._drain()
         self.record.drained = True
         self._ctx.save_state()
@@ -140,9 +144,9 @@ class JobRunner:
 
     # -- poll --------------------------------------------------------------
 
-    async def _wait_until_terminal(self) -> None:
+    async def _wait_until_terminal(self, *, poll_now: bool) -> None:
         attempt = 0
-        first = True
+        first = poll_now
         while not self.terminal:
             if not first:
                 settings = self._ctx.settings
@@ -289,7 +293,8 @@ class JobRunner:
         return parse_page(body, number)
 
     async def _deliver(self, batch: list[PagedRow], source: str, *, page: int | None) -> None:
-        def commit() -> None:
+        def commit(content_keys: list[str]) -> None:
+            self._ctx.append_keys(self.job.key, content_keys)
             if page is not None and page not in self.record.pages_done:
                 self.record.pages_done.append(page)
             self._ctx.save_state()

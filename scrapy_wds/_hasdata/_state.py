@@ -9,9 +9,16 @@ Delivery progress is written after each page of rows has gone through the
 item pipelines: the pages done and the content keys of the rows delivered.
 A crash can therefore repeat at most the one page that was in flight.
 
-Writes are atomic: a temporary file in the same directory, flushed and
-fsynced, then renamed over the old one (and the directory fsynced), so a
-crash leaves either the old or the new state, never half of one.
+Two files, so that the cost of a write does not grow with the crawl:
+
+* the state itself (``path``): job ids, statuses, pages done, counts.  Small;
+  rewritten atomically (a temporary file in the same directory, flushed and
+  fsynced, renamed over the old one, the directory fsynced), so a crash
+  leaves the old or the new state, never half of one;
+* the content keys of delivered rows (``path`` + ``.rows``): append-only, one
+  JSON line per delivered batch, fsynced.  A line cut short by a crash is
+  ignored when read back.  Keys are appended before the page is marked done,
+  so a crash in between makes the page's rows known duplicates, not repeats.
 
 The file holds job ids, statuses and counts - never the API key.
 """
@@ -42,7 +49,8 @@ class JobRecord:
     #: The page size the pages below were read with (page numbers depend on it).
     page_limit: int | None = None
     pages_done: list[int] = field(default_factory=list)
-    #: Content keys of every row delivered so far (see ``_row_keys``).
+    #: Content keys of every row delivered so far (see ``_row_keys``); kept
+    #: in the ``.rows`` file, not in the state file itself.
     content_keys: list[str] = field(default_factory=list)
     rows_delivered: int = 0
     rows_total: int | None = None
@@ -58,18 +66,38 @@ class StateFile:
 
     def __init__(self, path: str | os.PathLike[str]) -> None:
         self.path = Path(path)
+        self.keys_path = self.path.with_name(self.path.name + ".rows")
         self.jobs: dict[str, JobRecord] = {}
         self._load()
+        self._load_keys()
 
     def record(self, key: str, scraper: str) -> JobRecord:
         if key not in self.jobs:
             self.jobs[key] = JobRecord(scraper=scraper)
         return self.jobs[key]
 
+    def append_keys(self, key: str, content_keys: list[str]) -> None:
+        """Record (durably) that the rows with ``content_keys`` of job ``key`` were delivered."""
+        if not content_keys:
+            return
+        self.jobs[key].content_keys.extend(content_keys)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        line = json.dumps({"job": key, "keys": content_keys}, separators=(",", ":")) + "\n"
+        with open(self.keys_path, "a", encoding="utf-8") as handle:
+            handle.write(line)
+            handle.flush()
+            os.fsync(handle.fileno())
+
+    def clear(self) -> None:
+        """Forget every job (the crawl finished: nothing is left to resume)."""
+        self.jobs.clear()
+        self.save()
+        self.keys_path.unlink(missing_ok=True)
+
     def save(self) -> None:
         data = {
             "version": STATE_VERSION,
-            "jobs": {key: asdict(record) for key, record in self.jobs.items()},
+            "jobs": {key: _without_keys(record) for key, record in self.jobs.items()},
         }
         self.path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(prefix=self.path.name + ".", suffix=".tmp", dir=self.path.parent)
@@ -104,6 +132,32 @@ class StateFile:
                 f"the HasData state file {str(self.path)!r} is damaged ({exc}); it lists "
                 "the jobs already paid for - repair it, or delete it to submit every job again"
             ) from None
+
+
+    def _load_keys(self) -> None:
+        try:
+            lines = self.keys_path.read_text(encoding="utf-8").splitlines()
+        except FileNotFoundError:
+            return
+        except OSError as exc:
+            raise HasDataStateError(
+                f"cannot read {str(self.keys_path)!r} ({exc}); fix its permissions"
+            ) from None
+        for line in lines:
+            try:
+                entry = json.loads(line)
+                record = self.jobs.get(entry["job"])
+                keys = [str(key) for key in entry["keys"]]
+            except (ValueError, KeyError, TypeError):
+                continue  # the tail of a write a crash cut short
+            if record is not None:
+                record.content_keys.extend(keys)
+
+
+def _without_keys(record: JobRecord) -> dict[str, Any]:
+    data = asdict(record)
+    del data["content_keys"]
+    return data
 
 
 def _record(value: Any) -> JobRecord:

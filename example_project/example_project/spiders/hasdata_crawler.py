@@ -38,11 +38,11 @@ class BookPage:
 
 class HasDataCrawlerSpider(scrapy.Spider):
     name = "hasdata_crawler"
-    custom_settings = {
-        # The environment wins over the project default, so one shell line
-        # points the spider at the emulator or at the real service.
-        "HASDATA_API_URL": os.environ.get("HASDATA_API_URL", "https://api.hasdata.com"),
-    }
+    # The environment (when set) wins over the project's settings, so one
+    # shell line points the spider at the emulator or at the real service.
+    custom_settings = (
+        {"HASDATA_API_URL": os.environ["HASDATA_API_URL"]} if os.environ.get("HASDATA_API_URL") else {}
+    )
 
     def hasdata_jobs(self) -> list[HasDataJob]:
         site = self.settings.get("DEMO_SITE_URL") or os.environ.get("DEMO_SITE_URL")

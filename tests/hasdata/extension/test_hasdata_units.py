@@ -144,6 +144,21 @@ def test_state_file_round_trip_and_atomic_write(tmp_path: Path) -> None:
     assert again.jobs["crawler-1"].pages_done == [1, 2]
 
 
+def test_delivered_keys_survive_a_cut_short_write(tmp_path: Path) -> None:
+    path = tmp_path / "state.json"
+    state = StateFile(path)
+    state.record("job-a", "crawler")
+    state.save()
+    state.append_keys("job-a", ["k1", "k2"])
+    state.append_keys("job-a", ["k3"])
+    with open(state.keys_path, "a") as handle:
+        handle.write('{"job": "job-a", "keys": ["k4"')  # a crash mid-line
+    assert "k1" not in path.read_text()  # keys live beside the state, appended
+    assert StateFile(path).jobs["job-a"].content_keys == ["k1", "k2", "k3"]
+    state.clear()
+    assert not state.keys_path.exists() and StateFile(path).jobs == {}
+
+
 def test_damaged_state_file_says_what_to_do(tmp_path: Path) -> None:
     path = tmp_path / "state.json"
     path.write_text("{not json")
@@ -201,6 +216,7 @@ def test_unknown_status_is_logged_once_and_means_not_done(caplog: Any) -> None:
     counted: list[str] = []
     context = RunnerContext(
         client=None, settings=None, pusher=None, save_state=lambda: None,  # type: ignore[arg-type]
+        append_keys=lambda key, keys: None,
         count=lambda name, n: counted.append(name), on_status=lambda runner: None,
         webhook_block=lambda: None, reactor=None,
     )
