@@ -11,7 +11,10 @@ class BooksRulesSpider(WdsCrawlSpider):
     name = "books_rules"
     rules = [
         WdsRule(follow="CSS: ul.categories a", on=r"/$"),
-        WdsRule(follow="CSS: li.next a", on=r"/category/"),
+        # Previous and next: listing pages are found again from their
+        # neighbours; WDS answers with the same task and Scrapy's dupefilter
+        # follows each one once.
+        WdsRule(follow="CSS: ul.pager a", on=r"/category/"),
         WdsRule(follow="CSS: article.book h3 a", on=r"/category/"),
         WdsRule(scrape=BOOK_FIELDS, on=r"/book/", item=Book, url_field="url"),
     ]
