@@ -156,7 +156,6 @@ class _WebhookSite(server.Site):
         return
 
 
-
 class _WebhookResource(resource.Resource):
     isLeaf = True
 
@@ -168,8 +167,6 @@ class _WebhookResource(resource.Resource):
         status, message = self._receiver._handle(request)
         request.setResponseCode(status)
         request.setHeader(b"Content-Type", b"application/json")
-        if status == 413:
-            request.setHeader(b"Connection", b"close")
         key = "status" if status < 300 else "error"
         return json.dumps({key: message}).encode()
 
