@@ -35,9 +35,14 @@ async def test_every_row_exactly_once(
     switches: dict[str, Any],
 ) -> None:
     hasdata_emulator.configure(**switches)
-    result = await crawl_jobs(hasdata_emulator, tmp_path, [book_pages_job(demo_site)])
+    result = await crawl_jobs(
+        hasdata_emulator, tmp_path, [book_pages_job(demo_site)], ROBOTSTXT_OBEY=True
+    )
 
     (job,) = emulator_jobs(hasdata_emulator)
+    # The API calls bypass Scrapy's downloader: no slot, no middleware, no robots.txt.
+    assert "downloader/request_count" not in result.stats
+    assert not [c for c in hasdata_emulator.calls() if c["path"] == "/robots.txt"]
     urls = [item["url"] for item in result.items]
     assert len(urls) == int(job["dataRowsCount"]) == len(book_truth) == 200
     assert sorted(urls) == sorted(book["url"] for book in book_truth)
