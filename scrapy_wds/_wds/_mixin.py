@@ -17,14 +17,12 @@ counted and skipped instead of reaching user code.
 
 from __future__ import annotations
 
-import inspect
 import json
 import logging
 from collections.abc import AsyncIterator, Callable, Mapping
 from typing import Any
 from urllib.parse import urlsplit
 
-from itemadapter import is_item
 from scrapy import Request
 from scrapy.exceptions import CloseSpider
 from scrapy.http import Response
@@ -40,6 +38,7 @@ from scrapy_wds._wds._answers import (
     parse_tasks,
 )
 from scrapy_wds._wds._api import WdsApi
+from scrapy_wds._wds._callbacks import WdsSpiderError, iterate_output, method_name
 from scrapy_wds._wds._errors import WdsError
 from scrapy_wds._wds._items import (
     WdsItemError,
@@ -62,44 +61,6 @@ from scrapy_wds._wds._task import META_KEY, NotAWdsResponse, WdsTask, task_of, w
 
 #: Finish reason of a crawl stopped at start by a set-up mistake (bad JobConfig, rules…).
 START_ERROR_REASON = "wds_config_error"
-
-
-class WdsSpiderError(ValueError):
-    """A spider set up in a way WDS calls cannot be built from (names the culprit)."""
-
-
-def method_name(spider: object, method: object, *, where: str) -> str:
-    """The name of ``method`` (a spider method or its name), checked to exist."""
-    name = getattr(method, "__name__", method)
-    if not isinstance(name, str) or not callable(getattr(spider, name, None)):
-        raise WdsSpiderError(
-            f"{where} must be a method of the spider (or its name), not {method!r}: requests "
-            "carry callbacks by name so they can be saved (JOBDIR) and shared (scrapy-redis)"
-        )
-    bound = getattr(spider, name)
-    owner = getattr(method, "__self__", spider)
-    if callable(method) and (
-        owner is not spider
-        or getattr(method, "__func__", method) is not getattr(bound, "__func__", bound)
-    ):
-        raise WdsSpiderError(f"{where} {method!r} is not the spider's own method {name!r}")
-    return name
-
-
-async def _iterate_output(result: Any) -> AsyncIterator[Any]:
-    """What a callback produced, whatever its form (None, one object, sync/async iterable)."""
-    if inspect.isawaitable(result):
-        result = await result
-    if result is None:
-        return
-    if isinstance(result, Request) or is_item(result):
-        yield result
-    elif hasattr(result, "__aiter__"):
-        async for element in result:
-            yield element
-    else:
-        for element in result:
-            yield element
 
 
 class WdsSpiderMixin:
@@ -333,7 +294,7 @@ class WdsSpiderMixin:
                 "Skipped a malformed WDS %s answer (%s): %s", action, _about(wds), exc
             )
             return
-        async for element in _iterate_output(output):
+        async for element in iterate_output(output):
             yield element
 
     def _wds_follow_up(

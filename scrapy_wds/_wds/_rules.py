@@ -29,7 +29,8 @@ from scrapy import Request, Spider
 from scrapy.http import Response
 
 from scrapy_wds._wds._items import check_field_names, check_values_mode, item_class_path
-from scrapy_wds._wds._mixin import WdsSpiderError, WdsSpiderMixin, method_name
+from scrapy_wds._wds._callbacks import WdsSpiderError, method_name
+from scrapy_wds._wds._mixin import WdsSpiderMixin
 from scrapy_wds._wds._selectors import FieldSpec, check_attribute_name, parse_fields, parse_selector
 
 
