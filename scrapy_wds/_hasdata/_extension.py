@@ -39,7 +39,7 @@ from scrapy_wds._hasdata._client import (
 )
 from scrapy_wds._hasdata._delivery import CrawlClosing, ItemPusher
 from scrapy_wds._hasdata._job import HasDataJobError, collect_jobs
-from scrapy_wds._hasdata._runner import JobRunner, RunnerContext
+from scrapy_wds._hasdata._runner import JobRunner, RunnerContext, SubmitWithheld
 from scrapy_wds._hasdata._settings import (
     WEBHOOK_EVENTS,
     HasDataSettingError,
@@ -139,10 +139,12 @@ class HasDataExtension:
             count=self._count,
             on_status=self._on_status,
             webhook_block=self._webhook_block,
+            may_submit=lambda: self._close_reason is None and not self._closing_now,
             reactor=reactor,
         )
         self.runners = [
-            JobRunner(job, self.state.record(job.key, job.scraper), context) for job in jobs
+            JobRunner(job, self.state.record(job.key, job.scraper, self.settings.api_url), context)
+            for job in jobs
         ]
         self._count("hasdata/jobs/declared", len(jobs))
         for runner in self.runners:
@@ -199,6 +201,11 @@ class HasDataExtension:
             self._nudge_engine()
         except (CancelledError, CrawlClosing):
             return
+        except SubmitWithheld:
+            self._failed.add(runner.job.key)
+            self._count("hasdata/jobs/withheld", 1)
+            logger.warning("HasData job %s: not submitted, the crawl is spending no more", runner.label)
+            self._nudge_engine()
         except HasDataUnauthorized as exc:
             self._fail(runner, exc)
             self._close(CLOSE_UNAUTHORIZED, message="HasData refused the API key (HTTP 401): "

@@ -42,6 +42,10 @@ from scrapy_wds._hasdata._state import JobRecord
 
 logger = logging.getLogger(__name__)
 
+class SubmitWithheld(Exception):
+    """The crawl may not spend more (credit cap reached, closing): the job is not submitted."""
+
+
 @dataclass
 class RunnerContext:
     """What every runner of a crawl shares."""
@@ -54,6 +58,8 @@ class RunnerContext:
     count: Callable[[str, int], None]
     on_status: Callable[[JobRunner], None]
     webhook_block: Callable[[], dict[str, Any] | None]
+    #: False once the crawl must not spend more (credit cap, closing).
+    may_submit: Callable[[], bool]
     reactor: Any
 
 
@@ -110,6 +116,8 @@ class JobRunner:
     # -- submit ------------------------------------------------------------
 
     async def _submit(self) -> None:
+        if not self._ctx.may_submit():
+            raise SubmitWithheld()
         body = dict(self.job.input)
         webhook = self._ctx.webhook_block()
         if webhook is not None:

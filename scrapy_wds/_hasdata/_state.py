@@ -26,6 +26,7 @@ The file holds job ids, statuses and counts - never the API key.
 from __future__ import annotations
 
 import json
+import logging
 import os
 import tempfile
 from dataclasses import asdict, dataclass, field
@@ -33,6 +34,8 @@ from pathlib import Path
 from typing import Any
 
 STATE_VERSION = 1
+
+logger = logging.getLogger(__name__)
 
 
 class HasDataStateError(RuntimeError):
@@ -44,6 +47,8 @@ class JobRecord:
     """What is known about one declared job (keyed by :attr:`HasDataJob.key`)."""
 
     scraper: str
+    #: The API the job was submitted to (its id means nothing elsewhere).
+    api_url: str | None = None
     job_id: str | None = None
     status: str | None = None
     #: The page size the pages below were read with (page numbers depend on it).
@@ -71,10 +76,20 @@ class StateFile:
         self._load()
         self._load_keys()
 
-    def record(self, key: str, scraper: str) -> JobRecord:
-        if key not in self.jobs:
-            self.jobs[key] = JobRecord(scraper=scraper)
-        return self.jobs[key]
+    def record(self, key: str, scraper: str, api_url: str) -> JobRecord:
+        """The record of job ``key``; a fresh one if unknown or made on another API."""
+        known = self.jobs.get(key)
+        if known is not None and known.api_url not in (None, api_url):
+            # Job ids mean nothing on another service (another account, the
+            # emulator): polling them would fail or, worse, find a stranger's job.
+            logger.warning(
+                "HasData state %s: job %r was submitted to %s, not to %s; starting it afresh",
+                self.path, key, known.api_url, api_url,
+            )
+            known = None
+        if known is None:
+            known = self.jobs[key] = JobRecord(scraper=scraper, api_url=api_url)
+        return known
 
     def append_keys(self, key: str, content_keys: list[str]) -> None:
         """Record (durably) that the rows with ``content_keys`` of job ``key`` were delivered."""

@@ -37,6 +37,7 @@ def runner_for(client: ScriptedClient, clock: Clock, **settings: Any) -> JobRunn
         count=lambda name, n: None,
         on_status=lambda runner: None,
         webhook_block=lambda: None,
+        may_submit=lambda: True,
         reactor=clock,
     )
     return JobRunner(HasDataJob("crawler", {}), JobRecord("crawler", job_id="7"), context)

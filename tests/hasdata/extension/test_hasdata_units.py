@@ -135,7 +135,7 @@ def test_addon_enables_extension_only_with_a_key(monkeypatch: pytest.MonkeyPatch
 def test_state_file_round_trip_and_atomic_write(tmp_path: Path) -> None:
     path = tmp_path / "sub" / "state.json"
     state = StateFile(path)
-    record = state.record("crawler-1", "crawler")
+    record = state.record("crawler-1", "crawler", "https://api")
     record.job_id, record.pages_done = "416349", [1, 2]
     state.save()
     assert [p.name for p in path.parent.iterdir()] == ["state.json"]  # no temp file left
@@ -147,7 +147,7 @@ def test_state_file_round_trip_and_atomic_write(tmp_path: Path) -> None:
 def test_delivered_keys_survive_a_cut_short_write(tmp_path: Path) -> None:
     path = tmp_path / "state.json"
     state = StateFile(path)
-    state.record("job-a", "crawler")
+    state.record("job-a", "crawler", "https://api")
     state.save()
     state.append_keys("job-a", ["k1", "k2"])
     state.append_keys("job-a", ["k3"])
@@ -218,7 +218,7 @@ def test_unknown_status_is_logged_once_and_means_not_done(caplog: Any) -> None:
         client=None, settings=None, pusher=None, save_state=lambda: None,  # type: ignore[arg-type]
         append_keys=lambda key, keys: None,
         count=lambda name, n: counted.append(name), on_status=lambda runner: None,
-        webhook_block=lambda: None, reactor=None,
+        webhook_block=lambda: None, reactor=None, may_submit=lambda: True,
     )
     runner = JobRunner(HasDataJob("crawler", {}), JobRecord("crawler", job_id="1"), context)
     for _ in range(3):
@@ -231,3 +231,13 @@ def test_unknown_status_is_logged_once_and_means_not_done(caplog: Any) -> None:
     assert counted.count("hasdata/status_unknown") == 3
     runner._note_status({"status": "finished"})
     assert runner.terminal
+
+
+def test_state_of_another_api_is_not_reused(tmp_path: Path, caplog: Any) -> None:
+    state = StateFile(tmp_path / "state.json")
+    state.record("job-a", "crawler", "http://127.0.0.1:1111").job_id = "416349"
+    state.save()
+    again = StateFile(tmp_path / "state.json")
+    assert again.record("job-a", "crawler", "http://127.0.0.1:1111").job_id == "416349"
+    assert again.record("job-a", "crawler", "https://api.hasdata.com").job_id is None
+    assert "starting it afresh" in caplog.text
