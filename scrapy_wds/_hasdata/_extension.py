@@ -12,7 +12,9 @@ Close reasons it uses (also in ``docs/hasdata.md``):
 * ``hasdata_no_credits`` — HasData answered 403 (credits or quota exhausted);
 * ``hasdata_credit_limit`` — ``HASDATA_MAX_CREDITS`` reached: jobs were
   stopped, the rows they had produced were delivered, then the spider closed;
-* ``hasdata_failed`` — every job failed (e.g. HasData rejected its input).
+* ``hasdata_failed`` — every job failed (e.g. HasData rejected its input);
+* ``hasdata_bad_config`` — a setting, a job declaration, the state file or
+  the webhook receiver's address is unusable (nothing was submitted).
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ from scrapy.settings import BaseSettings
 from scrapy.utils.defer import deferred_from_coro, maybe_deferred_to_future
 from scrapy.utils.project import data_path
 from twisted.internet.defer import CancelledError, Deferred, DeferredList
+from twisted.internet.error import CannotListenError
 from twisted.internet.task import LoopingCall
 
 from scrapy_wds._hasdata._client import (
@@ -98,11 +101,11 @@ class HasDataExtension:
 
     # -- signals -------------------------------------------------------------
 
-    def spider_opened(self, spider: Spider) -> Deferred[None] | None:
+    def spider_opened(self, spider: Spider) -> None:
         if self._setting_error is not None:
             logger.error("HasData: %s", self._setting_error)
             self._close(CLOSE_BAD_CONFIG, message=None)
-            return None
+            return
         try:
             jobs = collect_jobs(self.crawler.settings.get("HASDATA_JOBS"), spider)
             self.state = StateFile(self._state_path(spider))
@@ -111,10 +114,10 @@ class HasDataExtension:
             # the crawl before any credit is spent, with the message on top.
             logger.error("%s", exc)
             self._close(CLOSE_BAD_CONFIG, message=None)
-            return None
+            return
         if not jobs:
             logger.info("HasData extension: no jobs declared (HASDATA_JOBS or spider.hasdata_jobs)")
-            return None
+            return
         from twisted.internet import reactor
 
         self.client = HasDataClient(
@@ -129,7 +132,17 @@ class HasDataExtension:
             reactor=reactor,
         )
         if self.settings.webhook_enabled:
-            self._start_webhooks()
+            try:
+                self._start_webhooks()
+            except (OSError, CannotListenError, ValueError) as exc:
+                logger.error(
+                    "HasData webhook receiver cannot start on %s:%s (%s); change "
+                    "HASDATA_WEBHOOK_HOST / HASDATA_WEBHOOK_PORT or set HASDATA_WEBHOOK_ENABLED "
+                    "= False",
+                    self.settings.webhook_host, self.settings.webhook_port, exc,
+                )
+                self._close(CLOSE_BAD_CONFIG, message=None)
+                return
         context = RunnerContext(
             client=self.client,
             settings=self.settings,
@@ -154,7 +167,6 @@ class HasDataExtension:
             self._progress = LoopingCall(self.log_progress)
             self._progress.clock = reactor
             self._progress.start(self.settings.progress_interval, now=False)
-        return None
 
     def spider_idle(self, spider: Spider) -> None:
         if any(not runner.done and runner.job.key not in self._failed for runner in self.runners):

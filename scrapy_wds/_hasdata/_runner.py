@@ -42,6 +42,7 @@ from scrapy_wds._hasdata._state import JobRecord
 
 logger = logging.getLogger(__name__)
 
+
 class SubmitWithheld(Exception):
     """The crawl may not spend more (credit cap reached, closing): the job is not submitted."""
 

@@ -196,3 +196,17 @@ async def test_bad_setting_closes_before_spending(
     assert result.reason == "hasdata_bad_config"
     assert hasdata_emulator.calls() == []
     assert "HASDATA_PAGE_LIMIT is 250" in caplog.text
+
+
+@pytest_twisted.ensureDeferred
+async def test_webhook_port_in_use_closes_before_spending(
+    hasdata_emulator: Any, demo_site: Any, tmp_path: Path, caplog: Any
+) -> None:
+    port = int(hasdata_emulator.url.rsplit(":", 1)[1])  # taken by the emulator itself
+    result = await crawl_jobs(
+        hasdata_emulator, tmp_path, [book_pages_job(demo_site)],
+        HASDATA_WEBHOOK_ENABLED=True, HASDATA_WEBHOOK_PORT=port,
+    )
+    assert result.reason == "hasdata_bad_config"
+    assert hasdata_emulator.calls() == []
+    assert "HASDATA_WEBHOOK_PORT" in caplog.text
