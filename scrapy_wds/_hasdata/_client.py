@@ -163,7 +163,7 @@ class HasDataClient:
         """
         try:
             status, body = await self._send("GET", url, None, with_key=False)
-        except _NETWORK_ERRORS as exc:
+        except Exception as exc:  # network trouble, an odd scheme: paging takes over
             raise HasDataApiError("GET <data link>", None, _describe(exc)) from None
         if not 200 <= status < 300:
             raise HasDataApiError("GET <data link>", status, _text(body))
