@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import socket
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -279,3 +280,40 @@ def test_bad_construction_names_the_setting(kwargs: dict[str, Any], named: str) 
     }
     with pytest.raises(ValueError, match=named):
         WebhookReceiver(**arguments)
+
+
+@pytest_twisted.ensureDeferred
+async def test_data_event_without_rows_is_acknowledged_without_a_call(
+    receiver: WebhookReceiver, recorder: Recorder
+) -> None:
+    answer = await post(receiver.url, data_event(rows=[]), secret=SECRET)
+    assert answer.status == 200
+    assert recorder.rows == []
+    assert receiver.counts["accepted"] == 1 and receiver.counts["rows"] == 0
+
+
+def _ipv6_loopback() -> bool:
+    try:
+        with socket.socket(socket.AF_INET6) as probe:
+            probe.bind(("::1", 0))
+    except OSError:
+        return False
+    return True
+
+
+@pytest.mark.skipif(not _ipv6_loopback(), reason="no IPv6 loopback here")
+@pytest_twisted.ensureDeferred
+async def test_ipv6_loopback_host_gives_a_bracketed_url(recorder: Recorder) -> None:
+    instance = WebhookReceiver(
+        secret=SECRET, max_body=MAX_BODY, is_known_job=recorder.is_known_job,
+        on_rows=recorder.on_rows, on_finished=recorder.on_finished, host="::1",
+    )
+    url = instance.start()
+    try:
+        assert url.startswith("http://[::1]:")
+        assert (await post(url, data_event(), secret=SECRET)).status == 200
+    finally:
+        stopped = instance.stop()
+        if stopped is not None:
+            await stopped
+    assert len(recorder.rows) == 1
