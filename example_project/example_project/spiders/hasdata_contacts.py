@@ -58,11 +58,12 @@ def contact_pages(home_url: str, home_html: str) -> list[str]:
 
 class HasDataContactsSpider(scrapy.Spider):
     name = "hasdata_contacts"
-    custom_settings = {
-        # The environment wins over the project default, so one shell line
-        # points the spider at the emulator or at the real service.
-        "HASDATA_API_URL": os.environ.get("HASDATA_API_URL", "https://api.hasdata.com"),
+    custom_settings: dict[str, Any] = {
         "ITEM_PIPELINES": {"example_project.pipelines.ContactsNormalizePipeline": 300},
+        # The environment (when set) wins over the project's settings, so one
+        # shell line points the spider at the emulator or at the real service.
+        **({"HASDATA_API_URL": os.environ["HASDATA_API_URL"]}
+           if os.environ.get("HASDATA_API_URL") else {}),
     }
 
     def hasdata_jobs(self) -> list[HasDataJob]:

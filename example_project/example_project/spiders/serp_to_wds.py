@@ -48,9 +48,12 @@ class SerpHit:
 
 class SerpToWdsSpider(WdsSpiderMixin, scrapy.Spider):
     name = "serp_to_wds"
-    custom_settings = {
-        "HASDATA_API_URL": os.environ.get("HASDATA_API_URL", "https://api.hasdata.com"),
+    custom_settings: dict[str, Any] = {
         "ITEM_PIPELINES": {"example_project.pipelines.WdsSeedsPipeline": 100},
+        # The environment (when set) wins over the project's settings, so one
+        # shell line points the spider at the emulator or at the real service.
+        **({"HASDATA_API_URL": os.environ["HASDATA_API_URL"]}
+           if os.environ.get("HASDATA_API_URL") else {}),
     }
     #: Items of this class are seeds (see ``WdsSeedsPipeline``).
     seed_item_class = SerpHit
