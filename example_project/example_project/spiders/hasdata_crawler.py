@@ -39,10 +39,13 @@ class BookPage:
 class HasDataCrawlerSpider(scrapy.Spider):
     name = "hasdata_crawler"
     # The environment (when set) wins over the project's settings, so one
-    # shell line points the spider at the emulator or at the real service.
-    custom_settings = (
-        {"HASDATA_API_URL": os.environ["HASDATA_API_URL"]} if os.environ.get("HASDATA_API_URL") else {}
-    )
+    # shell line points the spider at the emulator or at the real service
+    # (and may poll the emulator faster than HasData's 10 s).
+    custom_settings = {
+        name: os.environ[name]
+        for name in ("HASDATA_API_URL", "HASDATA_POLL_INTERVAL")
+        if os.environ.get(name)
+    }
 
     def hasdata_jobs(self) -> list[HasDataJob]:
         site = self.settings.get("DEMO_SITE_URL") or os.environ.get("DEMO_SITE_URL")
