@@ -125,8 +125,12 @@ async def test_forged_and_oversized_callbacks_are_refused_during_a_crawl(
     assert all(dict(item).get("title") != "forged row" for item in items)
     keys = Counter(row_content_key(dict(item)) for item in items)
     assert keys == await _paged_keys(hasdata_emulator)
-    # Secrets stay out of what the crawl leaves behind.
     assert crawler.stats is not None
-    assert secret not in repr(crawler.stats.get_stats())
+    stats = crawler.stats.get_stats()
+    assert stats.get("hasdata/webhook/unauthorized") == 2
+    assert stats.get("hasdata/webhook/too_large") == 2
+    assert stats.get("hasdata/webhook/accepted", 0) > 0
+    # Secrets stay out of what the crawl leaves behind.
+    assert secret not in repr(stats)
     state = tmp_path / "state.json"
     assert not state.exists() or secret not in state.read_text()
