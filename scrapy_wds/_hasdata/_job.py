@@ -71,6 +71,15 @@ class HasDataJob:
 def collect_jobs(setting_jobs: Any, spider: Any) -> list[HasDataJob]:
     """All jobs declared in ``HASDATA_JOBS`` and on the spider, checked."""
     declared: list[tuple[str, Any]] = []
+    if isinstance(setting_jobs, str) and setting_jobs.strip():
+        # From the command line: -s HASDATA_JOBS='[{"scraper": "crawler", ...}]'
+        try:
+            setting_jobs = json.loads(setting_jobs)
+        except ValueError as exc:
+            raise HasDataJobError(
+                f"HASDATA_JOBS is a string that is not JSON ({exc}); give a JSON list of "
+                'job objects such as [{"scraper": "crawler", "input": {"urls": [...]}}]'
+            ) from None
     if setting_jobs:
         if not isinstance(setting_jobs, (list, tuple)):
             raise HasDataJobError(

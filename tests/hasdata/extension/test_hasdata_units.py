@@ -241,3 +241,10 @@ def test_state_of_another_api_is_not_reused(tmp_path: Path, caplog: Any) -> None
     assert again.record("job-a", "crawler", "http://127.0.0.1:1111").job_id == "416349"
     assert again.record("job-a", "crawler", "https://api.hasdata.com").job_id is None
     assert "starting it afresh" in caplog.text
+
+
+def test_jobs_as_json_from_the_command_line() -> None:
+    jobs = collect_jobs('[{"scraper": "contacts", "input": {"urls": ["http://a"]}}]', NoJobsSpider())
+    assert [job.scraper for job in jobs] == ["contacts"]
+    with pytest.raises(HasDataJobError, match="not JSON"):
+        collect_jobs("[{scraper: contacts}]", NoJobsSpider())
