@@ -18,7 +18,7 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-from hasdata_ext_support import API_KEY, calls, emulator_jobs, submits
+from hasdata_ext_support import API_KEY, calls, emulator_jobs
 
 HERE = Path(__file__).parent
 PROJECT = HERE.parents[2] / "example_project"
@@ -82,12 +82,12 @@ def test_sigkill_while_the_job_runs(hasdata_emulator: Any, demo_site: Any, tmp_p
     wait_for(lambda: status_polls(hasdata_emulator) >= 3, first, "three status polls")
     first.kill()
     first.wait()
-    assert len(submits(hasdata_emulator)) == 1
+    assert len(calls(hasdata_emulator, "POST", "/jobs")) == 1
     assert "hasdata-test-key" not in (tmp_path / "state.json").read_text()
 
     second = start_crawl(hasdata_emulator, demo_site, tmp_path, "-s", state)
     finish(second)
-    assert len(submits(hasdata_emulator)) == 1  # the paid job was picked up, not bought again
+    assert len(calls(hasdata_emulator, "POST", "/jobs")) == 1  # the paid job was picked up, not bought again
     (job,) = emulator_jobs(hasdata_emulator)
     urls = delivered(tmp_path)
     assert len(urls) == len(set(urls)) == int(job["dataRowsCount"]) == 200
@@ -108,7 +108,7 @@ def test_sigkill_while_rows_stream(
 
     second = start_crawl(hasdata_emulator, demo_site, tmp_path, "-s", state)
     finish(second)
-    assert len(submits(hasdata_emulator)) == 1
+    assert len(calls(hasdata_emulator, "POST", "/jobs")) == 1
     urls = delivered(tmp_path)
     assert set(urls) == {book["url"] for book in book_truth}  # none lost
     repeated = sum(n - 1 for n in Counter(urls).values())
@@ -132,7 +132,7 @@ def test_sigint_and_resume_with_jobdir(
 
     second = start_crawl(hasdata_emulator, demo_site, tmp_path, "-s", jobdir)
     finish(second)
-    assert len(submits(hasdata_emulator)) == 1
+    assert len(calls(hasdata_emulator, "POST", "/jobs")) == 1
     urls = delivered(tmp_path)
     assert len(urls) == len(set(urls)) == 200  # every row exactly once
 
