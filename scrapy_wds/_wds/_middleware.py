@@ -266,8 +266,15 @@ class WdsDownloaderMiddleware:
     # -- the waiting room's life ----------------------------------------
 
     def _send_again(self, request: Request) -> None:
-        assert self.crawler.engine is not None
-        self.crawler.engine.crawl(request)
+        engine = self.crawler.engine
+        assert engine is not None
+        slot = getattr(engine, "_slot", None)
+        if not engine.running or slot is None or slot.closing is not None:
+            # A closing engine may already have closed its scheduler, which
+            # would then keep the request in memory only and lose it on a
+            # pause.  Refusing keeps it parked, and spider_closed saves it.
+            raise RuntimeError("the engine is closing; the request stays parked")
+        engine.crawl(request)
 
     def _take_headers_off(self, request: Request) -> None:
         for name, value in self.settings.headers.items():

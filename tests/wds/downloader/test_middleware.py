@@ -181,3 +181,31 @@ def test_answers_and_other_requests_pass_through_untouched() -> None:
     not_found = Response(other.url, status=404, request=other)
     assert mw.process_response(other, not_found) is not_found
     assert mw.process_exception(other, ConnectionError()) is None
+
+
+def test_a_closing_engine_is_not_handed_parked_requests() -> None:
+    """Once the engine closes, its scheduler may be closed too: due requests stay parked to be saved."""
+
+    class Engine:
+        running = False
+        crawled: list[scrapy.Request] = []
+
+        class _slot:  # noqa: N801 - mirrors the engine's private slot
+            closing = None
+
+        def crawl(self, request: scrapy.Request) -> None:
+            self.crawled.append(request)
+
+    mw, spider = middleware()
+    engine = Engine()
+    mw.crawler.engine = engine  # type: ignore[assignment]
+    request = every_request_kind(spider)[-1]
+    with pytest.raises(RuntimeError, match="closing"):
+        mw._send_again(request)
+    engine.running = True
+    engine._slot.closing = object()  # type: ignore[assignment]
+    with pytest.raises(RuntimeError, match="closing"):
+        mw._send_again(request)
+    engine._slot.closing = None
+    mw._send_again(request)
+    assert engine.crawled == [request]
