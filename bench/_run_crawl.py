@@ -1,0 +1,36 @@
+"""Runs one benchmark crawl in this process and prints its stats as one JSON line.
+
+Usage: python _run_crawl.py SPIDER_MODULE:CLASS KEY=VALUE...  (the settings)
+Run by the benchmark scripts in a fresh process, so each crawl gets its own
+reactor; peak memory of the process is added as ``bench/max_rss_kib``.
+"""
+
+from __future__ import annotations
+
+import json
+import resource
+import sys
+
+from scrapy.crawler import CrawlerProcess
+from scrapy.utils.misc import load_object
+
+
+def main(argv: list[str]) -> None:
+    spider_path, *pairs = argv
+    settings = dict(pair.split("=", 1) for pair in pairs)
+    for key in ("EXTENSIONS", "DOWNLOADER_MIDDLEWARES", "ADDONS"):
+        if key in settings:
+            settings[key] = json.loads(settings[key])
+    process = CrawlerProcess(settings={"LOG_LEVEL": "WARNING", "TELNETCONSOLE_ENABLED": False,
+                                      "ADDONS": {"scrapy_wds.Addon": 300}, **settings})
+    crawler = process.create_crawler(load_object(spider_path.replace(":", ".")))
+    process.crawl(crawler)
+    process.start()
+    assert crawler.stats is not None
+    stats = dict(crawler.stats.get_stats())
+    stats["bench/max_rss_kib"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    print(json.dumps(stats, default=str))
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])

@@ -1,0 +1,127 @@
+"""Benchmark: a task that answers 202 does not hold a download slot while it waits.
+
+Crawls N WDS tasks that each answer 202 a few times before they are ready,
+with CONCURRENT_REQUESTS = 16, twice against the same local emulators:
+
+  parked   the package as it is: a 202 parks the request in the waiting room,
+           outside the downloader, and the slot serves other tasks meanwhile;
+  in-slot  baseline: a benchmark-only middleware (_poll_inside_the_slot.py)
+           re-asks the same task in place, with the same backoff, holding
+           the slot for the whole wait.
+
+Prints wall time, API calls, tasks completed, distinct tasks polled within the
+first WINDOW seconds, and the ratios. ``--scale 10000`` then runs the package
+alone with that many tasks to show that every one of them progresses early.
+
+    .venv/bin/python bench/waiting_is_free.py [--tasks 1000] [--pending-polls 2] [--scale 10000]
+
+Loopback only; the default run takes about two minutes on 2 cores.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from scrapy_wds.testing import DemoSite, WdsEmulator
+
+HERE = Path(__file__).resolve().parent
+SPIDER = "_many_tasks_spider:ManyTasksSpider"
+BASELINE = {"_poll_inside_the_slot.PollInsideTheSlot": 580}
+
+
+def start_urls(site: DemoSite, count: int) -> list[str]:
+    """``count`` distinct page URLs on the demo site (its pages, with a copy number)."""
+    paths = [path for path in site.page_paths() if path.startswith("/catalogue/")]
+    return [f"{site.url}{paths[i % len(paths)]}?copy={i // len(paths)}" for i in range(count)]
+
+
+def crawl(emulator: WdsEmulator, urls_file: Path, concurrency: int, extra: dict[str, str]) -> dict[str, Any]:
+    settings = {
+        "WDS_API_URL": emulator.url,
+        "BENCH_START_URLS": str(urls_file),
+        "CONCURRENT_REQUESTS": str(concurrency),
+        "CONCURRENT_REQUESTS_PER_DOMAIN": str(concurrency),
+        **extra,
+    }
+    emulator.reset()
+    started = time.monotonic()
+    done = subprocess.run(
+        [sys.executable, str(HERE / "_run_crawl.py"), SPIDER, *(f"{k}={v}" for k, v in settings.items())],
+        cwd=HERE, capture_output=True, text=True, check=False,
+    )
+    wall = time.monotonic() - started
+    if done.returncode != 0:
+        sys.exit(f"the crawl failed:\n{done.stderr[-3000:]}")
+    stats: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
+    calls = [c for c in emulator.calls() if c["path"].startswith("/api/v2/")]
+    return {"wall": wall, "stats": stats, "calls": calls}
+
+
+def polled_within(calls: list[dict[str, Any]], window: float) -> int:
+    """Distinct tasks that got at least one call within ``window`` s of the job start."""
+    start = min(c["time"] for c in calls)
+    return len({c["path"].split("/")[4] for c in calls if "/tasks/" in c["path"] and c["time"] - start <= window})
+
+
+def summary(name: str, run: dict[str, Any], window: float) -> dict[str, Any]:
+    stats = run["stats"]
+    return {
+        "run": name,
+        "wall s": round(run["wall"], 1),
+        "crawl s": round(float(stats.get("elapsed_time_seconds", 0)), 1),
+        "API calls": len(run["calls"]),
+        "202 answers": sum(1 for c in run["calls"] if c["status"] == 202),
+        "tasks completed": stats.get("bench/tasks_completed", 0),
+        f"tasks polled in first {window:g} s": polled_within(run["calls"], window),
+    }
+
+
+def print_table(rows: list[dict[str, Any]]) -> None:
+    keys = list(rows[0])
+    widths = [max(len(str(k)), *(len(str(r[k])) for r in rows)) for k in keys]
+    print("  ".join(str(k).rjust(w) for k, w in zip(keys, widths)))
+    for row in rows:
+        print("  ".join(str(row[k]).rjust(w) for k, w in zip(keys, widths)))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--tasks", type=int, default=1000)
+    parser.add_argument("--pending-polls", type=int, default=2, help="202 answers per task before it is ready")
+    parser.add_argument("--concurrency", type=int, default=16)
+    parser.add_argument("--window", type=float, default=5.0, help="seconds for the 'tasks polled' count")
+    parser.add_argument("--scale", type=int, default=0, help="then run the package alone with this many tasks")
+    args = parser.parse_args()
+
+    with DemoSite() as site, WdsEmulator(pending_polls=args.pending_polls) as emulator, \
+            tempfile.TemporaryDirectory() as tmp:
+        urls_file = Path(tmp) / "urls.txt"
+        urls_file.write_text("\n".join(start_urls(site, args.tasks)))
+        print(f"{args.tasks} tasks, each 202 x{args.pending_polls} before ready, "
+              f"CONCURRENT_REQUESTS={args.concurrency}", flush=True)
+        parked = summary("parked (scrapy-wds)", crawl(emulator, urls_file, args.concurrency, {}), args.window)
+        in_slot = summary("in-slot (baseline)", crawl(
+            emulator, urls_file, args.concurrency, {"DOWNLOADER_MIDDLEWARES": json.dumps(BASELINE)}
+        ), args.window)
+        print_table([parked, in_slot])
+        print(f"wall time ratio in-slot / parked: {in_slot['wall s'] / parked['wall s']:.1f}x; "
+              f"tasks polled in the first {args.window:g} s, parked / in-slot: "
+              f"{parked[f'tasks polled in first {args.window:g} s']} / "
+              f"{in_slot[f'tasks polled in first {args.window:g} s']}")
+
+        if args.scale:
+            urls_file.write_text("\n".join(start_urls(site, args.scale)))
+            print(f"\nscale: {args.scale} tasks, package only", flush=True)
+            run = crawl(emulator, urls_file, args.concurrency, {})
+            print_table([summary("parked (scrapy-wds)", run, args.window)])
+
+
+if __name__ == "__main__":
+    main()
