@@ -1,0 +1,97 @@
+"""Benchmark: rows per second from a big HasData job, pages fetched concurrently vs one by one.
+
+Submits one synthetic ``amazon-search`` job to the local HasData emulator
+(5 rows per keyword, so 1,000 keywords give 5,000 rows; the emulator's
+synthetic scrapers are documented in docs/emulator-hasdata.md), and drains
+it with HASDATA_PAGE_CONCURRENCY = 1 (sequential paging, the baseline) and
+with the default (4), each in a fresh process.  A loopback proxy adds a
+delay to every answer to play a network round trip (``--latency``, 0 for
+bare loopback).  Prints rows delivered, pages, rows/s, the ratio, and each
+process's peak RSS; a second, 4x bigger job at the default concurrency shows
+whether memory grows with the job (rows accumulating) or not (streaming).
+
+    .venv/bin/python bench/hasdata_paging.py [--keywords 1000] [--latency 0.05]
+
+Loopback only; about a minute on 2 cores.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from _latency_proxy import LatencyProxy
+
+from scrapy_wds.testing import HasDataEmulator
+
+HERE = Path(__file__).resolve().parent
+SPIDER = "_no_requests_spider:RowsOnlySpider"
+API_KEY = "hasdata-bench-key"
+
+
+def drain(proxy_url: str, keywords: int, concurrency: int | None) -> dict[str, Any]:
+    job = {"scraper": "amazon-search", "input": {"keywords": [f"keyword {i}" for i in range(keywords)]}}
+    settings = {
+        "HASDATA_API_URL": proxy_url,
+        "HASDATA_API_KEY": API_KEY,
+        "HASDATA_JOBS": json.dumps([job]),
+        "HASDATA_POLL_INTERVAL": "0.05",
+        "HASDATA_POLL_MAX_INTERVAL": "0.05",
+    }
+    if concurrency is not None:
+        settings["HASDATA_PAGE_CONCURRENCY"] = str(concurrency)
+    started = time.monotonic()
+    done = subprocess.run(
+        [sys.executable, str(HERE / "_run_crawl.py"), SPIDER, *(f"{k}={v}" for k, v in settings.items())],
+        cwd=HERE, capture_output=True, text=True, check=False,
+    )
+    wall = time.monotonic() - started
+    if done.returncode != 0:
+        sys.exit(f"the crawl failed:\n{done.stderr[-3000:]}")
+    stats: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
+    rows = int(stats.get("item_scraped_count", 0))
+    if rows != keywords * 5:
+        sys.exit(f"expected {keywords * 5} rows, the crawl delivered {rows}:\n{done.stderr[-3000:]}")
+    elapsed = float(stats["elapsed_time_seconds"])
+    return {
+        "HASDATA_PAGE_CONCURRENCY": concurrency if concurrency is not None else "default",
+        "rows": rows,
+        "pages": stats.get("hasdata/pages", 0),
+        "crawl s": round(elapsed, 2),
+        "wall s": round(wall, 2),
+        "rows/s": round(rows / elapsed),
+        "peak RSS MiB": round(stats["bench/max_rss_kib"] / 1024, 1),
+    }
+
+
+def print_table(rows: list[dict[str, Any]]) -> None:
+    keys = list(rows[0])
+    widths = [max(len(str(k)), *(len(str(r[k])) for r in rows)) for k in keys]
+    print("  ".join(str(k).rjust(w) for k, w in zip(keys, widths)))
+    for row in rows:
+        print("  ".join(str(row[k]).rjust(w) for k, w in zip(keys, widths)))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--keywords", type=int, default=1000, help="5 rows each")
+    parser.add_argument("--latency", type=float, default=0.05, help="seconds added to every API answer")
+    args = parser.parse_args()
+
+    with HasDataEmulator(api_key=API_KEY) as emulator, LatencyProxy(emulator.url, latency=args.latency) as proxy:
+        print(f"job of {args.keywords * 5} rows, {args.latency * 1000:g} ms added per API answer", flush=True)
+        sequential = drain(proxy.url, args.keywords, 1)
+        concurrent = drain(proxy.url, args.keywords, None)
+        bigger = drain(proxy.url, args.keywords * 4, None)
+        print_table([sequential, concurrent, bigger])
+        print(f"rows/s, default concurrency / sequential: {concurrent['rows/s'] / sequential['rows/s']:.1f}x; "
+              f"peak RSS for a 4x bigger job: {bigger['peak RSS MiB'] - concurrent['peak RSS MiB']:+.1f} MiB")
+
+
+if __name__ == "__main__":
+    main()
