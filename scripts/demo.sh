@@ -17,6 +17,8 @@ for _ in $(seq 100); do
     sleep 0.1
 done
 set -a; source out/emulators.env; set +a
+# The emulator finishes jobs in moments; HasData's polite 10 s poll would only add waiting.
+export HASDATA_POLL_INTERVAL="${HASDATA_POLL_INTERVAL:-1}"
 echo "Emulators up:"; sed 's/^/  /' out/emulators.env
 
 cd example_project
