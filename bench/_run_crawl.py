@@ -3,6 +3,8 @@
 Usage: python _run_crawl.py SPIDER_MODULE:CLASS KEY=VALUE...  (the settings)
 Run by the benchmark scripts in a fresh process, so each crawl gets its own
 reactor; peak memory of the process is added as ``bench/max_rss_kib``.
+With BENCH_TRACEMALLOC=1, Python allocations are traced too (slower) and
+the crawl's peak and final traced sizes are added as ``bench/traced_*_kib``.
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ from __future__ import annotations
 import json
 import resource
 import sys
+import tracemalloc
 
 from scrapy.crawler import CrawlerProcess
 from scrapy.utils.misc import load_object
@@ -18,6 +21,7 @@ from scrapy.utils.misc import load_object
 def main(argv: list[str]) -> None:
     spider_path, *pairs = argv
     settings = dict(pair.split("=", 1) for pair in pairs)
+    trace = settings.pop("BENCH_TRACEMALLOC", "") == "1"
     for key in ("EXTENSIONS", "DOWNLOADER_MIDDLEWARES", "ADDONS"):
         if key in settings:
             settings[key] = json.loads(settings[key])
@@ -25,9 +29,15 @@ def main(argv: list[str]) -> None:
                                       "ADDONS": {"scrapy_wds.Addon": 300}, **settings})
     crawler = process.create_crawler(load_object(spider_path.replace(":", ".")))
     process.crawl(crawler)
+    if trace:
+        tracemalloc.start()
     process.start()
     assert crawler.stats is not None
     stats = dict(crawler.stats.get_stats())
+    if trace:
+        current, peak = tracemalloc.get_traced_memory()
+        stats["bench/traced_peak_kib"] = peak // 1024
+        stats["bench/traced_end_kib"] = current // 1024
     stats["bench/max_rss_kib"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     print(json.dumps(stats, default=str))
 

@@ -7,8 +7,10 @@ it with HASDATA_PAGE_CONCURRENCY = 1 (sequential paging, the baseline) and
 with the default (4), each in a fresh process.  A loopback proxy adds a
 delay to every answer to play a network round trip (``--latency``, 0 for
 bare loopback).  Prints rows delivered, pages, rows/s, the ratio, and each
-process's peak RSS; a second, 4x bigger job at the default concurrency shows
-whether memory grows with the job (rows accumulating) or not (streaming).
+process's peak RSS.  Then the same job and one 4x bigger are drained with
+tracemalloc on: the growth of the peak of Python allocations per extra row,
+next to the size of a row as a Python dict, shows whether rows accumulate or
+stream (what stays per row is its content key, kept for exactly-once delivery).
 
     .venv/bin/python bench/hasdata_paging.py [--keywords 1000] [--latency 0.05]
 
@@ -34,7 +36,7 @@ SPIDER = "_no_requests_spider:RowsOnlySpider"
 API_KEY = "hasdata-bench-key"
 
 
-def drain(proxy_url: str, keywords: int, concurrency: int | None) -> dict[str, Any]:
+def drain(proxy_url: str, keywords: int, concurrency: int | None, *, trace: bool = False) -> dict[str, Any]:
     job = {"scraper": "amazon-search", "input": {"keywords": [f"keyword {i}" for i in range(keywords)]}}
     settings = {
         "HASDATA_API_URL": proxy_url,
@@ -45,6 +47,8 @@ def drain(proxy_url: str, keywords: int, concurrency: int | None) -> dict[str, A
     }
     if concurrency is not None:
         settings["HASDATA_PAGE_CONCURRENCY"] = str(concurrency)
+    if trace:
+        settings["BENCH_TRACEMALLOC"] = "1"
     started = time.monotonic()
     done = subprocess.run(
         [sys.executable, str(HERE / "_run_crawl.py"), SPIDER, *(f"{k}={v}" for k, v in settings.items())],
@@ -66,7 +70,18 @@ def drain(proxy_url: str, keywords: int, concurrency: int | None) -> dict[str, A
         "wall s": round(wall, 2),
         "rows/s": round(rows / elapsed),
         "peak RSS MiB": round(stats["bench/max_rss_kib"] / 1024, 1),
+        **({"traced peak MiB": round(stats["bench/traced_peak_kib"] / 1024, 1),
+            "traced at end MiB": round(stats["bench/traced_end_kib"] / 1024, 1)} if trace else {}),
     }
+
+
+def row_dict_bytes() -> int:
+    """Rough size of one synthetic row held as a Python dict (the dict, its keys and values)."""
+    row = {"input": "keyword 123", "inputField": "keywords", "position": 3,
+           "id": "0123456789abcdef0123456789abcdef01234567",
+           "title": "amazon-search result 3 for keyword 123",
+           "url": "https://example.invalid/amazon-search/keyword%20123/3"}
+    return sys.getsizeof(row) + sum(sys.getsizeof(k) + sys.getsizeof(v) for k, v in row.items())
 
 
 def print_table(rows: list[dict[str, Any]]) -> None:
@@ -87,10 +102,18 @@ def main() -> None:
         print(f"job of {args.keywords * 5} rows, {args.latency * 1000:g} ms added per API answer", flush=True)
         sequential = drain(proxy.url, args.keywords, 1)
         concurrent = drain(proxy.url, args.keywords, None)
-        bigger = drain(proxy.url, args.keywords * 4, None)
-        print_table([sequential, concurrent, bigger])
-        print(f"rows/s, default concurrency / sequential: {concurrent['rows/s'] / sequential['rows/s']:.1f}x; "
-              f"peak RSS for a 4x bigger job: {bigger['peak RSS MiB'] - concurrent['peak RSS MiB']:+.1f} MiB")
+        print_table([sequential, concurrent])
+        print(f"rows/s, default concurrency / sequential: {concurrent['rows/s'] / sequential['rows/s']:.1f}x",
+              flush=True)
+
+        print("\nmemory (tracemalloc on, default concurrency):", flush=True)
+        small = drain(proxy.url, args.keywords, None, trace=True)
+        big = drain(proxy.url, args.keywords * 4, None, trace=True)
+        print_table([small, big])
+        extra_rows = big["rows"] - small["rows"]
+        per_row = (big["traced peak MiB"] - small["traced peak MiB"]) * 2**20 / extra_rows
+        print(f"traced peak grows {per_row:.0f} bytes per extra row; one row as a dict is "
+              f"~{row_dict_bytes()} bytes")
 
 
 if __name__ == "__main__":
