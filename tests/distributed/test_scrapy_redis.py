@@ -7,7 +7,9 @@ What this proves about scrapy-wds and scrapy-redis together:
   another process working: requests cross from one worker to the other;
 * the shared dupefilter lets the job start through once and follows each
   task once, across both workers;
-* the union of both feeds is exactly the demo site's truth, no book twice.
+* the union of both feeds is exactly the demo site's truth, no book twice;
+* the secret WDS header never reaches redis (checked on every request the
+  workers pickle, see ``secret_checking_pickle.py``) nor the logs.
 
 Both workers end by themselves: the books spider is a plain spider, so a
 worker closes when it is idle (see ``worker_linger.py`` for why each one
@@ -35,6 +37,8 @@ HERE = Path(__file__).resolve().parent
 # The crawl tests' extension that writes the final stats to a JSON file.
 STATS_EXTENSION_DIR = ROOT / "tests" / "wds" / "crawl"
 WORKER_TIMEOUT = 180
+# Sent on every WDS call as a secret header; must never reach redis or the logs.
+SECRET = "wds-secret-token-5f2c9a"
 
 
 @dataclass
@@ -62,6 +66,7 @@ def start_worker(name: str, tmp_path: Path, wds_url: str, demo_url: str, redis_u
         **os.environ,
         "WDS_API_URL": wds_url,
         "DEMO_SITE_URL": demo_url,
+        "WATCHED_SECRET": SECRET,
         "PYTHONPATH": os.pathsep.join([str(HERE), str(STATS_EXTENSION_DIR), os.environ.get("PYTHONPATH", "")]),
     }
     env.pop("HASDATA_API_KEY", None)
@@ -69,6 +74,9 @@ def start_worker(name: str, tmp_path: Path, wds_url: str, demo_url: str, redis_u
         "SCHEDULER": "scrapy_redis.scheduler.Scheduler",
         "DUPEFILTER_CLASS": "scrapy_redis.dupefilter.RFPDupeFilter",
         "REDIS_URL": redis_url,
+        # Plain pickle, plus a check that no queued request carries the secret header.
+        "SCHEDULER_SERIALIZER": "secret_checking_pickle",
+        "WDS_API_HEADERS": json.dumps({"X-Tenant-Id": "default", "Authorization": f"Bearer {SECRET}"}),
         # Persist: with False, the first worker to close flushes the shared
         # queue and dupefilter under the other one.  The redis server is this
         # test's own, so nothing outlives it.
@@ -115,6 +123,7 @@ def test_two_workers_share_the_books_job_through_redis(
     for _, worker_stats, log in results:
         assert worker_stats["finish_reason"] == "finished", log[-3000:]
         assert "Traceback" not in log, log[-5000:]
+        assert SECRET not in log
 
     # Nothing lost, nothing twice, across both workers.
     urls = Counter(item["url"] for item in all_items)
