@@ -1,6 +1,7 @@
 """Runs one benchmark crawl in this process and prints its stats as one JSON line.
 
-Usage: python _run_crawl.py SPIDER_MODULE:CLASS KEY=VALUE...  (the settings)
+Usage: python _run_crawl.py SPIDER_MODULE:CLASS KEY=VALUE...  (the settings;
+KEY=@PATH reads the value from a file, for values too long for a command line)
 Run by the benchmark scripts in a fresh process, so each crawl gets its own
 reactor; peak memory of the process is added as ``bench/max_rss_kib``.
 With BENCH_TRACEMALLOC=1, Python allocations are traced too (slower) and
@@ -13,6 +14,7 @@ import json
 import resource
 import sys
 import tracemalloc
+from pathlib import Path
 
 from scrapy.crawler import CrawlerProcess
 from scrapy.utils.misc import load_object
@@ -21,6 +23,9 @@ from scrapy.utils.misc import load_object
 def main(argv: list[str]) -> None:
     spider_path, *pairs = argv
     settings = dict(pair.split("=", 1) for pair in pairs)
+    for key, value in settings.items():
+        if value.startswith("@"):
+            settings[key] = Path(value[1:]).read_text()
     trace = settings.pop("BENCH_TRACEMALLOC", "") == "1"
     for key in ("EXTENSIONS", "DOWNLOADER_MIDDLEWARES", "ADDONS"):
         if key in settings:

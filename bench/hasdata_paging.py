@@ -21,8 +21,10 @@ from __future__ import annotations
 
 import argparse
 import json
+import shutil
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -38,10 +40,12 @@ API_KEY = "hasdata-bench-key"
 
 def drain(proxy_url: str, keywords: int, concurrency: int | None, *, trace: bool = False) -> dict[str, Any]:
     job = {"scraper": "amazon-search", "input": {"keywords": [f"keyword {i}" for i in range(keywords)]}}
+    jobs_file = Path(tempfile.mkdtemp()) / "jobs.json"
+    jobs_file.write_text(json.dumps([job]))
     settings = {
         "HASDATA_API_URL": proxy_url,
         "HASDATA_API_KEY": API_KEY,
-        "HASDATA_JOBS": json.dumps([job]),
+        "HASDATA_JOBS": f"@{jobs_file}",
         "HASDATA_POLL_INTERVAL": "0.05",
         "HASDATA_POLL_MAX_INTERVAL": "0.05",
     }
@@ -55,6 +59,7 @@ def drain(proxy_url: str, keywords: int, concurrency: int | None, *, trace: bool
         cwd=HERE, capture_output=True, text=True, check=False,
     )
     wall = time.monotonic() - started
+    shutil.rmtree(jobs_file.parent)
     if done.returncode != 0:
         sys.exit(f"the crawl failed:\n{done.stderr[-3000:]}")
     stats: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])

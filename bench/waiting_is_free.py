@@ -82,6 +82,16 @@ def asked_before_first_ready(calls: list[dict[str, Any]]) -> int:
     return len(asked)
 
 
+def every_task_asked_by(calls: list[dict[str, Any]]) -> float:
+    """Seconds from the job start until the last task got its first call."""
+    start = min(c["time"] for c in calls)
+    first: dict[str, float] = {}
+    for call in calls:
+        if "/tasks/" in call["path"]:
+            first.setdefault(call["path"].split("/")[4], call["time"] - start)
+    return max(first.values())
+
+
 def summary(name: str, run: dict[str, Any], window: float) -> dict[str, Any]:
     stats = run["stats"]
     return {
@@ -93,6 +103,7 @@ def summary(name: str, run: dict[str, Any], window: float) -> dict[str, Any]:
         "tasks completed": stats.get("bench/tasks_completed", 0),
         f"tasks polled in first {window:g} s": polled_within(run["calls"], window),
         "tasks asked before the first was ready": asked_before_first_ready(run["calls"]),
+        "every task asked by (s)": round(every_task_asked_by(run["calls"]), 1),
     }
 
 
