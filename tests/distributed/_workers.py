@@ -1,0 +1,98 @@
+"""Running ``scrapy crawl`` workers of the example project that share one scrapy-redis scheduler."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[2]
+EXAMPLE_PROJECT = ROOT / "example_project"
+HERE = Path(__file__).resolve().parent
+# The crawl tests' extension that writes the final stats to a JSON file.
+STATS_EXTENSION_DIR = ROOT / "tests" / "wds" / "crawl"
+WORKER_TIMEOUT = 180
+
+#: What makes a worker part of the shared crawl (plus REDIS_URL).
+SHARED_SCHEDULER = {
+    "SCHEDULER": "scrapy_redis.scheduler.Scheduler",
+    "DUPEFILTER_CLASS": "scrapy_redis.dupefilter.RFPDupeFilter",
+    # Persist: with False, the first worker to close flushes the shared
+    # queue and dupefilter under the other one.  The redis server is the
+    # test's own, so nothing outlives it.
+    "SCHEDULER_PERSIST": "True",
+    # Bounds a run should anything hang (the tests expect "finished").
+    "CLOSESPIDER_TIMEOUT": "150",
+    "TELNETCONSOLE_ENABLED": "False",
+    "LOG_LEVEL": "INFO",
+}
+
+
+@dataclass
+class WorkerResult:
+    items: list[dict[str, Any]]
+    stats: dict[str, Any]
+    log: str
+
+
+@dataclass
+class Worker:
+    name: str
+    process: subprocess.Popen[bytes]
+    output: Path
+    stats_file: Path
+    log_file: Path
+
+    def finish(self) -> WorkerResult:
+        self.process.wait(timeout=WORKER_TIMEOUT)
+        log = self.log_file.read_text(errors="replace")
+        assert self.process.returncode == 0, f"worker {self.name} failed:\n{log[-5000:]}"
+        assert self.stats_file.exists(), f"worker {self.name} wrote no stats:\n{log[-5000:]}"
+        items = [json.loads(line) for line in self.output.read_text().splitlines() if line.strip()]
+        return WorkerResult(items, json.loads(self.stats_file.read_text()), log)
+
+
+def start_worker(
+    spider: str, name: str, tmp_path: Path, redis_url: str, env: dict[str, str], settings: dict[str, str]
+) -> Worker:
+    """``scrapy crawl SPIDER`` in the example project, as one worker of the shared crawl."""
+    output = tmp_path / f"{spider}-{name}.jsonl"
+    stats_file = tmp_path / f"stats-{spider}-{name}.json"
+    log_file = tmp_path / f"log-{spider}-{name}.txt"
+    full_env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join([str(HERE), str(STATS_EXTENSION_DIR), os.environ.get("PYTHONPATH", "")]),
+        **env,
+    }
+    for unset in ("HASDATA_API_KEY", "WDS_API_URL", "HASDATA_API_URL"):
+        if unset not in env:
+            full_env.pop(unset, None)
+    extensions = {"stats_to_json.StatsToJson": 0, **json.loads(settings.pop("EXTENSIONS", "{}"))}
+    all_settings = {
+        **SHARED_SCHEDULER,
+        "REDIS_URL": redis_url,
+        "STATS_JSON_FILE": str(stats_file),
+        "EXTENSIONS": json.dumps(extensions),
+        **settings,
+    }
+    command = [sys.executable, "-m", "scrapy", "crawl", spider, "-O", f"{output}:jsonl"]
+    for key, value in all_settings.items():
+        command += ["-s", f"{key}={value}"]
+    with log_file.open("wb") as log:
+        process = subprocess.Popen(command, cwd=EXAMPLE_PROJECT, env=full_env, stdout=log, stderr=subprocess.STDOUT)
+    return Worker(name, process, output, stats_file, log_file)
+
+
+def run_workers(workers: list[Worker]) -> list[WorkerResult]:
+    """Wait for every worker; kill the others if one fails."""
+    try:
+        return [worker.finish() for worker in workers]
+    finally:
+        for worker in workers:
+            if worker.process.poll() is None:
+                worker.process.kill()
+                worker.process.wait()
