@@ -1,4 +1,4 @@
-"""Rows of one job → deduplicated items → Scrapy's item pipelines.
+"""Rows of one job → deduplicated items → Scrapy's item pipelines (or a spider method).
 
 How an extension feeds items to the pipelines (Scrapy 2.14+):
 ``crawler.engine.scraper.start_itemproc_async(item, response=None)`` is the
@@ -13,6 +13,11 @@ respect to closing: the batch holds one count in ``scraper.slot.itemproc_size``
 (what ``start_itemproc_async`` does per item) so a close waits for it, and
 afterwards ``scraper._check_if_closing()`` is called, because the scraper
 re-checks a pending close only when a response is done, never an item.
+
+A job with a ``callback`` hands each row (as its item) to that spider method
+instead; what the method returns or yields is handled as Scrapy handles a
+callback's output: requests go to ``engine.crawl``, anything else to the
+pipelines, the same way as above.
 """
 
 from __future__ import annotations
@@ -21,12 +26,14 @@ import logging
 from collections.abc import Callable, Iterable
 from typing import Any
 
+from scrapy import Request
 from scrapy.crawler import Crawler
+from scrapy.utils.defer import maybe_deferred_to_future
 
-from scrapy_wds._hasdata._job import HasDataJob
-from scrapy_wds._hasdata._row_keys import row_content_key
-from scrapy_wds._hasdata._rows import PagedRow, RowConversionError, row_to_item
-from scrapy_wds._hasdata._state import JobRecord
+from scrapy_wds._hasdata._row_ledger import JobRows
+from scrapy_wds._hasdata._rows import PagedRow, RowConversionError
+from scrapy_wds._hasdata._state import RowProgress
+from scrapy_wds._wds._callbacks import iterate_output
 
 logger = logging.getLogger(__name__)
 
@@ -35,44 +42,9 @@ class CrawlClosing(Exception):
     """The crawl is closing: rows not yet pushed stay undelivered (and unrecorded)."""
 
 
-class JobRows:
-    """Which rows of one job were delivered; turns the new ones into items.
-
-    Paged rows are recognised by their row id; every row (paged, from the
-    ``json`` file or from a webhook, which carries no id) also by its content
-    key, which is persisted so a restarted crawl recognises it too.
-    """
-
-    def __init__(self, job: HasDataJob, record: JobRecord) -> None:
-        self.job = job
-        self.record = record
-        self._item_class = job.resolved_item_class()
-        self._content_keys = set(record.content_keys)
-        self._row_ids: set[str] = set()
-
-    def select_new(self, rows: Iterable[PagedRow]) -> tuple[list[tuple[str, dict[str, Any]]], int]:
-        """The rows not seen before (marked seen now) and the count of duplicates."""
-        fresh: list[tuple[str, dict[str, Any]]] = []
-        duplicates = 0
-        for paged in rows:
-            key = row_content_key(paged.row, self.job.content_key)
-            if (paged.row_id is not None and paged.row_id in self._row_ids) or (
-                key in self._content_keys
-            ):
-                duplicates += 1
-                continue
-            if paged.row_id is not None:
-                self._row_ids.add(paged.row_id)
-            self._content_keys.add(key)
-            fresh.append((key, paged.row))
-        return fresh, duplicates
-
-    def to_item(self, row: dict[str, Any]) -> Any:
-        return row_to_item(row, self._item_class, self.job.field_map)
-
-    def recorded(self, keys: list[str]) -> None:
-        """Call once the items of ``keys`` went through the pipelines."""
-        self.record.rows_delivered += len(keys)
+#: ``commit(progress, complete)``: persist the rows a batch handled; ``complete``
+#: is False when the batch stopped partway (its page is not done yet).
+Commit = Callable[[RowProgress, bool], None]
 
 
 class ItemPusher:
@@ -93,51 +65,95 @@ class ItemPusher:
         )
 
     async def deliver(
-        self,
-        rows: JobRows,
-        batch: Iterable[PagedRow],
-        source: str,
-        commit: Callable[[list[str]], None],
+        self, rows: JobRows, batch: Iterable[PagedRow], source: str, commit: Commit,
+        *, positions: Callable[[int], str],
     ) -> int:
-        """Deliver the new rows of ``batch``; returns how many went to the pipelines.
+        """Deliver the new rows of ``batch``; returns how many were delivered.
 
         A batch (a results page, a chunk of the ``json`` file, one webhook
         call) is the unit of the delivery guarantee: while it is being pushed
         the scraper's slot counts it as busy, so a close that begins meanwhile
         (Ctrl-C, a close reason of this extension) waits until every row of
-        the batch went through the pipelines and ``commit`` (which persists
-        the progress; it gets the content keys delivered) ran.  A batch is never started once the crawl closes.
+        the batch went through the pipelines and ``commit`` ran.  A row is
+        recorded only once it went through, so a batch that stops partway
+        commits exactly the rows delivered.  A batch is never started once the
+        crawl closes.  ``positions(i)`` names the place of the batch's i-th
+        row, its id when it has none.
         """
-        if self.closing():
-            raise CrawlClosing()
+        await maybe_deferred_to_future(rows.lock.acquire())
+        try:
+            if self.closing():  # checked after the wait: a close may have begun meanwhile
+                raise CrawlClosing()
+            return await self._deliver_locked(rows, batch, source, commit, positions)
+        finally:
+            rows.lock.release()
+
+    async def _deliver_locked(
+        self, rows: JobRows, batch: Iterable[PagedRow], source: str, commit: Commit,
+        positions: Callable[[int], str],
+    ) -> int:
         assert self._crawler.engine is not None
         scraper = self._crawler.engine.scraper
-        fresh, duplicates = rows.select_new(batch)
-        if duplicates:
-            self._count("hasdata/rows/duplicates", duplicates)
         slot = scraper.slot
         assert slot is not None  # not closing, so the scraper has its slot
         slot.itemproc_size += 1  # the batch as a whole is "an item in progress"
+        progress = RowProgress()
+        delivered = duplicates = 0
+        complete = False
         try:
-            delivered: list[str] = []
-            for key, row in fresh:
-                try:
-                    item = rows.to_item(row)
-                except RowConversionError as exc:
-                    self._count("hasdata/rows/unconvertible", 1)
-                    logger.error("HasData job %r: %s", rows.job.key, exc)
-                    delivered.append(key)  # seen: retrying cannot make it fit
-                    continue
-                await scraper.start_itemproc_async(item, response=None)
-                delivered.append(key)
-            rows.recorded(delivered)
-            commit(delivered)
+            for index, paged in enumerate(batch):
+                decision = rows.decide(paged, source, position=positions(index))
+                if decision.deliver:
+                    await self._push_row(rows, paged.row)
+                    delivered += 1
+                else:
+                    duplicates += 1
+                rows.note_done(decision, progress)
+            complete = True
         finally:
-            slot.itemproc_size -= 1
-            self._wake_closing(scraper)
-        self._count("hasdata/rows", len(fresh))
-        self._count(f"hasdata/rows/{source}", len(fresh))
-        return len(fresh)
+            try:
+                rows.record_delivered(delivered)
+                commit(progress, complete)
+            finally:
+                slot.itemproc_size -= 1
+                self._wake_closing(scraper)
+                self._count("hasdata/rows/duplicates", duplicates)
+                self._count("hasdata/rows", delivered)
+                self._count(f"hasdata/rows/{source}", delivered)
+        return delivered
+
+    async def _push_row(self, rows: JobRows, row: dict[str, Any]) -> None:
+        """One row through the pipelines, or through the job's spider callback."""
+        try:
+            item = rows.to_item(row)
+        except RowConversionError as exc:
+            self._count("hasdata/rows/unconvertible", 1)
+            logger.error("HasData job %r: %s", rows.job.key, exc)
+            return  # counted as delivered: retrying cannot make it fit
+        if rows.job.callback is None:
+            await self._push_item(item)
+            return
+        spider = self._crawler.spider
+        method = getattr(spider, rows.job.callback)
+        try:
+            async for output in iterate_output(method(item)):
+                if isinstance(output, Request):
+                    assert self._crawler.engine is not None
+                    self._crawler.engine.crawl(output)
+                elif output is not None:
+                    await self._push_item(output)
+        except Exception:
+            # As Scrapy does with a failing callback: log it and go on; the
+            # row counts as delivered (calling again would fail again).
+            self._count("hasdata/rows/callback_errors", 1)
+            logger.exception(
+                "HasData job %r: %s.%s failed on a row",
+                rows.job.key, type(spider).__name__, rows.job.callback,
+            )
+
+    async def _push_item(self, item: Any) -> None:
+        assert self._crawler.engine is not None
+        await self._crawler.engine.scraper.start_itemproc_async(item, response=None)
 
     @staticmethod
     def _wake_closing(scraper: Any) -> None:

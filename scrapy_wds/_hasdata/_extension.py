@@ -148,7 +148,7 @@ class HasDataExtension:
             settings=self.settings,
             pusher=ItemPusher(self.crawler, self._count),
             save_state=self.state.save,
-            append_keys=self.state.append_keys,
+            append_rows=self.state.append_rows,
             count=self._count,
             on_status=self._on_status,
             webhook_block=self._webhook_block,
@@ -330,6 +330,13 @@ class HasDataExtension:
             return
         delivering = deferred_from_coro(runner.deliver_webhook_rows(rows))
         delivering.addErrback(self._webhook_delivery_failed, runner)
+        # The batch kept the scraper busy; if the last job ended meanwhile,
+        # the engine would only notice at its next heartbeat.
+        delivering.addBoth(self._nudge_after_webhook)
+
+    def _nudge_after_webhook(self, result: Any) -> Any:
+        self._nudge_engine()
+        return result
 
     def _webhook_delivery_failed(self, failure: Any, runner: JobRunner) -> None:
         if not failure.check(CrawlClosing, CancelledError):

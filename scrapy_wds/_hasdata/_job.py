@@ -21,7 +21,9 @@ from scrapy.utils.misc import load_object
 # A slug goes into the URL path (/scrapers/{slug}/jobs): letters, digits and
 # inner dashes/underscores only, so nothing can escape the path segment.
 _SLUG = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9_-]*[A-Za-z0-9])?$")
-_KNOWN_FIELDS = ("scraper", "input", "item_class", "field_map", "name", "content_key")
+_KNOWN_FIELDS = (
+    "scraper", "input", "item_class", "field_map", "name", "content_key", "callback"
+)
 
 
 class HasDataJobError(ValueError):
@@ -39,7 +41,10 @@ class HasDataJob:
     paths reaching into nested objects.  ``name`` keeps the job's identity
     stable across runs when its input changes; without it the identity is a
     hash of slug and input.  ``content_key`` names the row field used to
-    recognise a row delivered twice (webhooks carry no row ids).
+    recognise a webhook row that paging delivers again (webhooks carry no
+    row ids).  ``callback`` names a spider method that gets each row (as the
+    item it would become) instead of the pipelines; what it returns or yields
+    is handled like a callback's output (requests crawled, items piped).
     """
 
     scraper: str
@@ -48,6 +53,7 @@ class HasDataJob:
     field_map: Mapping[str, str] | None = None
     name: str | None = None
     content_key: str | None = None
+    callback: str | None = None
 
     @property
     def key(self) -> str:
@@ -101,6 +107,8 @@ def collect_jobs(setting_jobs: Any, spider: Any) -> list[HasDataJob]:
         name = type(spider).__name__
         declared += [(f"{name}.hasdata_jobs[{i}]", job) for i, job in enumerate(spider_jobs)]
     jobs = [validate_job(where, job) for where, job in declared]
+    for (where, _), job in zip(declared, jobs):
+        _check_callback(where, job, spider)
     seen: dict[str, str] = {}
     for (where, _), job in zip(declared, jobs):
         if job.key in seen:
@@ -174,6 +182,22 @@ def _check_job(label: str, job: HasDataJob) -> None:
         )
     _check_field_map(label, job.field_map)
     _check_item_class(label, job)
+
+
+def _check_callback(where: str, job: HasDataJob, spider: Any) -> None:
+    if job.callback is None:
+        return
+    label = f"{where} (job {job.name or job.scraper!r})"
+    if not isinstance(job.callback, str) or not job.callback:
+        raise HasDataJobError(
+            f"{label}: field 'callback' is {job.callback!r}; set it to the name of a "
+            "spider method, e.g. 'parse_row'"
+        )
+    if not callable(getattr(spider, job.callback, None)):
+        raise HasDataJobError(
+            f"{label}: field 'callback' is {job.callback!r}, which is not a method of "
+            f"{type(spider).__name__}; define it or fix the name"
+        )
 
 
 def _check_field_map(label: str, field_map: Any) -> None:

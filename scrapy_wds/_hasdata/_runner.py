@@ -24,7 +24,8 @@ from twisted.internet.defer import Deferred
 
 from scrapy_wds._backoff import backoff_delay
 from scrapy_wds._hasdata._client import HasDataApiError, HasDataClient
-from scrapy_wds._hasdata._delivery import ItemPusher, JobRows
+from scrapy_wds._hasdata._delivery import ItemPusher
+from scrapy_wds._hasdata._row_ledger import WEBHOOK, JobRows
 from scrapy_wds._hasdata._job import HasDataJob
 from scrapy_wds._hasdata._rows import (
     KNOWN_STATUSES,
@@ -38,7 +39,7 @@ from scrapy_wds._hasdata._rows import (
     rows_from_file,
 )
 from scrapy_wds._hasdata._settings import HasDataSettings
-from scrapy_wds._hasdata._state import JobRecord
+from scrapy_wds._hasdata._state import JobRecord, RowProgress
 
 logger = logging.getLogger(__name__)
 
@@ -55,7 +56,7 @@ class RunnerContext:
     settings: HasDataSettings
     pusher: ItemPusher
     save_state: Callable[[], None]
-    append_keys: Callable[[str, list[str]], None]
+    append_rows: Callable[[str, RowProgress], None]
     count: Callable[[str, int], None]
     on_status: Callable[[JobRunner], None]
     webhook_block: Callable[[], dict[str, Any] | None]
@@ -245,7 +246,9 @@ class JobRunner:
         self._ctx.count("hasdata/json_file/used", 1)
         size = self._ctx.settings.page_limit
         for start in range(0, len(rows), size):
-            await self._deliver(rows[start : start + size], "json_file", page=None)
+            await self._deliver(
+                rows[start : start + size], "json_file", page=None, positions=_in_file(start)
+            )
         return True
 
     async def _drain_pages(self) -> None:
@@ -301,17 +304,35 @@ class JobRunner:
         self._ctx.count("hasdata/pages", 1)
         return parse_page(body, number)
 
-    async def _deliver(self, batch: list[PagedRow], source: str, *, page: int | None) -> None:
-        def commit(content_keys: list[str]) -> None:
-            self._ctx.append_keys(self.job.key, content_keys)
-            if page is not None and page not in self.record.pages_done:
+    async def _deliver(
+        self,
+        batch: list[PagedRow],
+        source: str,
+        *,
+        page: int | None,
+        positions: Callable[[int], str] | None = None,
+    ) -> None:
+        def commit(progress: RowProgress, complete: bool) -> None:
+            # The rows first, then the page: a crash in between leaves the
+            # page's rows known, so a repeat of the page skips them.
+            self._ctx.append_rows(self.job.key, progress)
+            if complete and page is not None and page not in self.record.pages_done:
                 self.record.pages_done.append(page)
             self._ctx.save_state()
 
-        await self._ctx.pusher.deliver(self.rows, batch, source, commit)
+        if positions is None:
+            # A row without an id is known by its place: page and index
+            # (the page size is kept in the state, so places are stable).
+            positions = (lambda index: f"page.{page}.{index}")
+        await self._ctx.pusher.deliver(self.rows, batch, source, commit, positions=positions)
 
     async def deliver_webhook_rows(self, rows: list[dict[str, Any]]) -> None:
         if self.record.drained:
             self._ctx.count("hasdata/rows/duplicates", len(rows))
             return
-        await self._deliver([PagedRow(None, row) for row in rows], "webhook", page=None)
+        await self._deliver([PagedRow(None, row) for row in rows], WEBHOOK, page=None)
+
+
+def _in_file(start: int) -> Callable[[int], str]:
+    """Places of the rows of a ``json`` file chunk that begins at row ``start``."""
+    return lambda index: f"file.{start + index}"

@@ -5,9 +5,11 @@ down as soon as HasData answers, before anything else happens; a crawl that
 is resumed (JOBDIR) or simply started again - even after SIGKILL - finds the
 id here and polls that job instead of paying for a new one.
 
-Delivery progress is written after each page of rows has gone through the
-item pipelines: the pages done and the content keys of the rows delivered.
-A crash can therefore repeat at most the one page that was in flight.
+Delivery progress is written after each batch of rows (a page, a chunk of
+the ``json`` file, one webhook call) has gone through the item pipelines -
+also when a batch stops partway: the ids and content keys of exactly the rows
+that went through (see :class:`RowProgress`), then the page as done.  A crash
+can therefore repeat at most the rows of the one batch that was in flight.
 
 Two files, so that the cost of a write does not grow with the crawl:
 
@@ -15,12 +17,15 @@ Two files, so that the cost of a write does not grow with the crawl:
   rewritten atomically (a temporary file in the same directory, flushed and
   fsynced, renamed over the old one, the directory fsynced), so a crash
   leaves the old or the new state, never half of one;
-* the content keys of delivered rows (``path`` + ``.rows``): append-only, one
-  JSON line per delivered batch, fsynced.  A line cut short by a crash is
-  ignored when read back.  Keys are appended before the page is marked done,
-  so a crash in between makes the page's rows known duplicates, not repeats.
+* the rows handled (``path`` + ``.rows``): append-only, one JSON line per
+  delivered batch, fsynced.  A line cut short by a crash is ignored when read
+  back.  Rows are appended before the page is marked done, so a crash in
+  between makes the page's rows known duplicates, not repeats.
 
-The file holds job ids, statuses and counts - never the API key.
+The files hold job ids, statuses, counts, row ids and content hashes - never
+the API key, the webhook secret or the job's input (HasData echoes the
+submitted body, webhook headers included, in every job record; nothing of a
+job record but its status, id and counts is kept).
 """
 
 from __future__ import annotations
@@ -43,6 +48,32 @@ class HasDataStateError(RuntimeError):
 
 
 @dataclass
+class RowProgress:
+    """Rows of one job handled so far (see ``_row_ledger`` for the rules).
+
+    Kept in the ``.rows`` side file, never in the state file itself.
+    """
+
+    #: Row ids of paged rows delivered, or skipped as matched by a webhook row.
+    ids: list[str] = field(default_factory=list)
+    #: Content keys of every row delivered, whatever its source.
+    keys: list[str] = field(default_factory=list)
+    #: Content keys of rows delivered early, by webhook (one entry per row).
+    early: list[str] = field(default_factory=list)
+    #: Content keys of paged rows skipped because a webhook row delivered them.
+    matched: list[str] = field(default_factory=list)
+
+    def __bool__(self) -> bool:
+        return bool(self.ids or self.keys or self.early or self.matched)
+
+    def extend(self, more: RowProgress) -> None:
+        self.ids.extend(more.ids)
+        self.keys.extend(more.keys)
+        self.early.extend(more.early)
+        self.matched.extend(more.matched)
+
+
+@dataclass
 class JobRecord:
     """What is known about one declared job (keyed by :attr:`HasDataJob.key`)."""
 
@@ -54,9 +85,8 @@ class JobRecord:
     #: The page size the pages below were read with (page numbers depend on it).
     page_limit: int | None = None
     pages_done: list[int] = field(default_factory=list)
-    #: Content keys of every row delivered so far (see ``_row_keys``); kept
-    #: in the ``.rows`` file, not in the state file itself.
-    content_keys: list[str] = field(default_factory=list)
+    #: The rows handled so far; kept in the ``.rows`` file, not in the state file itself.
+    rows_seen: RowProgress = field(default_factory=RowProgress)
     rows_delivered: int = 0
     rows_total: int | None = None
     credits_spent: float = 0.0
@@ -91,13 +121,14 @@ class StateFile:
             known = self.jobs[key] = JobRecord(scraper=scraper, api_url=api_url)
         return known
 
-    def append_keys(self, key: str, content_keys: list[str]) -> None:
-        """Record (durably) that the rows with ``content_keys`` of job ``key`` were delivered."""
-        if not content_keys:
+    def append_rows(self, key: str, progress: RowProgress) -> None:
+        """Record (durably) the rows of job ``key`` that one batch handled."""
+        if not progress:
             return
-        self.jobs[key].content_keys.extend(content_keys)
+        self.jobs[key].rows_seen.extend(progress)
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        line = json.dumps({"job": key, "keys": content_keys}, separators=(",", ":")) + "\n"
+        entry = {"job": key, **{name: value for name, value in asdict(progress).items() if value}}
+        line = json.dumps(entry, separators=(",", ":")) + "\n"
         with open(self.keys_path, "a", encoding="utf-8") as handle:
             handle.write(line)
             handle.flush()
@@ -162,16 +193,21 @@ class StateFile:
             try:
                 entry = json.loads(line)
                 record = self.jobs.get(entry["job"])
-                keys = [str(key) for key in entry["keys"]]
-            except (ValueError, KeyError, TypeError):
+                progress = RowProgress(
+                    **{name: [str(v) for v in entry.get(name, [])] for name in _PROGRESS_FIELDS}
+                )
+            except (ValueError, KeyError, TypeError, AttributeError):
                 continue  # the tail of a write a crash cut short
             if record is not None:
-                record.content_keys.extend(keys)
+                record.rows_seen.extend(progress)
+
+
+_PROGRESS_FIELDS = tuple(RowProgress.__dataclass_fields__)
 
 
 def _without_keys(record: JobRecord) -> dict[str, Any]:
     data = asdict(record)
-    del data["content_keys"]
+    del data["rows_seen"]
     return data
 
 

@@ -33,7 +33,7 @@ def runner_for(client: ScriptedClient, clock: Clock, **settings: Any) -> JobRunn
         settings=HasDataSettings.from_settings(Settings({"HASDATA_API_KEY": "k", **settings})),
         pusher=None,  # type: ignore[arg-type]
         save_state=lambda: None,
-        append_keys=lambda key, keys: None,
+        append_rows=lambda key, progress: None,
         count=lambda name, n: None,
         on_status=lambda runner: None,
         webhook_block=lambda: None,

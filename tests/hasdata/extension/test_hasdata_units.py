@@ -24,7 +24,7 @@ from scrapy_wds._hasdata._rows import (
     rows_from_file,
 )
 from scrapy_wds._hasdata._settings import HasDataSettingError, HasDataSettings
-from scrapy_wds._hasdata._state import HasDataStateError, StateFile
+from scrapy_wds._hasdata._state import HasDataStateError, RowProgress, StateFile
 
 
 class NoJobsSpider(scrapy.Spider):
@@ -149,12 +149,15 @@ def test_delivered_keys_survive_a_cut_short_write(tmp_path: Path) -> None:
     state = StateFile(path)
     state.record("job-a", "crawler", "https://api")
     state.save()
-    state.append_keys("job-a", ["k1", "k2"])
-    state.append_keys("job-a", ["k3"])
+    state.append_rows("job-a", RowProgress(ids=["1", "2"], keys=["k1", "k2"]))
+    state.append_rows("job-a", RowProgress(keys=["k3"], early=["k3"]))
+    state.append_rows("job-a", RowProgress(ids=["4"], matched=["k3"]))
     with open(state.keys_path, "a") as handle:
         handle.write('{"job": "job-a", "keys": ["k4"')  # a crash mid-line
     assert "k1" not in path.read_text()  # keys live beside the state, appended
-    assert StateFile(path).jobs["job-a"].content_keys == ["k1", "k2", "k3"]
+    assert StateFile(path).jobs["job-a"].rows_seen == RowProgress(
+        ids=["1", "2", "4"], keys=["k1", "k2", "k3"], early=["k3"], matched=["k3"]
+    )
     state.clear()
     assert not state.keys_path.exists() and StateFile(path).jobs == {}
 
@@ -216,7 +219,7 @@ def test_unknown_status_is_logged_once_and_means_not_done(caplog: Any) -> None:
     counted: list[str] = []
     context = RunnerContext(
         client=None, settings=None, pusher=None, save_state=lambda: None,  # type: ignore[arg-type]
-        append_keys=lambda key, keys: None,
+        append_rows=lambda key, progress: None,
         count=lambda name, n: counted.append(name), on_status=lambda runner: None,
         webhook_block=lambda: None, reactor=None, may_submit=lambda: True,
     )
