@@ -135,3 +135,32 @@ async def test_forged_and_oversized_callbacks_are_refused_during_a_crawl(
     for left_behind in tmp_path.rglob("*"):  # the state file and its side files
         if left_behind.is_file():
             assert secret not in left_behind.read_text(errors="replace"), left_behind.name
+
+
+@pytest.mark.parametrize("mode", ["in_order", "shuffled", "duplicated"])
+@pytest_twisted.ensureDeferred
+async def test_the_crawl_closes_without_waiting_for_the_engine_heartbeat(
+    hasdata_emulator: HasDataEmulator, tmp_path: Path, mode: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # With the engine's idle heartbeat out of the way, only the extension's
+    # nudges (after the last job, after each webhook batch) can end the crawl.
+    from scrapy.core.engine import ExecutionEngine
+    from twisted.internet import reactor
+
+    monkeypatch.setattr(ExecutionEngine, "_SLOT_HEARTBEAT_INTERVAL", 3600.0)
+    hasdata_emulator.configure(webhook_mode=mode, webhook_batch=3, job_polls=4)
+    crawler, items = _crawler(hasdata_emulator, tmp_path)
+
+    def stuck() -> None:  # a guard so a regression fails instead of hanging
+        if crawler.engine is not None and crawler.engine.spider is not None:
+            deferred_from_coro(crawler.engine.close_spider_async(reason="stuck"))
+
+    guard = reactor.callLater(60, stuck)  # type: ignore[attr-defined]
+    try:
+        await crawler.crawl()
+    finally:
+        if guard.active():
+            guard.cancel()
+    assert crawler.stats is not None
+    assert crawler.stats.get_value("finish_reason") == "finished"
+    assert len(items) == ROWS
