@@ -20,7 +20,7 @@ import random
 import re
 import warnings
 from io import BytesIO
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any
 from urllib.parse import quote, urlencode
 
@@ -108,7 +108,13 @@ class HasDataClient:
         on_event: Callable[[str], None] | None = None,
         rng: random.Random | None = None,
         reactor: Any = None,
+        hidden: Iterable[str] = (),
     ) -> None:
+        """``hidden``: values never to quote from an answer (the webhook secret).
+
+        HasData echoes the submitted body in job records, webhook headers and
+        all, and an error answer may quote it; the key is hidden too.
+        """
         if reactor is None:
             from twisted.internet import reactor as installed_reactor
 
@@ -122,6 +128,7 @@ class HasDataClient:
         self._retry_max_delay = retry_max_delay
         self._rng = rng or random.Random()
         self._on_event = on_event or (lambda name: None)
+        self._hidden = _spellings([api_key, *hidden])
         self._pool = HTTPConnectionPool(reactor, persistent=True)
         self._pool.maxPersistentPerHost = pool_size
         self._agent = Agent(reactor, connectTimeout=timeout, pool=self._pool)
@@ -166,7 +173,7 @@ class HasDataClient:
         except Exception as exc:  # network trouble, an odd scheme: paging takes over
             raise HasDataApiError("GET <data link>", None, _describe(exc)) from None
         if not 200 <= status < 300:
-            raise HasDataApiError("GET <data link>", status, _text(body))
+            raise HasDataApiError("GET <data link>", status, self._text(body))
         try:
             return json.loads(body)
         except ValueError:
@@ -228,11 +235,11 @@ class HasDataClient:
             raise _Retryable("connection", None, _describe(exc)) from None
         self._on_event(f"responses/{status}")
         if status == 429 or status >= 500:
-            raise _Retryable(str(status), status, _text(raw))
+            raise _Retryable(str(status), status, self._text(raw))
         if status >= 400:
             self._on_event(f"errors/{status}")
             error = {401: HasDataUnauthorized, 403: HasDataNoCredits}.get(status, HasDataRejected)
-            raise error(call, status, _text(raw))
+            raise error(call, status, self._text(raw))
         if not raw.strip() and not need_object:
             return None
         try:
@@ -270,9 +277,18 @@ class HasDataClient:
         return int(response.code), raw
 
 
-def _text(raw: bytes) -> str:
-    text = raw.decode("utf-8", "replace").strip()
-    return text[:_TEXT_LIMIT] or "(empty answer)"
+    def _text(self, raw: bytes) -> str:
+        """An answer's text for a message: secrets blanked out, then cut short."""
+        text = raw.decode("utf-8", "replace").strip()
+        for secret in self._hidden:
+            text = text.replace(secret, "<hidden>")
+        return text[:_TEXT_LIMIT] or "(empty answer)"
+
+
+def _spellings(secrets: Iterable[str]) -> tuple[str, ...]:
+    """Each secret as sent and as JSON escapes it; longest first (a prefix of one is no match)."""
+    found = {form for secret in secrets if secret for form in (secret, json.dumps(secret)[1:-1])}
+    return tuple(sorted(found, key=len, reverse=True))
 
 
 def _describe(exc: BaseException) -> str:

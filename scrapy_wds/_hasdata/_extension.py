@@ -130,6 +130,7 @@ class HasDataExtension:
             pool_size=self.settings.page_concurrency + 2,
             on_event=lambda name: self._count(f"hasdata/{name}", 1),
             reactor=reactor,
+            hidden=[self._webhook_secret],
         )
         if self.settings.webhook_enabled:
             try:

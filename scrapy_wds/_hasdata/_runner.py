@@ -195,7 +195,9 @@ class JobRunner:
         if credits is not None:
             self.record.credits_spent = credits
         if status in TERMINAL_STATUSES:
-            self._finished_record = answer
+            # Only the download links: the record also echoes the submitted
+            # body, webhook secret included, which nothing here may keep.
+            self._finished_record = {"data": answer.get("data")}
         self._ctx.on_status(self)
 
     async def _sleep(self, seconds: float) -> None:
