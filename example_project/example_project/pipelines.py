@@ -1,11 +1,7 @@
 """Item pipelines of the example project.
 
-* :class:`ContactsNormalizePipeline` cleans the rows of HasData's ``contacts``
-  scraper (used by the ``hasdata_contacts`` spider);
-* :class:`WdsSeedsPipeline` hands HasData rows that are only *seeds* to the
-  spider, which starts WDS work from them (used by ``serp_to_wds``).
-
-Both are enabled by the spiders that need them, in their ``custom_settings``.
+:class:`ContactsNormalizePipeline` cleans the rows of HasData's ``contacts``
+scraper; the ``hasdata_contacts`` spider enables it in its ``custom_settings``.
 """
 
 from __future__ import annotations
@@ -15,7 +11,6 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from itemadapter import ItemAdapter
-from scrapy.crawler import Crawler
 from scrapy.exceptions import DropItem
 
 #: The list fields of a ``contacts`` row, as HasData names them.
@@ -94,27 +89,3 @@ class ContactsNormalizePipeline:
         if not any(adapter.get(name) for name in CONTACT_FIELDS):
             raise DropItem(f"no contact data on {adapter.get('url', 'a page')}")
         return item
-
-
-class WdsSeedsPipeline:
-    """Gives HasData rows of the spider's ``seed_item_class`` to ``spider.wds_seed(item)``.
-
-    Such a row is an input of the crawl, not an output: once handed over it
-    goes no further (dropped quietly, at DEBUG level), so feeds hold only what
-    the WDS side scrapes.
-    """
-
-    def __init__(self, crawler: Crawler) -> None:
-        self._crawler = crawler
-
-    @classmethod
-    def from_crawler(cls, crawler: Crawler) -> WdsSeedsPipeline:
-        return cls(crawler)
-
-    def process_item(self, item: Any, spider: Any = None) -> Any:
-        spider = spider or self._crawler.spider
-        seed_class = getattr(spider, "seed_item_class", None)
-        if seed_class is None or not isinstance(item, seed_class):
-            return item
-        spider.wds_seed(item)
-        raise DropItem("used as a WDS seed", log_level="DEBUG")

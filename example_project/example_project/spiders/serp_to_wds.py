@@ -1,8 +1,9 @@
 """Search with HasData, scrape with WDS: the two services in one crawl.
 
 1. A HasData ``google-serp`` job searches for the ``keywords`` (spider
-   argument, comma-separated; default ``poetry``).  Its result rows arrive as
-   ``SerpHit`` items, which ``WdsSeedsPipeline`` hands back to the spider.
+   argument, comma-separated; default ``poetry``).  Its result rows go, as
+   ``SerpHit`` objects, to the spider's ``on_hit`` method (the job's
+   ``callback``), not to the item pipelines: they are inputs, not output.
 2. Every hit that is a book page of the demo shop becomes a start URL of the
    spider's WDS job (started in batches while the search rows stream in).
 3. WDS downloads those pages; each becomes a ``Book`` item, scraped with the
@@ -49,14 +50,11 @@ class SerpHit:
 class SerpToWdsSpider(WdsSpiderMixin, scrapy.Spider):
     name = "serp_to_wds"
     custom_settings: dict[str, Any] = {
-        "ITEM_PIPELINES": {"example_project.pipelines.WdsSeedsPipeline": 100},
         # The environment (when set) wins over the project's settings, so one
         # shell line points the spider at the emulator or at the real service.
         **({"HASDATA_API_URL": os.environ["HASDATA_API_URL"]}
            if os.environ.get("HASDATA_API_URL") else {}),
     }
-    #: Items of this class are seeds (see ``WdsSeedsPipeline``).
-    seed_item_class = SerpHit
     #: Which hits are worth scraping: book pages of the shop.
     book_path = re.compile(r"^/catalogue/book/")
     #: Start URLs per WDS "start job" call; the rest go when the spider idles.
@@ -89,11 +87,12 @@ class SerpToWdsSpider(WdsSpiderMixin, scrapy.Spider):
                 field_map={"link": "link", "keyword": "keyword", "position": "position",
                            "title": "title"},
                 content_key="link",
+                callback="on_hit",
             )
         ]
 
-    def wds_seed(self, hit: SerpHit) -> None:
-        """Called by ``WdsSeedsPipeline`` for every search hit."""
+    def on_hit(self, hit: SerpHit) -> Iterator[scrapy.Request]:
+        """Every search hit (the job's callback); a full batch starts WDS work."""
         shop = urlsplit(demo_site_url(self.settings))
         link = urlsplit(hit.link)
         if link.netloc != shop.netloc or not self.book_path.search(link.path):
@@ -103,7 +102,7 @@ class SerpToWdsSpider(WdsSpiderMixin, scrapy.Spider):
         self._seen.add(hit.link)
         self._pending.append(hit.link)
         if len(self._pending) >= self.seed_batch:
-            self._start_pending_now()
+            yield self._start_pending_request()
 
     # -- WDS: the pages -------------------------------------------------------------
 
@@ -116,14 +115,14 @@ class SerpToWdsSpider(WdsSpiderMixin, scrapy.Spider):
         # "Start job" on a running job adds these start URLs to it.
         return JobConfig(start_urls=list(self._starting), type="Intranet")
 
-    def _start_pending_now(self) -> None:
+    def _start_pending_request(self) -> scrapy.Request:
         self._starting, self._pending = self._pending, []
-        self.crawler.engine.crawl(self.wds_start_request())
+        return self.wds_start_request()
 
     def _start_pending(self, *args: Any, **kwargs: Any) -> None:
         # spider_idle: the search may end with fewer than seed_batch hits left.
         if self._pending:
-            self._start_pending_now()
+            self.crawler.engine.crawl(self._start_pending_request())
             raise DontCloseSpider()
 
     def parse_book(self, response: Response) -> Iterator[scrapy.Request]:

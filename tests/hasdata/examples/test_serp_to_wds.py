@@ -59,7 +59,10 @@ def test_search_hits_become_books_scraped_through_wds(
     assert by_url.keys() == book_links
     for url, item in by_url.items():
         assert item == truth[url]
-    # The search rows were seeds, not output.
+    # The search rows were seeds, not output: they went to the spider's
+    # callback, never through the pipelines (not even to be dropped there).
     assert all("keyword" not in item for item in run.items)
+    assert "'hasdata/rows':" in run.log
+    assert "item_dropped_count" not in run.log
     starts = [c for c in wds_emulator.calls() if c["method"] == "POST" and c["path"].endswith("/start")]
     assert starts, "no WDS job was started"
