@@ -122,7 +122,11 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=16)
     parser.add_argument("--window", type=float, default=5.0, help="seconds for the 'tasks polled' count")
     parser.add_argument("--scale", type=int, default=0, help="then run the package alone with this many tasks")
+    parser.add_argument("--fifo", action="store_true",
+                        help="scheduler queues first-in first-out (Scrapy's default is LIFO)")
     args = parser.parse_args()
+    extra = {"SCHEDULER_MEMORY_QUEUE": "scrapy.squeues.FifoMemoryQueue",
+             "SCHEDULER_DISK_QUEUE": "scrapy.squeues.PickleFifoDiskQueue"} if args.fifo else {}
 
     with DemoSite() as site, WdsEmulator(pending_polls=args.pending_polls) as emulator, \
             tempfile.TemporaryDirectory() as tmp:
@@ -130,9 +134,9 @@ def main() -> None:
         urls_file.write_text("\n".join(start_urls(site, args.tasks)))
         print(f"{args.tasks} tasks, each 202 x{args.pending_polls} before ready, "
               f"CONCURRENT_REQUESTS={args.concurrency}", flush=True)
-        parked = summary("parked (scrapy-wds)", crawl(emulator, urls_file, args.concurrency, {}), args.window)
+        parked = summary("parked (scrapy-wds)", crawl(emulator, urls_file, args.concurrency, extra), args.window)
         in_slot = summary("in-slot (baseline)", crawl(
-            emulator, urls_file, args.concurrency, {"DOWNLOADER_MIDDLEWARES": json.dumps(BASELINE)}
+            emulator, urls_file, args.concurrency, {**extra, "DOWNLOADER_MIDDLEWARES": json.dumps(BASELINE)}
         ), args.window)
         print_table([parked, in_slot])
         print(f"wall time ratio in-slot / parked: {in_slot['wall s'] / parked['wall s']:.1f}x; "
@@ -143,7 +147,7 @@ def main() -> None:
         if args.scale:
             urls_file.write_text("\n".join(start_urls(site, args.scale)))
             print(f"\nscale: {args.scale} tasks, package only", flush=True)
-            run = crawl(emulator, urls_file, args.concurrency, {})
+            run = crawl(emulator, urls_file, args.concurrency, extra)
             print_table([summary("parked (scrapy-wds)", run, args.window)])
 
 
