@@ -17,7 +17,7 @@ from hasdata_ext_support import (
     submits,
 )
 
-RETRY_PLENTY = {"HASDATA_RETRY_TIMES": 12}
+RETRY_PLENTY: dict[str, Any] = {"HASDATA_RETRY_TIMES": 12}
 
 
 def assert_every_row_once(result: Any, emulator: Any) -> None:

@@ -145,8 +145,9 @@ async def test_the_crawl_closes_without_waiting_for_the_engine_heartbeat(
     # With the engine's idle heartbeat out of the way, only the extension's
     # nudges (after the last job, after each webhook batch) can end the crawl.
     from scrapy.core.engine import ExecutionEngine
-    from twisted.internet import reactor
+    from twisted.internet import reactor as installed
 
+    reactor: Any = installed  # zope interfaces escape mypy
     monkeypatch.setattr(ExecutionEngine, "_SLOT_HEARTBEAT_INTERVAL", 3600.0)
     hasdata_emulator.configure(webhook_mode=mode, webhook_batch=3, job_polls=4)
     crawler, items = _crawler(hasdata_emulator, tmp_path)
@@ -155,7 +156,7 @@ async def test_the_crawl_closes_without_waiting_for_the_engine_heartbeat(
         if crawler.engine is not None and crawler.engine.spider is not None:
             deferred_from_coro(crawler.engine.close_spider_async(reason="stuck"))
 
-    guard = reactor.callLater(60, stuck)  # type: ignore[attr-defined]
+    guard = reactor.callLater(60, stuck)
     try:
         await crawler.crawl()
     finally:

@@ -103,9 +103,10 @@ class _EchoingApi(resource.Resource):
 
 @pytest.fixture
 def echoing_api() -> Any:
-    from twisted.internet import reactor
+    from twisted.internet import reactor as installed
 
-    port = reactor.listenTCP(0, server.Site(_EchoingApi()), interface="127.0.0.1")  # type: ignore[attr-defined]
+    reactor: Any = installed  # zope interfaces escape mypy
+    port = reactor.listenTCP(0, server.Site(_EchoingApi()), interface="127.0.0.1")
     yield f"http://127.0.0.1:{port.getHost().port}"
     port.stopListening()
 
