@@ -19,7 +19,10 @@ import pytest
 import pytest_twisted
 import scrapy
 from scrapy import signals
+from scrapy.crawler import Crawler
+from scrapy.utils.defer import deferred_from_coro
 from scrapy.utils.test import get_crawler
+from twisted.internet.task import LoopingCall
 
 from scrapy_wds._hasdata._row_keys import canonical_json
 from scrapy_wds.testing import DemoSite, HasDataEmulator
@@ -58,6 +61,27 @@ async def _paged_rows(emulator: HasDataEmulator) -> Counter[str]:
     return Counter(canonical_json(row["data"]) for row in wrapped)
 
 
+def _crawler(
+    emulator: HasDataEmulator, tmp_path: Path, urls: list[str], webhooks: bool
+) -> tuple[Crawler, list[Any]]:
+    crawler = get_crawler(JobsOnlySpider, {
+        "ADDONS": {"scrapy_wds.Addon": 300},
+        "HASDATA_API_KEY": emulator.api_key,
+        "HASDATA_API_URL": emulator.url,
+        "HASDATA_JOBS": [{"scraper": "contacts", "input": {"urls": urls}}],
+        "HASDATA_STATE_FILE": str(tmp_path / "state.json"),
+        "HASDATA_WEBHOOK_ENABLED": webhooks,
+        "HASDATA_PAGE_LIMIT": 1,  # a page per row: a close can fall between twins
+        "HASDATA_POLL_INTERVAL": 0.02,
+        "HASDATA_POLL_MAX_INTERVAL": 0.05,
+        "HASDATA_RETRY_DELAY": 0.01,
+        "HASDATA_PROGRESS_INTERVAL": 0,
+    })
+    items: list[Any] = []
+    crawler.signals.connect(lambda item: items.append(item), signal=signals.item_scraped, weak=False)
+    return crawler, items
+
+
 @pytest.mark.parametrize(
     ("webhooks", "mode", "batch"),
     [
@@ -81,20 +105,7 @@ async def test_identical_rows_are_all_delivered(
     twin, other = _contact_pages(demo_site)
     if webhooks:
         hasdata_emulator.configure(webhook_mode=mode, webhook_batch=batch, job_polls=4)
-    crawler = get_crawler(JobsOnlySpider, {
-        "ADDONS": {"scrapy_wds.Addon": 300},
-        "HASDATA_API_KEY": hasdata_emulator.api_key,
-        "HASDATA_API_URL": hasdata_emulator.url,
-        "HASDATA_JOBS": [{"scraper": "contacts", "input": {"urls": [twin, other, twin, twin]}}],
-        "HASDATA_STATE_FILE": str(tmp_path / "state.json"),
-        "HASDATA_WEBHOOK_ENABLED": webhooks,
-        "HASDATA_POLL_INTERVAL": 0.05,
-        "HASDATA_POLL_MAX_INTERVAL": 0.1,
-        "HASDATA_RETRY_DELAY": 0.01,
-        "HASDATA_PROGRESS_INTERVAL": 0,
-    })
-    items: list[Any] = []
-    crawler.signals.connect(lambda item: items.append(item), signal=signals.item_scraped, weak=False)
+    crawler, items = _crawler(hasdata_emulator, tmp_path, [twin, other, twin, twin], webhooks)
     await crawler.crawl()
 
     paged = await _paged_rows(hasdata_emulator)
@@ -105,3 +116,48 @@ async def test_identical_rows_are_all_delivered(
     assert stats["item_scraped_count"] == 4
     if webhooks and mode != "dropped":
         assert stats.get("hasdata/rows/webhook", 0) > 0, "no row came by webhook"
+
+
+@pytest_twisted.ensureDeferred
+async def test_matching_goes_on_after_a_resume(
+    hasdata_emulator: HasDataEmulator, demo_site: DemoSite, tmp_path: Path
+) -> None:
+    # Run 1 takes rows by webhook, then stops (as Ctrl-C would) before the job
+    # ends. Run 2 resumes: HasData's callbacks go to run 1's dead receiver, so
+    # it pages every row, and must skip exactly the ones run 1 delivered early.
+    twin, other = _contact_pages(demo_site)
+    urls = [twin, other, twin, twin]
+    hasdata_emulator.configure(webhook_mode="in_order", webhook_batch=1, job_polls=20)
+    first, first_items = _crawler(hasdata_emulator, tmp_path, urls, True)
+
+    def close_after_two() -> None:
+        engine = first.engine
+        if len(first_items) >= 2 and engine is not None and engine.spider is not None:
+            watcher.stop()
+            deferred_from_coro(engine.close_spider_async(reason="shutdown"))
+
+    watcher = LoopingCall(close_after_two)
+
+    def watch() -> None:
+        watcher.start(0.01)
+
+    def unwatch() -> None:
+        if watcher.running:
+            watcher.stop()
+
+    first.signals.connect(watch, signal=signals.spider_opened, weak=False)
+    first.signals.connect(unwatch, signal=signals.spider_closed, weak=False)
+    await first.crawl()
+    assert first.stats is not None
+    assert first.stats.get_value("finish_reason") == "shutdown"
+    assert first.stats.get_value("hasdata/rows/pages", 0) == 0  # all of run 1 came early
+    assert 2 <= len(first_items) < 4
+
+    second, second_items = _crawler(hasdata_emulator, tmp_path, urls, True)
+    await second.crawl()
+    assert second.stats is not None
+    assert second.stats.get_value("finish_reason") == "finished"
+    assert second.stats.get_value("hasdata/jobs/resumed") == 1
+    paged = await _paged_rows(hasdata_emulator)
+    both = Counter(canonical_json(dict(item)) for item in first_items + second_items)
+    assert both == paged
