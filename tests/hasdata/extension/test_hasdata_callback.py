@@ -81,7 +81,8 @@ async def test_a_failing_callback_is_logged_and_the_crawl_goes_on(
 
 def test_callback_name_is_checked_at_spider_open() -> None:
     spider = RowsToSpider()
-    assert collect_jobs([{"scraper": "crawler", "callback": "on_row"}], spider)[0].callback == "on_row"
+    [job] = collect_jobs([{"scraper": "crawler", "callback": "on_row"}], spider)
+    assert job.callback == "on_row"
     with pytest.raises(HasDataJobError) as info:
         collect_jobs([{"scraper": "crawler", "name": "pages", "callback": "on_rwo"}], spider)
     message = str(info.value)
@@ -90,4 +91,5 @@ def test_callback_name_is_checked_at_spider_open() -> None:
     with pytest.raises(HasDataJobError, match="field 'callback'"):
         collect_jobs([HasDataJob("crawler", callback=42)], spider)  # type: ignore[arg-type]
     with pytest.raises(HasDataJobError, match="field 'callback'"):
-        collect_jobs([{"scraper": "crawler", "callback": "name"}], spider)  # an attribute, not a method
+        # ``name`` is an attribute of the spider, not a method
+        collect_jobs([{"scraper": "crawler", "callback": "name"}], spider)
