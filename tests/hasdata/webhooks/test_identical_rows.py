@@ -62,7 +62,8 @@ async def _paged_rows(emulator: HasDataEmulator) -> Counter[str]:
 
 
 def _crawler(
-    emulator: HasDataEmulator, tmp_path: Path, urls: list[str], webhooks: bool
+    emulator: HasDataEmulator, tmp_path: Path, urls: list[str], webhooks: bool,
+    *, json_file: bool = False,
 ) -> tuple[Crawler, list[Any]]:
     crawler = get_crawler(JobsOnlySpider, {
         "ADDONS": {"scrapy_wds.Addon": 300},
@@ -71,6 +72,7 @@ def _crawler(
         "HASDATA_JOBS": [{"scraper": "contacts", "input": {"urls": urls}}],
         "HASDATA_STATE_FILE": str(tmp_path / "state.json"),
         "HASDATA_WEBHOOK_ENABLED": webhooks,
+        "HASDATA_USE_JSON_FILE": json_file,  # bare rows: known by their place in the file
         "HASDATA_PAGE_LIMIT": 1,  # a page per row: a close can fall between twins
         "HASDATA_POLL_INTERVAL": 0.02,
         "HASDATA_POLL_MAX_INTERVAL": 0.05,
@@ -83,14 +85,16 @@ def _crawler(
 
 
 @pytest.mark.parametrize(
-    ("webhooks", "mode", "batch"),
+    ("webhooks", "mode", "batch", "json_file"),
     [
-        (False, None, None),
-        (True, "in_order", 1),
-        (True, "in_order", 4),  # all twins in one callback
-        (True, "duplicated", 1),
-        (True, "shuffled", 2),
-        (True, "dropped", 1),
+        (False, None, None, False),
+        (False, None, None, True),
+        (True, "in_order", 1, False),
+        (True, "in_order", 1, True),
+        (True, "in_order", 4, False),  # all twins in one callback
+        (True, "duplicated", 1, False),
+        (True, "shuffled", 2, False),
+        (True, "dropped", 1, False),
     ],
 )
 @pytest_twisted.ensureDeferred
@@ -101,11 +105,13 @@ async def test_identical_rows_are_all_delivered(
     webhooks: bool,
     mode: str | None,
     batch: int | None,
+    json_file: bool,
 ) -> None:
     twin, other = _contact_pages(demo_site)
     if webhooks:
         hasdata_emulator.configure(webhook_mode=mode, webhook_batch=batch, job_polls=4)
-    crawler, items = _crawler(hasdata_emulator, tmp_path, [twin, other, twin, twin], webhooks)
+    urls = [twin, other, twin, twin]
+    crawler, items = _crawler(hasdata_emulator, tmp_path, urls, webhooks, json_file=json_file)
     await crawler.crawl()
 
     paged = await _paged_rows(hasdata_emulator)
@@ -116,6 +122,8 @@ async def test_identical_rows_are_all_delivered(
     assert stats["item_scraped_count"] == 4
     if webhooks and mode != "dropped":
         assert stats.get("hasdata/rows/webhook", 0) > 0, "no row came by webhook"
+    if json_file:
+        assert stats.get("hasdata/json_file/used") == 1
 
 
 @pytest_twisted.ensureDeferred
