@@ -26,6 +26,11 @@ from scrapy_wds._wds._task import META_KEY, WdsTask
 MAX_GET_URL_LENGTH = 2000
 SCRAPE_MULTIPLE_METHODS = ("auto", "get", "post")
 JSON_HEADERS = {"Content-Type": "application/json", "Accept": "application/json"}
+#: Scrapy's own meta flags for calls to the API.  robots.txt and the spider's
+#: allowed_domains govern the crawled site, and WDS applies both itself (its
+#: AccessDeniedForRobots state, its start domains); applied to the API host
+#: they would only drop calls.
+SCRAPY_FLAGS = {"dont_obey_robotstxt": True, "allow_offsite": True}
 
 
 def check_scrape_multiple_method(value: object) -> str:
@@ -133,6 +138,11 @@ class WdsApi:
         meta.update(request.pop("wds", {}))
         headers = dict(JSON_HEADERS) if body is not None else {"Accept": "application/json"}
         return Request(
-            url, method=method, body=body, headers=headers, meta={META_KEY: meta}, **request
+            url,
+            method=method,
+            body=body,
+            headers=headers,
+            meta={META_KEY: meta, **SCRAPY_FLAGS},
+            **request,
         )
 

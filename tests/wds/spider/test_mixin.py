@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 import pytest_twisted
+from scrapy.downloadermiddlewares.offsite import OffsiteMiddleware
 from scrapy.exceptions import CloseSpider
 from scrapy.utils.request import RequestFingerprinter
 from twisted.python.failure import Failure
@@ -35,7 +36,8 @@ async def test_start_answer_gives_one_follow_up_per_task() -> None:
         "http://wds.test/base/path/api/v2/tasks/7/info",
     ]
     assert out[1].meta == {"wds": {"action": "info", "job": "demo", "callback": "parse", "follow_up": True,
-                                   "task": {"id": "7", "url": "http://site.test/b"}}}
+                                   "task": {"id": "7", "url": "http://site.test/b"}},
+                           "dont_obey_robotstxt": True, "allow_offsite": True}
     assert stats(spider) == {"wds/jobs/started": 1, "wds/tasks/found": 2, "wds/malformed_answers/start": 1}
 
 
@@ -166,7 +168,6 @@ class OffsiteSpider(DemoSpider):
 @pytest.mark.parametrize(
     ("spider_class", "error", "expected"),
     [
-        (OffsiteSpider, WdsSpiderError, "allowed_domains ['site.test'] leaves out the WDS server (wds.test)"),
         (BrokenSpider, JobConfigError, "JobConfig.crawl_delays['site.test'] is '3 seconds'"),
         (NoJobSpider, JobConfigError, "spider 'no_job' declares no WDS job"),
         (NoCallbackSpider, WdsSpiderError, "wds_start_callback must be a method of the spider"),
@@ -196,10 +197,16 @@ async def test_start_urls_make_a_job_when_none_is_declared() -> None:
 
 
 @pytest_twisted.ensureDeferred
-async def test_allowed_domains_that_cover_the_wds_server_are_fine() -> None:
+async def test_api_calls_pass_offsite_and_robots_filters_meant_for_the_site() -> None:
+    """allowed_domains and robots.txt rule the crawled site (WDS applies both), not the API host."""
     spider = make_spider(OffsiteSpider)
-    spider.allowed_domains = ["site.test", "wds.test"]
-    assert len([x async for x in spider.start()]) == 1
+    [start] = [x async for x in spider.start()]
+    requests = [start, spider.wds_scrape(follow_up(spider), "CSS: h1", callback="got_values")]
+    offsite = OffsiteMiddleware.from_crawler(spider.crawler)
+    offsite.spider_opened(spider)
+    for request in requests:
+        assert offsite.process_request(request) is None  # would raise IgnoreRequest if offsite
+        assert request.meta["dont_obey_robotstxt"] is True
 
 
 def test_other_failures_are_logged_once_by_the_spider(caplog: Any) -> None:

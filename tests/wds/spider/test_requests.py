@@ -27,7 +27,12 @@ def test_start_request_posts_the_job_config_under_the_base_path() -> None:
     assert request.url == "http://wds.test/base/path/api/v2/jobs/demo/start"
     assert json.loads(request.body) == {"StartUrls": ["http://site.test/"]}
     assert request.headers[b"Content-Type"] == b"application/json"
-    assert request.meta == {"wds": {"action": "start", "job": "demo", "callback": "parse"}}
+    # Besides its own key, only Scrapy's flags that keep site filters off API calls.
+    assert request.meta == {
+        "wds": {"action": "start", "job": "demo", "callback": "parse"},
+        "dont_obey_robotstxt": True,
+        "allow_offsite": True,
+    }
 
 
 def test_job_names_are_one_encoded_path_segment() -> None:
@@ -136,7 +141,8 @@ def test_every_kind_round_trips_through_request_dicts_and_pickle() -> None:
     spider = make_spider()
     for request in every_kind(spider):
         json.dumps(request.meta)  # JSON-compatible meta, nothing else
-        assert set(request.meta) == {"wds"}
+        assert "wds" in request.meta
+        assert set(request.meta) <= {"wds", "dont_obey_robotstxt", "allow_offsite"}
         as_dict = request.to_dict(spider=spider)
         assert as_dict["callback"] == "_wds_on_answer"
         assert as_dict["errback"] == "_wds_on_error"
