@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from scrapy.settings import BaseSettings
+from urllib.parse import urlsplit
+
+from scrapy.settings import BaseSettings, SETTINGS_PRIORITIES
 from scrapy.utils.misc import load_object
 
 from scrapy_wds._wds._settings import DEFAULTS
@@ -19,6 +21,7 @@ def configure_addon(settings: BaseSettings) -> None:
     for name, value in DEFAULTS.items():
         # "addon" priority sits below the project's own: a user's value wins.
         settings.set(name, value, priority="addon")
+    _give_the_api_its_own_slot(settings)
     middlewares = settings["DOWNLOADER_MIDDLEWARES"]
     wanted = load_object(MIDDLEWARE_PATH)
     already = any(_loads_as(key, wanted) for key in middlewares)
@@ -34,3 +37,21 @@ def _loads_as(key: object, wanted: object) -> bool:
         return load_object(key) is wanted
     except (ImportError, NameError, ValueError):
         return False  # the user's own entry; Scrapy reports it if it is broken
+
+
+def _give_the_api_its_own_slot(settings: BaseSettings) -> None:
+    """No DOWNLOAD_DELAY and the crawl's whole concurrency for calls to the API.
+
+    Every WDS call goes to one host, so a project's per-domain politeness
+    (Scrapy's project template sets ``DOWNLOAD_DELAY = 1`` and one request
+    per domain) would pace the whole crawl at one call a second.  Politeness
+    towards the crawled site is WDS's job (``JobConfig.crawl_delays``).  A
+    ``DOWNLOAD_SLOTS`` entry the user wrote for the API host is left alone.
+    """
+    host = urlsplit(str(settings.get("WDS_API_URL"))).hostname
+    slots = dict(settings.getdict("DOWNLOAD_SLOTS"))
+    if not host or host in slots:
+        return
+    slots[host] = {"delay": 0, "concurrency": settings.getint("CONCURRENT_REQUESTS")}
+    priority = max(settings.getpriority("DOWNLOAD_SLOTS") or 0, SETTINGS_PRIORITIES["addon"])
+    settings.set("DOWNLOAD_SLOTS", slots, priority=priority)

@@ -123,3 +123,21 @@ def test_configure_addon_does_nothing_without_api_url() -> None:
     configure_addon(settings)
     assert MIDDLEWARE_PATH not in settings.getdict("DOWNLOADER_MIDDLEWARES")
     assert settings.get("WDS_RETRY_TIMES") is None
+
+
+def test_configure_addon_frees_the_api_host_from_per_domain_politeness() -> None:
+    settings = Settings({"WDS_API_URL": "http://wds.internal:2807/base/", "CONCURRENT_REQUESTS": 24})
+    settings.set("DOWNLOAD_SLOTS", {"site.example": {"delay": 3}}, priority="project")
+    configure_addon(settings)
+    assert settings.getdict("DOWNLOAD_SLOTS") == {
+        "site.example": {"delay": 3},
+        "wds.internal": {"delay": 0, "concurrency": 24},
+    }
+
+
+def test_configure_addon_keeps_the_users_slot_for_the_api_host() -> None:
+    settings = Settings()
+    settings.set("WDS_API_URL", "http://wds.internal", priority="project")
+    settings.set("DOWNLOAD_SLOTS", {"wds.internal": {"concurrency": 2}}, priority="project")
+    configure_addon(settings)
+    assert settings.getdict("DOWNLOAD_SLOTS") == {"wds.internal": {"concurrency": 2}}
