@@ -21,12 +21,10 @@ import json
 import logging
 from collections.abc import AsyncIterator, Callable, Mapping
 from typing import Any
-from urllib.parse import urlsplit
 
 from scrapy import Request
 from scrapy.exceptions import CloseSpider
 from scrapy.http import Response
-from scrapy.utils.url import url_is_from_any_domain
 from twisted.python.failure import Failure
 
 from scrapy_wds._wds._answers import (
@@ -61,6 +59,8 @@ from scrapy_wds._wds._task import META_KEY, NotAWdsResponse, WdsTask, task_of, w
 
 #: Finish reason of a crawl stopped at start by a set-up mistake (bad JobConfig, rules…).
 START_ERROR_REASON = "wds_config_error"
+#: Mistakes in the spider's own code or declarations, as opposed to answers.
+SETUP_MISTAKES = (JobConfigError, WdsSpiderError, WdsSelectorError, WdsItemError)
 
 
 class WdsSpiderMixin:
@@ -75,6 +75,8 @@ class WdsSpiderMixin:
     wds_job: JobConfig | None = None
     wds_job_name: str | None = None
     wds_start_callback: str = "parse"
+    #: Set once a callback mistake has stopped the crawl, so it is reported once.
+    _wds_stopping: bool = False
 
     # Provided by scrapy.Spider.
     name: str
@@ -99,21 +101,11 @@ class WdsSpiderMixin:
     def wds_check(self) -> None:
         """Checks run at start, before the job is sent; extend to check more."""
         method_name(self, self.wds_start_callback, where="wds_start_callback")
-        allowed = getattr(self, "allowed_domains", None)
-        api_url = self._wds_api.base
-        if allowed and not url_is_from_any_domain(api_url, allowed):
-            # Scrapy's OffsiteMiddleware would drop every API call.
-            raise WdsSpiderError(
-                f"allowed_domains {list(allowed)!r} leaves out the WDS server "
-                f"({urlsplit(api_url).hostname}), so every WDS call would be dropped as "
-                "offsite; add its host to allowed_domains or remove allowed_domains (WDS "
-                "itself keeps the crawl on the start URLs' domains)"
-            )
 
     async def start(self) -> AsyncIterator[Any]:
         try:
             request = self.wds_start_request()
-        except (JobConfigError, WdsSpiderError, WdsSelectorError, WdsItemError) as exc:
+        except SETUP_MISTAKES as exc:
             # A set-up mistake: one line that names it, not a traceback, and a
             # finish reason that says why the crawl stopped.
             self.logger.error("WDS spider %r cannot start: %s", self.name, exc)
@@ -288,14 +280,40 @@ class WdsSpiderMixin:
                 output = self._wds_user_callback(response, wds, cb_kwargs)
             else:
                 raise MalformedAnswer(f"the request has an unknown WDS action {action!r}")
+            async for element in iterate_output(output):
+                yield element
         except MalformedAnswer as exc:
             stats.inc_value(f"wds/malformed_answers/{action}")
             self.logger.warning(
                 "Skipped a malformed WDS %s answer (%s): %s", action, _about(wds), exc
             )
-            return
-        async for element in iterate_output(output):
-            yield element
+        except SETUP_MISTAKES as exc:
+            raise self._wds_stop_for_mistake(response, wds, exc) from None
+
+    def _wds_stop_for_mistake(
+        self, response: Response, wds: Mapping[str, Any], mistake: Exception
+    ) -> CloseSpider:
+        """A mistake in a callback (a bad selector, say) fails on every page alike.
+
+        Stop at the first one with one line, instead of a traceback per page,
+        and schedule the request again, so that a fixed spider resumed from
+        the same JOBDIR redoes this page instead of finding it already seen.
+        """
+        assert self.crawler.engine is not None
+        request = response.request
+        if request is not None:
+            # Only the headers the request was built with: the downloader
+            # middleware added the WDS_API_HEADERS, which must not be saved.
+            built = {k: request.headers[k] for k in ("Accept", "Content-Type") if k in request.headers}
+            self.crawler.engine.crawl(request.replace(headers=built, dont_filter=True))
+        if not self._wds_stopping:
+            self._wds_stopping = True
+            self.crawler.stats.inc_value("wds/callback_mistakes")
+            self.logger.error(
+                "WDS spider %r stops: callback %r has a mistake: %s",
+                self.name, wds.get("callback"), mistake,
+            )
+        return CloseSpider(START_ERROR_REASON)
 
     def _wds_follow_up(
         self, response: Response, wds: Mapping[str, Any], cb_kwargs: dict[str, Any]
