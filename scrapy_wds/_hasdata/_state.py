@@ -34,7 +34,7 @@ import json
 import logging
 import os
 import tempfile
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
@@ -127,7 +127,7 @@ class StateFile:
             return
         self.jobs[key].rows_seen.extend(progress)
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        entry = {"job": key, **{name: value for name, value in asdict(progress).items() if value}}
+        entry = {"job": key, **progress_to_entry(progress)}
         line = json.dumps(entry, separators=(",", ":")) + "\n"
         with open(self.keys_path, "a", encoding="utf-8") as handle:
             handle.write(line)
@@ -140,10 +140,17 @@ class StateFile:
         self.save()
         self.keys_path.unlink(missing_ok=True)
 
+    def save_job(self, key: str) -> None:
+        """Persist job ``key`` (the file holds every job: the whole file is rewritten)."""
+        self.save()
+
+    def close(self) -> None:
+        """Nothing to let go of (the redis store releases its claims here)."""
+
     def save(self) -> None:
         data = {
             "version": STATE_VERSION,
-            "jobs": {key: _without_keys(record) for key, record in self.jobs.items()},
+            "jobs": {key: record_to_dict(record) for key, record in self.jobs.items()},
         }
         self.path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(prefix=self.path.name + ".", suffix=".tmp", dir=self.path.parent)
@@ -172,7 +179,7 @@ class StateFile:
             data = json.loads(text)
             if data.get("version") != STATE_VERSION:
                 raise ValueError(f"unknown version {data.get('version')!r}")
-            self.jobs = {key: _record(value) for key, value in data["jobs"].items()}
+            self.jobs = {key: record_from_dict(value) for key, value in data["jobs"].items()}
         except (ValueError, KeyError, TypeError, AttributeError) as exc:
             raise HasDataStateError(
                 f"the HasData state file {str(self.path)!r} is damaged ({exc}); it lists "
@@ -193,9 +200,7 @@ class StateFile:
             try:
                 entry = json.loads(line)
                 record = self.jobs.get(entry["job"])
-                progress = RowProgress(
-                    **{name: [str(v) for v in entry.get(name, [])] for name in _PROGRESS_FIELDS}
-                )
+                progress = progress_from_entry(entry)
             except (ValueError, KeyError, TypeError, AttributeError):
                 continue  # the tail of a write a crash cut short
             if record is not None:
@@ -203,17 +208,35 @@ class StateFile:
 
 
 _PROGRESS_FIELDS = tuple(RowProgress.__dataclass_fields__)
+#: What the state file keeps of a record: every field but the rows handled,
+#: which live in the side file (or a redis list).
+_RECORD_FIELDS = tuple(f.name for f in fields(JobRecord) if f.name != "rows_seen")
 
 
-def _without_keys(record: JobRecord) -> dict[str, Any]:
-    data = asdict(record)
-    del data["rows_seen"]
+def record_to_dict(record: JobRecord) -> dict[str, Any]:
+    """The record as JSON-ready data, without its rows.
+
+    Read field by field: ``dataclasses.asdict`` would deep-copy every row id
+    and key handled so far on each save (once per page), a cost that grows
+    with the job and made big drains quadratic.
+    """
+    data = {name: getattr(record, name) for name in _RECORD_FIELDS}
+    data["pages_done"] = list(record.pages_done)
     return data
 
 
-def _record(value: Any) -> JobRecord:
+def record_from_dict(value: Any) -> JobRecord:
     known = JobRecord.__dataclass_fields__
-    return JobRecord(**{k: v for k, v in value.items() if k in known})
+    return JobRecord(**{k: v for k, v in value.items() if k in known and k != "rows_seen"})
+
+
+def progress_to_entry(progress: RowProgress) -> dict[str, list[str]]:
+    """One batch's rows as JSON-ready data (empty lists left out)."""
+    return {name: getattr(progress, name) for name in _PROGRESS_FIELDS if getattr(progress, name)}
+
+
+def progress_from_entry(entry: dict[str, Any]) -> RowProgress:
+    return RowProgress(**{name: [str(v) for v in entry.get(name, [])] for name in _PROGRESS_FIELDS})
 
 
 def _fsync_dir(directory: Path) -> None:
