@@ -1,6 +1,7 @@
 """The typed errors a WDS request's errback receives.
 
-Every error names what was asked (``action``, ``task_id``), what the server
+Every error names what was asked (``action``, ``task_id``, the task's
+``page_url``), what the server
 answered (``status``, ``server_text``, truncated) and carries a ``hint`` that
 says what the user can do about it.  They derive from Scrapy's
 :class:`~scrapy.exceptions.IgnoreRequest` on purpose: the middleware already
@@ -17,6 +18,20 @@ from scrapy.exceptions import IgnoreRequest
 SERVER_TEXT_LIMIT = 500
 
 
+def describe_call(action: str, task_id: str | None, job: str | None, page_url: str | None) -> str:
+    """``info on task 't1' of job 'books' (page http://…)``: what a call was about.
+
+    The page URL is there because a task id alone means nothing to the user:
+    the page is what they can open, exclude or report.
+    """
+    target = f"task {task_id!r}" if task_id is not None else "the job start"
+    if job:
+        target += f" of job {job!r}"
+    if page_url:
+        target += f" (page {page_url})"
+    return f"{action} on {target}"
+
+
 def truncate_server_text(text: str, limit: int = SERVER_TEXT_LIMIT) -> str:
     """The server's error text on one line, cut to ``limit`` characters."""
     flat = " ".join(text.split())
@@ -30,8 +45,9 @@ class WdsError(IgnoreRequest):
 
     Attributes: ``status`` (HTTP status of the last answer, ``None`` when the
     connection failed), ``action`` (``"info"``, ``"crawl"``…), ``task_id``
-    (``None`` for a job start), ``job``, ``server_text`` (truncated) and
-    ``url`` (the API URL called).
+    (``None`` for a job start), ``job``, ``page_url`` (the task's page,
+    ``None`` for a job start), ``server_text`` (truncated) and ``url`` (the
+    API URL called).
     """
 
     #: What the user can do; each subclass says it for its own case.
@@ -45,6 +61,7 @@ class WdsError(IgnoreRequest):
         task_id: str | None,
         server_text: str = "",
         job: str | None = None,
+        page_url: str | None = None,
         url: str = "",
         detail: str = "",
     ) -> None:
@@ -52,17 +69,16 @@ class WdsError(IgnoreRequest):
         self.action = action
         self.task_id = task_id
         self.job = job
+        self.page_url = page_url
         self.server_text = truncate_server_text(server_text)
         self.url = url
         self.detail = detail
         super().__init__(self._message())
 
     def _message(self) -> str:
-        target = f"task {self.task_id!r}" if self.task_id is not None else "the job start"
-        if self.job:
-            target += f" of job {self.job!r}"
+        call = describe_call(self.action, self.task_id, self.job, self.page_url)
         answer = f"HTTP {self.status}" if self.status is not None else "no answer"
-        parts = [f"WDS {self.action} on {target} failed ({answer})"]
+        parts = [f"WDS {call} failed ({answer})"]
         if self.detail:
             parts.append(self.detail)
         if self.server_text:

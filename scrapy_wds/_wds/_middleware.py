@@ -42,6 +42,7 @@ from scrapy_wds._wds._errors import (
     WdsGaveUpWaiting,
     WdsServerError,
     WdsUnexpectedResponse,
+    describe_call,
 )
 from scrapy_wds._wds._settings import WdsSettings
 from scrapy_wds._wds._waiting_room import WaitingRoom, load_parked, parked_file, save_parked
@@ -248,13 +249,9 @@ class WdsDownloaderMiddleware:
         stat: str | None = None,
         detail: str = "",
     ) -> NoReturn:
-        wds = request.meta[META_KEY]
-        task = wds.get("task") or {}
         error = error_class(
             status=status,
-            action=_action(request),
-            task_id=str(task["id"]) if isinstance(task, dict) and "id" in task else None,
-            job=wds.get("job"),
+            **_call_facts(request),
             server_text=server_text,
             url=request.url,
             detail=detail,
@@ -353,11 +350,20 @@ def _action(request: Request) -> str:
     return str(action) if action else "unknown"
 
 
-def _describe(request: Request) -> str:
+def _call_facts(request: Request) -> dict[str, Any]:
+    """What a WDS request asks about, as the keywords of :func:`describe_call` and WdsError."""
     wds = request.meta[META_KEY]
-    task = wds.get("task") if isinstance(wds.get("task"), dict) else None
-    target = f"task {task.get('id')!r}" if task else f"start of job {wds.get('job')!r}"
-    return f"{_action(request)} on {target}"
+    task = wds.get("task") if isinstance(wds.get("task"), dict) else {}
+    return {
+        "action": _action(request),
+        "task_id": str(task["id"]) if "id" in task else None,
+        "job": wds.get("job"),
+        "page_url": task.get("url"),
+    }
+
+
+def _describe(request: Request) -> str:
+    return describe_call(**_call_facts(request))
 
 
 def _retry_after(response: Response) -> float | None:

@@ -390,8 +390,8 @@ class WdsSpiderMixin:
         stats.inc_value(f"wds/failed/{action}")
         if wds.get("follow_up"):
             stats.inc_value(f"wds/tasks/failed/{reason}")
-        # The downloader middleware already logged its own typed errors with the
-        # server's text; repeat them only at debug level, with the page URL.
+        # The downloader middleware already logged its own typed errors (page
+        # URL and server text included); repeat them only at debug level.
         level = logging.DEBUG if isinstance(failure.value, WdsError) else logging.WARNING
         self.logger.log(level, "WDS %s failed (%s): %s", action, _about(wds), failure.value)
         errback = getattr(self, wds.get("errback") or "", None)

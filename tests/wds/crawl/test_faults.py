@@ -30,6 +30,8 @@ def test_failing_tasks_cost_only_their_books(crawls: Crawls, wds_emulator: Any, 
     # One clear line per failed task (the downloader side's), not two.
     failure_lines = [line for line in result.log.splitlines() if "WDS info on task" in line]
     assert len(failure_lines) == 3
+    # Each names the page, so the user knows which book is missing.
+    assert sorted(url for url in missing for line in failure_lines if f"(page {url})" in line) == sorted(missing)
 
 
 def test_server_errors_and_dropped_connections_lose_nothing(

@@ -24,7 +24,14 @@ from scrapy_wds._wds._errors import SERVER_TEXT_LIMIT, truncate_server_text
     ],
 )
 def test_every_error_carries_the_facts_and_pickles(cls: type[scrapy_wds.WdsError]) -> None:
-    error = cls(status=404, action="crawl", task_id="t-1", job="books", server_text="Task\n  gone")
+    error = cls(
+        status=404,
+        action="crawl",
+        task_id="t-1",
+        job="books",
+        page_url="http://site.test/a.html",
+        server_text="Task\n  gone",
+    )
     assert isinstance(error, scrapy_wds.WdsError) and isinstance(error, IgnoreRequest)
     assert (error.status, error.action, error.task_id, error.server_text) == (
         404,
@@ -33,10 +40,14 @@ def test_every_error_carries_the_facts_and_pickles(cls: type[scrapy_wds.WdsError
         "Task gone",
     )
     message = str(error)
-    for part in ("crawl", "'t-1'", "'books'", "HTTP 404", "Task gone", "what to do"):
+    assert message.startswith(
+        "WDS crawl on task 't-1' of job 'books' (page http://site.test/a.html) failed (HTTP 404)"
+    )
+    for part in ("Task gone", "what to do"):
         assert part in message
     copy = pickle.loads(pickle.dumps(error))
     assert type(copy) is cls and str(copy) == message and copy.task_id == "t-1"
+    assert copy.page_url == "http://site.test/a.html"
 
 
 def test_long_server_text_is_cut() -> None:
