@@ -45,11 +45,11 @@ from scrapy_wds._wds._errors import (
     describe_call,
 )
 from scrapy_wds._wds._settings import WdsSettings
+from scrapy_wds._wds._task import META_KEY
 from scrapy_wds._wds._waiting_room import WaitingRoom, load_parked, parked_file, save_parked
 
 logger = logging.getLogger(__name__)
 
-META_KEY = "wds"
 #: Statuses retried like 5xx: request timeout and "too many requests".
 RETRY_STATUSES = frozenset({408, 429})
 

@@ -10,6 +10,8 @@ from scrapy.http import Response
 
 from scrapy_wds._wds._answers import TaskState, TaskStatus, load_json, parse_status
 
+#: The one request meta key under which every WDS call describes itself
+#: (written by the request builders, read by the middleware and the mixin).
 META_KEY = "wds"
 
 
