@@ -84,20 +84,12 @@ class WdsApi:
     def crawl(
         self, task: WdsTask, selector: WdsSelector, attribute: str | None = None, **request: Any
     ) -> Request:
-        params = [("selector", selector.wire)]
-        if attribute is not None:
-            params.append(("attributeName", attribute))
-        meta = self._meta("crawl", task)
-        return self._request(self.task_url(task.id, "crawl", params), meta, request)
+        return self._one_selector("crawl", task, selector, attribute, request)
 
     def scrape(
         self, task: WdsTask, selector: WdsSelector, attribute: str | None = None, **request: Any
     ) -> Request:
-        params = [("selector", selector.wire)]
-        if attribute is not None:
-            params.append(("attributeName", attribute))
-        meta = self._meta("scrape", task)
-        return self._request(self.task_url(task.id, "scrape", params), meta, request)
+        return self._one_selector("scrape", task, selector, attribute, request)
 
     def scrape_multiple(
         self, task: WdsTask, fields: Sequence[ScrapeField], **request: Any
@@ -120,6 +112,21 @@ class WdsApi:
         ]
         url = self.task_url(task.id, "scrape-multiple")
         return self._request(url, meta, request, method="POST", body=json.dumps(body))
+
+    def _one_selector(
+        self,
+        action: str,
+        task: WdsTask,
+        selector: WdsSelector,
+        attribute: str | None,
+        request: dict[str, Any],
+    ) -> Request:
+        """Crawl and scrape: one selector, an optional attribute, the action as the endpoint."""
+        params = [("selector", selector.wire)]
+        if attribute is not None:
+            params.append(("attributeName", attribute))
+        url = self.task_url(task.id, action, params)
+        return self._request(url, self._meta(action, task), request)
 
     @staticmethod
     def _meta(action: str, task: WdsTask) -> dict[str, Any]:
