@@ -236,8 +236,9 @@ class WdsSpiderMixin:
         return self._wds_api.info(self._wds_target(target), **args)
 
     def _wds_target(self, target: Response | WdsTask) -> WdsTask:
-        task = target if isinstance(target, WdsTask) else task_of(target)
-        return WdsTask(task.job, task.id, task.url)
+        # A call needs only the task's id and URL: reading the status would
+        # parse the info body once more for every request a callback builds.
+        return target if isinstance(target, WdsTask) else task_of(target, with_status=False)
 
     def _wds_request_args(
         self,

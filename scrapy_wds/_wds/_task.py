@@ -65,11 +65,13 @@ def wds_meta(response: Response) -> Mapping[str, Any]:
     return meta
 
 
-def task_of(response: Response) -> WdsTask:
+def task_of(response: Response, *, with_status: bool = True) -> WdsTask:
     """The task a WDS response is about (with its status if it is an info answer).
 
     Raises :class:`~scrapy_wds._wds._answers.MalformedAnswer` if an info
     answer cannot be read (the mixin checks before calling user code).
+    ``with_status=False`` skips reading the body, for callers that only need
+    the task's id and URL.
     """
     meta = wds_meta(response)
     task = meta.get("task")
@@ -77,5 +79,7 @@ def task_of(response: Response) -> WdsTask:
         raise NotAWdsResponse(
             f"{response!r} answers a WDS {meta['action']!r} call, which is not about one task"
         )
-    status = parse_status(load_json(response.body)) if meta["action"] == "info" else None
+    status = None
+    if with_status and meta["action"] == "info":
+        status = parse_status(load_json(response.body))
     return WdsTask(str(meta.get("job", "")), str(task["id"]), str(task["url"]), status)
