@@ -29,6 +29,15 @@ DEFAULTS: dict[str, Any] = {
     "WDS_RETRY_MAX_DELAY": 30.0,
 }
 
+#: The settings that are a number of seconds.
+_SECONDS = (
+    "WDS_POLL_FIRST_DELAY",
+    "WDS_POLL_MAX_DELAY",
+    "WDS_POLL_MAX_WAIT",
+    "WDS_RETRY_FIRST_DELAY",
+    "WDS_RETRY_MAX_DELAY",
+)
+
 #: Header names whose values are always secret, whatever the settings say.
 ALWAYS_SECRET = frozenset({"authorization", "proxy-authorization", "cookie"})
 #: A header named like one of these words is secret too (X-Api-Key, X-Auth-Token…).
@@ -68,50 +77,27 @@ class WdsSettings:
 
     @classmethod
     def from_settings(cls, settings: BaseSettings) -> WdsSettings:
-        def number(name: str) -> float:
-            return _positive_number(settings, name)
-
-        retry_times = settings.get("WDS_RETRY_TIMES", DEFAULTS["WDS_RETRY_TIMES"])
-        if isinstance(retry_times, bool) or not isinstance(retry_times, (int, str)):
-            raise ValueError(f"WDS_RETRY_TIMES must be a whole number ≥ 0, got {retry_times!r}")
-        try:
-            retries = int(retry_times)
-        except ValueError:
-            raise ValueError(
-                f"WDS_RETRY_TIMES must be a whole number ≥ 0, got {retry_times!r}"
-            ) from None
-        if retries < 0:
-            raise ValueError(f"WDS_RETRY_TIMES must be a whole number ≥ 0, got {retries}")
-        secret_names = settings.get("WDS_SECRET_HEADERS", DEFAULTS["WDS_SECRET_HEADERS"])
-        if isinstance(secret_names, str):
-            secret_names = [n for n in re.split(r"[,\s]+", secret_names) if n]
-        if not isinstance(secret_names, (list, tuple, set, frozenset)) or not all(
-            isinstance(n, str) for n in secret_names
-        ):
-            raise ValueError(
-                "WDS_SECRET_HEADERS must be a list of header names (or a comma-separated "
-                f"string), got {secret_names!r}"
-            )
+        seconds = {name: _positive_number(settings, name) for name in _SECONDS}
         for first, cap in (
             ("WDS_POLL_FIRST_DELAY", "WDS_POLL_MAX_DELAY"),
             ("WDS_RETRY_FIRST_DELAY", "WDS_RETRY_MAX_DELAY"),
         ):
-            if number(first) > number(cap):
+            if seconds[first] > seconds[cap]:
                 raise ValueError(
-                    f"{first} ({number(first):g} s) must not exceed {cap} ({number(cap):g} s)"
+                    f"{first} ({seconds[first]:g} s) must not exceed {cap} ({seconds[cap]:g} s)"
                 )
         return cls(
             api_url=parse_api_url(settings.get("WDS_API_URL")),
             headers=parse_api_headers(
                 settings.get("WDS_API_HEADERS", DEFAULTS["WDS_API_HEADERS"])
             ),
-            secret_header_names=frozenset(n.strip().lower() for n in secret_names),
-            poll_first_delay=number("WDS_POLL_FIRST_DELAY"),
-            poll_max_delay=number("WDS_POLL_MAX_DELAY"),
-            poll_max_wait=number("WDS_POLL_MAX_WAIT"),
-            retry_times=retries,
-            retry_first_delay=number("WDS_RETRY_FIRST_DELAY"),
-            retry_max_delay=number("WDS_RETRY_MAX_DELAY"),
+            secret_header_names=_secret_header_names(settings),
+            poll_first_delay=seconds["WDS_POLL_FIRST_DELAY"],
+            poll_max_delay=seconds["WDS_POLL_MAX_DELAY"],
+            poll_max_wait=seconds["WDS_POLL_MAX_WAIT"],
+            retry_times=_whole_number(settings, "WDS_RETRY_TIMES"),
+            retry_first_delay=seconds["WDS_RETRY_FIRST_DELAY"],
+            retry_max_delay=seconds["WDS_RETRY_MAX_DELAY"],
         )
 
     def is_secret(self, header_name: str) -> bool:
@@ -195,6 +181,36 @@ def parse_api_headers(value: Any) -> dict[str, str]:
             )
         headers[name.strip()] = str(header_value)
     return headers
+
+
+def _secret_header_names(settings: BaseSettings) -> frozenset[str]:
+    """``WDS_SECRET_HEADERS`` (a list, or a comma-separated string) as lower-case names."""
+    names = settings.get("WDS_SECRET_HEADERS", DEFAULTS["WDS_SECRET_HEADERS"])
+    if isinstance(names, str):
+        names = [n for n in re.split(r"[,\s]+", names) if n]
+    if not isinstance(names, (list, tuple, set, frozenset)) or not all(
+        isinstance(n, str) for n in names
+    ):
+        raise ValueError(
+            "WDS_SECRET_HEADERS must be a list of header names (or a comma-separated "
+            f"string), got {names!r}"
+        )
+    return frozenset(n.strip().lower() for n in names)
+
+
+def _whole_number(settings: BaseSettings, name: str) -> int:
+    raw = settings.get(name, DEFAULTS[name])
+    problem = ValueError(f"{name} must be a whole number ≥ 0, got {raw!r}")
+    # True is an int to Python, and int(2.5) would cut silently: refuse both.
+    if isinstance(raw, bool) or not isinstance(raw, (int, str)):
+        raise problem
+    try:
+        number = int(raw)
+    except ValueError:
+        raise problem from None
+    if number < 0:
+        raise problem
+    return number
 
 
 def _positive_number(settings: BaseSettings, name: str) -> float:
