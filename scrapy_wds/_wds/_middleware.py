@@ -194,15 +194,18 @@ class WdsDownloaderMiddleware:
         if retries >= self.settings.retry_times:
             self.stats.inc_value("wds/gave_up")
             self.stats.inc_value("wds/gave_up/retries")
+            failing = (
+                f"still failing after {retries} retries "
+                f"(WDS_RETRY_TIMES = {self.settings.retry_times})"
+            )
             self._fail(
                 WdsServerError,
                 request,
                 status=status,
                 server_text=server_text,
                 stat=str(status) if status is not None else "connection",
-                detail=("" if status is not None else reason + ", ")
-                + f"still failing after {retries} retries "
-                f"(WDS_RETRY_TIMES = {self.settings.retry_times})",
+                # The status is in the message already; a failed connection has only its reason.
+                detail=failing if status is not None else f"{reason}, {failing}",
             )
         delay = retry_after
         if delay is None:

@@ -24,12 +24,10 @@ import pickle
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from scrapy import Request, Spider
 from scrapy.utils.request import request_from_dict
-from typing import Protocol
-
 from twisted.internet.base import DelayedCall
 
 logger = logging.getLogger(__name__)
