@@ -14,7 +14,6 @@ from __future__ import annotations
 import asyncio
 import json
 import random
-import threading
 import time
 from collections.abc import Awaitable, Callable
 from contextlib import aclosing
@@ -163,7 +162,8 @@ class HasDataEmulator(EmulatorServer):
             await self._session.close()
 
     def reset_state(self) -> None:
-        self._on_loop(_cancel_jobs, list(self._jobs.values()))
+        jobs = list(self._jobs.values())
+        self.call_on_loop(lambda: _cancel_jobs(jobs))  # their runners live on the loop
         self._jobs = {}
         self._links.clear()
         self._next_job = FIRST_INT_ID
@@ -171,29 +171,6 @@ class HasDataEmulator(EmulatorServer):
         self._rng = random.Random(self.seed)
         self._webhook_rng = random.Random(self.seed)
         self.webhook_log.clear()
-
-    def _on_loop(self, function: Callable[..., None], *args: Any) -> None:
-        """Run ``function`` on the server's loop and wait for it (from any thread)."""
-        loop = self._loop
-        if loop is None or not loop.is_running() or self._in_loop_thread():
-            function(*args)
-            return
-        done = threading.Event()
-
-        def run() -> None:
-            try:
-                function(*args)
-            finally:
-                done.set()
-
-        loop.call_soon_threadsafe(run)
-        done.wait(timeout=10)
-
-    def _in_loop_thread(self) -> bool:
-        try:
-            return asyncio.get_running_loop() is self._loop
-        except RuntimeError:
-            return False
 
     def webhook_deliveries(self) -> list[dict[str, Any]]:
         """Every webhook attempt so far (also at ``GET /__emulator__/webhooks``)."""

@@ -178,6 +178,23 @@ class EmulatorServer:
         assert self._loop is not None, "server not started"
         return asyncio.run_coroutine_threadsafe(coro, self._loop).result()  # type: ignore[arg-type]
 
+    def call_on_loop(self, function: Callable[[], object]) -> None:
+        """Call ``function`` on the server's loop and wait for it, from any thread.
+
+        State that the loop's own tasks touch (jobs, downloads) must change
+        there only.  Before the server starts, once it stopped, or on the
+        loop itself there is no other thread to race with: it runs at once.
+        """
+        loop = self._loop
+        if loop is None or not loop.is_running() or _running_loop() is loop:
+            function()
+            return
+
+        async def call() -> None:
+            function()
+
+        self.run_in_loop(call())
+
     def __enter__(self: _Server) -> _Server:
         self.start()
         return self
@@ -247,6 +264,13 @@ class EmulatorServer:
     async def _admin_reset(self, request: web.Request) -> web.Response:
         self.reset()
         return web.json_response({"reset": True})
+
+
+def _running_loop() -> asyncio.AbstractEventLoop | None:
+    try:
+        return asyncio.get_running_loop()
+    except RuntimeError:
+        return None
 
 
 def json_body(data: Any, *, status: int = 200) -> web.Response:

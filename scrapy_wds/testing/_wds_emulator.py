@@ -113,21 +113,8 @@ class WdsEmulator(EmulatorServer):
         return super().configure(**switches)
 
     def reset_state(self) -> None:
-        loop = self._loop
-        if loop is not None and loop.is_running() and not self._on_own_loop():
-            self.run_in_loop(self._forget())
-        elif loop is None or not loop.is_closed():
-            self._book.forget()
+        self.call_on_loop(self._book.forget)  # it cancels downloads running there
         self.seed = self._seed
-
-    async def _forget(self) -> None:
-        self._book.forget()
-
-    def _on_own_loop(self) -> bool:
-        try:
-            return asyncio.get_running_loop() is self._loop
-        except RuntimeError:
-            return False
 
     async def on_started(self) -> None:
         await self._fetcher.open()
