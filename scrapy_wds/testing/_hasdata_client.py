@@ -13,7 +13,7 @@ import urllib.request
 from dataclasses import dataclass
 from typing import Any
 
-DEFAULT_KEY = "hasdata-test-key"
+from scrapy_wds.testing._hasdata_emulator import DEFAULT_API_KEY
 
 
 @dataclass(frozen=True)
@@ -36,7 +36,7 @@ def call(
     path: str,
     body: Any = None,
     *,
-    key: str | None = DEFAULT_KEY,
+    key: str | None = DEFAULT_API_KEY,
     raw_body: bytes | None = None,
     timeout: float = 30.0,
 ) -> Answer:

@@ -52,6 +52,8 @@ from scrapy_wds.testing._server import (
     text_error,
 )
 
+#: The key the emulator accepts unless told otherwise (documented, so stable).
+DEFAULT_API_KEY = "hasdata-test-key"
 #: How often a job with ``job_seconds`` moves rows along when nobody polls it.
 TICK = 0.05
 _SERVER_ERRORS = (500, 502, 503, 504)
@@ -97,7 +99,7 @@ class HasDataEmulator(EmulatorServer):
     def __init__(
         self,
         *,
-        api_key: str = "hasdata-test-key",
+        api_key: str = DEFAULT_API_KEY,
         id_style: str = "int",
         numbers_as_strings: bool = False,
         job_polls: int = 0,
