@@ -41,12 +41,12 @@ from scrapy_wds.testing._hasdata_webhooks import (
     MODES,
     WebhookChannel,
     WebhookError,
-    WebhookLog,
     parse_webhook,
 )
 from scrapy_wds.testing._server import (
     ADMIN_PREFIX,
     EmulatorServer,
+    RecordLog,
     drop_connection,
     json_body,
     text_error,
@@ -140,7 +140,7 @@ class HasDataEmulator(EmulatorServer):
         self.webhook_legacy = webhook_legacy
         self.serp_site = serp_site
         self.seed = seed
-        self.webhook_log = WebhookLog()
+        self.webhook_log = RecordLog()
         self._session: aiohttp.ClientSession | None = None
         self._jobs: dict[str, Job] = {}
         self._links = DownloadLinks()

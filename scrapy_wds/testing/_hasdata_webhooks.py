@@ -17,20 +17,21 @@ Delivery modes (``webhook_mode`` switch, fixed per job at submit):
   (the 2nd, 4th, …) and ``scraper.job.finished`` are never sent.
 
 Every attempt (and every callback a mode dropped) is recorded in the
-:class:`WebhookLog`, served at ``GET /__emulator__/webhooks``.
+emulator's webhook log (a :class:`~scrapy_wds.testing._server.RecordLog`), served
+at ``GET /__emulator__/webhooks``.
 """
 
 from __future__ import annotations
 
 import asyncio
 import random
-import threading
-import time
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
 import aiohttp
+
+from scrapy_wds.testing._server import RecordLog
 
 EVENT_STARTED = "scraper.job.started"
 EVENT_DATA = "scraper.data.scraped"
@@ -93,27 +94,6 @@ def parse_webhook(value: Any) -> WebhookSpec | None:
     return WebhookSpec(url, tuple(events), dict(headers))
 
 
-class WebhookLog:
-    """Thread-safe record of every delivery attempt (read from tests and admin)."""
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._entries: list[dict[str, Any]] = []
-
-    def record(self, **entry: Any) -> None:
-        entry["time"] = time.time()
-        with self._lock:
-            self._entries.append(entry)
-
-    def entries(self) -> list[dict[str, Any]]:
-        with self._lock:
-            return [dict(e) for e in self._entries]
-
-    def clear(self) -> None:
-        with self._lock:
-            self._entries.clear()
-
-
 @dataclass
 class WebhookChannel:
     """The callbacks of one job, delivered one after the other."""
@@ -121,7 +101,7 @@ class WebhookChannel:
     spec: WebhookSpec
     mode: str
     session: aiohttp.ClientSession
-    log: WebhookLog
+    log: RecordLog
     rng: random.Random
     _queue: asyncio.Queue[dict[str, Any] | None] = field(default_factory=asyncio.Queue)
     _held: list[dict[str, Any]] = field(default_factory=list)

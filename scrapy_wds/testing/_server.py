@@ -47,32 +47,29 @@ def text_error(status: int, reason: str) -> web.Response:
     return web.Response(status=status, text=reason + "\n", content_type="text/plain")
 
 
-class CallLog:
-    """Thread-safe record of the calls an emulator received."""
+class RecordLog:
+    """A thread-safe list of records, each stamped with the time it was made.
+
+    Handlers write on the emulator's loop; tests and the admin routes read
+    from other threads.  Used for the call log and the webhook deliveries.
+    """
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._calls: list[dict[str, Any]] = []
+        self._entries: list[dict[str, Any]] = []
 
-    def record(self, request: web.Request, status: int | None) -> None:
-        entry = {
-            "method": request.method,
-            "path": request.path,
-            "query": [[k, v] for k, v in request.query.items()],
-            "status": status,
-            "dropped": status is None,
-            "time": time.time(),
-        }
+    def record(self, **entry: Any) -> None:
+        entry["time"] = time.time()
         with self._lock:
-            self._calls.append(entry)
+            self._entries.append(entry)
 
-    def calls(self) -> list[dict[str, Any]]:
+    def entries(self) -> list[dict[str, Any]]:
         with self._lock:
-            return [dict(c) for c in self._calls]
+            return [dict(e) for e in self._entries]
 
     def clear(self) -> None:
         with self._lock:
-            self._calls.clear()
+            self._entries.clear()
 
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -91,7 +88,7 @@ class EmulatorServer:
     def __init__(self, *, host: str = "127.0.0.1", port: int = 0) -> None:
         self.host = host
         self.port = port
-        self.call_log = CallLog()
+        self.call_log = RecordLog()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._runner: web.AppRunner | None = None
         self._thread: threading.Thread | None = None
@@ -125,7 +122,7 @@ class EmulatorServer:
         self.call_log.clear()
 
     def calls(self) -> list[dict[str, Any]]:
-        return self.call_log.calls()
+        return self.call_log.entries()
 
     # -- serving ---------------------------------------------------------
 
@@ -236,16 +233,25 @@ class EmulatorServer:
         try:
             response = await handler(request)
         except DroppedConnection:
-            self.call_log.record(request, None)
+            self._log_call(request, None)
             raise web.HTTPInternalServerError()  # never reaches the aborted client
         except web.HTTPException as exc:
-            self.call_log.record(request, exc.status)
+            self._log_call(request, exc.status)
             raise
         except Exception as exc:  # an emulator bug must still answer plainly
-            self.call_log.record(request, 500)
+            self._log_call(request, 500)
             return text_error(500, f"emulator error: {type(exc).__name__}: {exc}")
-        self.call_log.record(request, response.status)
+        self._log_call(request, response.status)
         return response
+
+    def _log_call(self, request: web.Request, status: int | None) -> None:
+        self.call_log.record(
+            method=request.method,
+            path=request.path,
+            query=[[k, v] for k, v in request.query.items()],
+            status=status,
+            dropped=status is None,
+        )
 
     async def _admin_calls(self, request: web.Request) -> web.Response:
         return web.json_response(self.calls())
