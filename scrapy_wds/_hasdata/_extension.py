@@ -32,7 +32,7 @@ from scrapy.utils.defer import deferred_from_coro, maybe_deferred_to_future
 from scrapy.utils.project import data_path
 from twisted.internet.defer import CancelledError, Deferred, DeferredList
 from twisted.internet.error import CannotListenError
-from twisted.internet.task import LoopingCall
+from twisted.internet.task import LoopingCall, deferLater
 
 from scrapy_wds._hasdata._client import (
     HasDataApiError,
@@ -48,6 +48,7 @@ from scrapy_wds._hasdata._settings import (
     HasDataSettingError,
     HasDataSettings,
 )
+from scrapy_wds._hasdata._shared_state import ClaimLost, SharedJobStore, uses_scrapy_redis
 from scrapy_wds._hasdata._state import HasDataStateError, StateFile
 
 logger = logging.getLogger(__name__)
@@ -58,6 +59,8 @@ CLOSE_CREDIT_LIMIT = "hasdata_credit_limit"
 CLOSE_FAILED = "hasdata_failed"
 CLOSE_BAD_CONFIG = "hasdata_bad_config"
 STATE_FILE_NAME = "hasdata-state.json"
+#: Shortest wait between two looks at a job another worker owns (scrapy-redis).
+WATCH_MIN_INTERVAL = 0.05
 
 
 class HasDataExtension:
@@ -66,7 +69,10 @@ class HasDataExtension:
         self.settings = settings
         self.stats = crawler.stats
         self.runners: list[JobRunner] = []
-        self.state: StateFile | None = None
+        #: The state file, or with scrapy-redis the records in redis shared by every worker.
+        self.state: StateFile | SharedJobStore | None = None
+        self.shared: SharedJobStore | None = None
+        self._heartbeat: LoopingCall | None = None
         self.client: HasDataClient | None = None
         self._tasks: list[Deferred[None]] = []
         self._failed: set[str] = set()
@@ -108,7 +114,7 @@ class HasDataExtension:
             return
         try:
             jobs = collect_jobs(self.crawler.settings.get("HASDATA_JOBS"), spider)
-            self.state = StateFile(self._state_path(spider))
+            self.state = self._open_state(spider, [job.key for job in jobs])
         except (HasDataJobError, HasDataStateError) as exc:
             # Raised from a signal handler it would only be logged; this stops
             # the crawl before any credit is spent, with the message on top.
@@ -148,7 +154,7 @@ class HasDataExtension:
             client=self.client,
             settings=self.settings,
             pusher=ItemPusher(self.crawler, self._count),
-            save_state=self.state.save,
+            save_state=self.state.save_job,
             append_rows=self.state.append_rows,
             count=self._count,
             on_status=self._on_status,
@@ -156,6 +162,8 @@ class HasDataExtension:
             may_submit=lambda: self._close_reason is None and not self._closing_now,
             reactor=reactor,
         )
+        if self.shared is not None:
+            context.check_claim = self.shared.check_claim
         self.runners = [
             JobRunner(job, self.state.record(job.key, job.scraper, self.settings.api_url), context)
             for job in jobs
@@ -164,6 +172,10 @@ class HasDataExtension:
         for runner in self.runners:
             task = deferred_from_coro(self._run(runner))
             self._tasks.append(task)
+        if self.shared is not None:
+            self._heartbeat = LoopingCall(self.shared.renew)
+            self._heartbeat.clock = reactor
+            self._heartbeat.start(self.settings.claim_ttl / 3, now=False)
         if self.settings.progress_interval > 0:
             self._progress = LoopingCall(self.log_progress)
             self._progress.clock = reactor
@@ -185,6 +197,8 @@ class HasDataExtension:
             task.cancel()
         if self._tasks:
             await maybe_deferred_to_future(DeferredList(self._tasks, consumeErrors=True))
+        if self._heartbeat is not None and self._heartbeat.running:
+            self._heartbeat.stop()
         if self.client is not None and (
             self.settings.stop_on_close or reason == CLOSE_CREDIT_LIMIT
         ):
@@ -197,6 +211,8 @@ class HasDataExtension:
                 self.state.clear()
             else:
                 self.state.save()
+        if self.state is not None:
+            self.state.close()
         if self._webhooks is not None:
             for outcome, count in self._webhooks.counts.items():
                 self._count(f"hasdata/webhook/{outcome}", count)
@@ -209,11 +225,27 @@ class HasDataExtension:
     # -- running the jobs --------------------------------------------------
 
     async def _run(self, runner: JobRunner) -> None:
+        while not await self._run_once(runner):
+            self._count("hasdata/jobs/claims_lost", 1)
+            logger.warning(
+                "HasData job %s: this worker's claim expired and another worker took the "
+                "job over; this one stops delivering it", runner.label,
+            )
+
+    async def _run_once(self, runner: JobRunner) -> bool:
+        """Run the job (if this worker gets it); False if its claim passed to another worker."""
         try:
+            if self.shared is not None and not await self._claim(runner, self.shared):
+                self._nudge_engine()
+                return True
             await runner.run()
+            if self.shared is not None:
+                self.shared.release(runner.job.key)
             self._nudge_engine()
+        except ClaimLost:
+            return False
         except (CancelledError, CrawlClosing):
-            return
+            return True
         except SubmitWithheld:
             self._failed.add(runner.job.key)
             self._count("hasdata/jobs/withheld", 1)
@@ -238,6 +270,39 @@ class HasDataExtension:
             self._failed.add(runner.job.key)
             logger.exception("HasData job %s: unexpected error", runner.label)
             self._count("hasdata/jobs/failed", 1)
+        return True
+
+    async def _claim(self, runner: JobRunner, shared: SharedJobStore) -> bool:
+        """Wait until this worker owns the job (True) or another one has drained it (False).
+
+        The owner's claim expires if it dies, so a watching worker (or a
+        restarted one) takes the job over and goes on from its record.
+        """
+        from twisted.internet import reactor
+
+        job = runner.job
+        told = False
+        while True:
+            record = shared.try_claim(job.key, job.scraper, self.settings.api_url)
+            if record is not None and not record.drained:
+                runner.adopt(record)
+                return True
+            if record is not None or shared.drained_elsewhere(job.key):
+                shared.release(job.key)
+                runner.record.drained = True
+                self._count("hasdata/jobs/elsewhere", 1)
+                logger.info("HasData job %s: delivered by another worker", runner.label)
+                return False
+            if not told:
+                told = True
+                logger.info(
+                    "HasData job %s: another worker owns it (%s); this worker neither submits "
+                    "nor delivers it, and takes it over should that worker stop",
+                    runner.label, shared.path,
+                )
+            await maybe_deferred_to_future(
+                deferLater(reactor, max(WATCH_MIN_INTERVAL, self.settings.poll_interval), lambda: None)
+            )
 
     def _nudge_engine(self) -> None:
         # The engine asks spider_idle again only on its 5 s heartbeat; after
@@ -273,6 +338,8 @@ class HasDataExtension:
         for runner in self.runners:
             if runner.record.job_id is None or runner.terminal:
                 continue
+            if self.shared is not None and not self.shared.owns(runner.job.key):
+                continue  # another worker's job: not this one's to stop
             try:
                 await runner.stop_remote()
             except HasDataApiError as exc:
@@ -329,6 +396,8 @@ class HasDataExtension:
         runner = self._runner_by_id(job_id)
         if runner is None or not rows:
             return
+        if self.shared is not None and not self.shared.owns(runner.job.key):
+            return  # another worker delivers this job now (its paging covers these rows)
         delivering = deferred_from_coro(runner.deliver_webhook_rows(rows))
         delivering.addErrback(self._webhook_delivery_failed, runner)
         # The batch kept the scraper busy; if the last job ended meanwhile,
@@ -340,7 +409,7 @@ class HasDataExtension:
         return result
 
     def _webhook_delivery_failed(self, failure: Any, runner: JobRunner) -> None:
-        if not failure.check(CrawlClosing, CancelledError):
+        if not failure.check(CrawlClosing, CancelledError, ClaimLost):
             logger.error("HasData job %s: webhook rows not delivered: %s", runner.label,
                          failure.getErrorMessage())
         # Paging reads every row again after the job ends: nothing is lost.
@@ -370,6 +439,27 @@ class HasDataExtension:
     def _count(self, name: str, value: int) -> None:
         if value:
             self.stats.inc_value(name, value)
+
+    def _open_state(self, spider: Spider, keys: list[str]) -> StateFile | SharedJobStore:
+        settings = self.crawler.settings
+        if not uses_scrapy_redis(settings):
+            return StateFile(self._state_path(spider))
+        # Several workers share the crawl: the jobs are claimed in redis, so
+        # each is submitted and delivered by one worker only.
+        from redis.exceptions import RedisError
+
+        self.shared = SharedJobStore.from_settings(settings, spider.name, self.settings.claim_ttl)
+        if settings.getbool("SCHEDULER_FLUSH_ON_START"):
+            try:
+                forgotten = self.shared.forget_drained(keys)
+            except RedisError as exc:
+                raise HasDataStateError(
+                    f"HasData: cannot reach redis to share the jobs between workers ({exc}); "
+                    "check REDIS_URL (or REDIS_HOST / REDIS_PORT)"
+                ) from None
+            if forgotten:
+                logger.info("HasData: SCHEDULER_FLUSH_ON_START: %d finished job(s) forgotten", forgotten)
+        return self.shared
 
     def _state_path(self, spider: Spider) -> Path:
         if self.settings.state_file:

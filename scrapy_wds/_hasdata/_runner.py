@@ -55,7 +55,8 @@ class RunnerContext:
     client: HasDataClient
     settings: HasDataSettings
     pusher: ItemPusher
-    save_state: Callable[[], None]
+    #: ``save_state(job_key)``: persist that job's record (state file or redis).
+    save_state: Callable[[str], None]
     append_rows: Callable[[str, RowProgress], None]
     count: Callable[[str, int], None]
     on_status: Callable[[JobRunner], None]
@@ -63,6 +64,9 @@ class RunnerContext:
     #: False once the crawl must not spend more (credit cap, closing).
     may_submit: Callable[[], bool]
     reactor: Any
+    #: ``check_claim(job_key)`` raises ``ClaimLost`` when another worker owns
+    #: the job now (scrapy-redis); checked before each batch is delivered.
+    check_claim: Callable[[str], None] = lambda key: None
 
 
 class JobRunner:
@@ -74,6 +78,14 @@ class JobRunner:
         self._wake: Deferred[None] | None = None
         self._unknown_statuses: set[str] = set()
         self._finished_record: dict[str, Any] = {}
+
+    def adopt(self, record: JobRecord) -> None:
+        """Go on from ``record`` (read back when this worker claimed the job in redis)."""
+        self.record = record
+        self.rows = JobRows(self.job, record)
+
+    def _save(self) -> None:
+        self._ctx.save_state(self.job.key)
 
     @property
     def label(self) -> str:
@@ -102,7 +114,7 @@ class JobRunner:
         await self._wait_until_terminal(poll_now=not just_submitted)
         await self._drain()
         self.record.drained = True
-        self._ctx.save_state()
+        self._save()
         logger.info(
             "HasData job %s: %s, %d rows delivered",
             self.label,
@@ -132,13 +144,13 @@ class JobRunner:
                 self.label,
             )
         self.record.submit_unconfirmed = True
-        self._ctx.save_state()
+        self._save()
         try:
             answer = await self._ctx.client.submit(self.job.scraper, body)
         except HasDataApiError as exc:
             if exc.status is not None and 400 <= exc.status < 500 and exc.status != 429:
                 self.record.submit_unconfirmed = False  # refused: nothing was created
-                self._ctx.save_state()
+                self._save()
             raise
         job_id = job_id_of(answer)
         if job_id is None:
@@ -148,7 +160,7 @@ class JobRunner:
         self.record.job_id = job_id
         self.record.submit_unconfirmed = False
         self._note_status(answer)
-        self._ctx.save_state()  # the moment the id is known: never pay twice
+        self._save()  # the moment the id is known: never pay twice
         self._ctx.count("hasdata/jobs/submitted", 1)
         logger.info("HasData job %s: submitted", self.label)
 
@@ -173,7 +185,7 @@ class JobRunner:
             answer = await self._ctx.client.status(self.record.job_id)
             self._ctx.count("hasdata/polls", 1)
             self._note_status(answer)
-            self._ctx.save_state()
+            self._save()
             attempt = 0 if (self.record.status, self.record.rows_total) != before else attempt + 1
         self._ctx.count(f"hasdata/jobs/{self.record.status}", 1)
 
@@ -223,7 +235,7 @@ class JobRunner:
         if isinstance(answer, dict):
             self._note_status(answer)
         self.record.status = "stopped" if not self.terminal else self.record.status
-        self._ctx.save_state()
+        self._save()
         self._ctx.count("hasdata/jobs/stop_requested", 1)
         logger.info("HasData job %s: stopped on HasData's side", self.label)
 
@@ -320,8 +332,9 @@ class JobRunner:
             self._ctx.append_rows(self.job.key, progress)
             if complete and page is not None and page not in self.record.pages_done:
                 self.record.pages_done.append(page)
-            self._ctx.save_state()
+            self._save()
 
+        self._ctx.check_claim(self.job.key)
         if positions is None:
             # A row without an id is known by its place: page and index
             # (the page size is kept in the state, so places are stable).

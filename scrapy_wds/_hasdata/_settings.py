@@ -49,6 +49,8 @@ class HasDataSettings:
     webhook_public_url: str | None
     webhook_secret: str | None
     webhook_max_body: int
+    #: Seconds a worker's claim on a job lasts without a heartbeat (scrapy-redis).
+    claim_ttl: float
 
     def __repr__(self) -> str:
         # The key must never reach a log line, even through a debug repr.
@@ -93,6 +95,7 @@ class HasDataSettings:
             webhook_max_body=_number(
                 settings, "HASDATA_WEBHOOK_MAX_BODY", 10 * 2**20, int, minimum=1
             ),
+            claim_ttl=_number(settings, "HASDATA_CLAIM_TTL", 30.0, float, minimum=0.1),
         )
 
 

@@ -32,7 +32,7 @@ def runner_for(client: ScriptedClient, clock: Clock, **settings: Any) -> JobRunn
         client=client,  # type: ignore[arg-type]
         settings=HasDataSettings.from_settings(Settings({"HASDATA_API_KEY": "k", **settings})),
         pusher=None,  # type: ignore[arg-type]
-        save_state=lambda: None,
+        save_state=lambda key: None,
         append_rows=lambda key, progress: None,
         count=lambda name, n: None,
         on_status=lambda runner: None,

@@ -218,7 +218,7 @@ def test_unknown_status_is_logged_once_and_means_not_done(caplog: Any) -> None:
 
     counted: list[str] = []
     context = RunnerContext(
-        client=None, settings=None, pusher=None, save_state=lambda: None,  # type: ignore[arg-type]
+        client=None, settings=None, pusher=None, save_state=lambda key: None,  # type: ignore[arg-type]
         append_rows=lambda key, progress: None,
         count=lambda name, n: counted.append(name), on_status=lambda runner: None,
         webhook_block=lambda: None, reactor=None, may_submit=lambda: True,
