@@ -57,15 +57,21 @@ class Worker:
 
 
 def start_worker(
-    spider: str, name: str, tmp_path: Path, redis_url: str, env: dict[str, str], settings: dict[str, str]
+    spider: str, name: str, tmp_path: Path, redis_url: str, env: dict[str, str], settings: dict[str, str],
+    *, import_paths: tuple[Path, ...] = (),
 ) -> Worker:
-    """``scrapy crawl SPIDER`` in the example project, as one worker of the shared crawl."""
+    """``scrapy crawl SPIDER`` in the example project, as one worker of the shared crawl.
+
+    ``import_paths`` are added to the worker's ``PYTHONPATH`` (test-only pipelines).
+    """
     output = tmp_path / f"{spider}-{name}.jsonl"
     stats_file = tmp_path / f"stats-{spider}-{name}.json"
     log_file = tmp_path / f"log-{spider}-{name}.txt"
     full_env = {
         **os.environ,
-        "PYTHONPATH": os.pathsep.join([str(HERE), str(STATS_EXTENSION_DIR), os.environ.get("PYTHONPATH", "")]),
+        "PYTHONPATH": os.pathsep.join(
+            [str(HERE), str(STATS_EXTENSION_DIR), *map(str, import_paths), os.environ.get("PYTHONPATH", "")]
+        ),
         **env,
     }
     for unset in ("HASDATA_API_KEY", "WDS_API_URL", "HASDATA_API_URL"):

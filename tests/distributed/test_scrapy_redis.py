@@ -25,7 +25,6 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-import pytest
 import redis
 
 from ._workers import run_workers, start_worker
@@ -110,35 +109,3 @@ def test_two_workers_share_the_books_job_through_redis(
     followed = sum(1 for _, path, _ in answered if path.endswith("/info"))
     # Every page of the site's shop: home, 25 listing pages, 200 books.
     assert sum(s.get("wds/tasks/handled", 0) for s in stats) == followed == len(truth) + 25
-
-
-@pytest.mark.xfail(
-    strict=True,
-    reason="the HasData extension submits its declared jobs in every worker: with several "
-    "scrapy-redis workers each one pays for the job and delivers every row",
-)
-def test_two_workers_submit_a_declared_hasdata_job_once(
-    tmp_path: Path, hasdata_emulator: Any, demo_site: Any, redis_url: str
-) -> None:
-    env = {
-        "HASDATA_API_URL": hasdata_emulator.url,
-        "HASDATA_API_KEY": hasdata_emulator.api_key,
-        "DEMO_SITE_URL": demo_site.url,
-    }
-    workers = [
-        start_worker(
-            "hasdata_crawler", name, tmp_path, redis_url, env,
-            {
-                "HASDATA_POLL_INTERVAL": "0.05",
-                "HASDATA_POLL_MAX_INTERVAL": "0.1",
-                # As on two machines: each worker has its own state file.
-                "HASDATA_STATE_FILE": str(tmp_path / f"hasdata-state-{name}.json"),
-            },
-        )
-        for name in "ab"
-    ]
-    results = run_workers(workers)
-    submits = [c for c in hasdata_emulator.calls() if c["method"] == "POST" and c["path"].endswith("/jobs")]
-    rows = Counter(item["url"] for result in results for item in result.items)
-    assert len(submits) == 1, f"the job was submitted {len(submits)} times"
-    assert [url for url, count in rows.items() if count > 1] == []
