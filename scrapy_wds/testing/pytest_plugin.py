@@ -15,12 +15,15 @@ see each other's calls.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 import pytest
 
 if TYPE_CHECKING:
     from scrapy_wds.testing import DemoSite, HasDataEmulator, WdsEmulator
+    from scrapy_wds.testing._server import EmulatorServer
+
+_Server = TypeVar("_Server", bound="EmulatorServer")
 
 
 @pytest.fixture(scope="session")
@@ -50,18 +53,19 @@ def _hasdata_emulator_server() -> Iterator[HasDataEmulator]:
 @pytest.fixture
 def wds_emulator(_wds_emulator_server: WdsEmulator) -> Iterator[WdsEmulator]:
     """The WDS emulator, reset, with default switches (change them with ``.configure``)."""
-    defaults = _wds_emulator_server.switches()
-    _wds_emulator_server.reset()
-    yield _wds_emulator_server
-    _wds_emulator_server.configure(**defaults)
-    _wds_emulator_server.reset()
+    yield from _fresh(_wds_emulator_server)
 
 
 @pytest.fixture
 def hasdata_emulator(_hasdata_emulator_server: HasDataEmulator) -> Iterator[HasDataEmulator]:
     """The HasData emulator, reset, with default switches (change them with ``.configure``)."""
-    defaults = _hasdata_emulator_server.switches()
-    _hasdata_emulator_server.reset()
-    yield _hasdata_emulator_server
-    _hasdata_emulator_server.configure(**defaults)
-    _hasdata_emulator_server.reset()
+    yield from _fresh(_hasdata_emulator_server)
+
+
+def _fresh(server: _Server) -> Iterator[_Server]:
+    """Hand a test the shared ``server`` cleared, and put its switches back afterwards."""
+    defaults = server.switches()
+    server.reset()
+    yield server
+    server.configure(**defaults)
+    server.reset()
