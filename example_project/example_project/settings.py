@@ -26,9 +26,10 @@ HASDATA_API_URL = os.environ.get("HASDATA_API_URL", "https://api.hasdata.com")
 # The site the book spiders crawl through WDS (the demo site of scrapy_wds.testing).
 DEMO_SITE_URL = os.environ.get("DEMO_SITE_URL", "")
 
-# Requests go to the WDS API, not to the crawled site: WDS itself honours the
-# site's robots.txt, and the API has none to ask.
-ROBOTSTXT_OBEY = False
+# Kept on, as in Scrapy's project template: it costs nothing here.  WDS calls
+# skip Scrapy's robots.txt check (WDS honours the crawled site's robots.txt
+# itself) and HasData calls do not go through Scrapy's downloader.
+ROBOTSTXT_OBEY = True
 
 CONCURRENT_REQUESTS = 16
 FEED_EXPORT_ENCODING = "utf-8"
