@@ -20,6 +20,7 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import AsyncIterator, Callable, Mapping
+from functools import cached_property
 from typing import Any
 
 from scrapy import Request
@@ -126,19 +127,15 @@ class WdsSpiderMixin:
             job.strip(), wire, **self._wds_request_args(self.wds_start_callback, {}, "start")
         )
 
-    @property
+    @cached_property
     def _wds_api(self) -> WdsApi:
-        api = self.__dict__.get("_wds_api_instance")
-        if api is None:
-            try:
-                api = WdsApi(
-                    self.settings.get("WDS_API_URL"),
-                    scrape_multiple_method=self.settings.get("WDS_SCRAPE_MULTIPLE_METHOD", "auto"),
-                )
-            except ValueError as exc:
-                raise WdsSpiderError(str(exc)) from None
-            self.__dict__["_wds_api_instance"] = api
-        return api
+        try:
+            return WdsApi(
+                self.settings.get("WDS_API_URL"),
+                scrape_multiple_method=self.settings.get("WDS_SCRAPE_MULTIPLE_METHOD", "auto"),
+            )
+        except ValueError as exc:
+            raise WdsSpiderError(str(exc)) from None
 
     # -- what a callback can ask for its task -------------------------------
 
