@@ -348,9 +348,8 @@ def _is_wds(request: Request) -> bool:
 
 
 def _action(request: Request) -> str:
-    wds = request.meta.get(META_KEY)
-    action = wds.get("action") if isinstance(wds, dict) else None
-    return str(action) if action else "unknown"
+    """The call's action; only asked of requests that passed :func:`_is_wds`."""
+    return str(request.meta[META_KEY].get("action") or "unknown")
 
 
 def _call_facts(request: Request) -> dict[str, Any]:
