@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
 from urllib.parse import urljoin, urlsplit, urlunsplit
 
@@ -97,21 +98,22 @@ def page_links(selector: Selector, base_url: str) -> list[str]:
     return links
 
 
+def _own_texts(selector: Selector) -> Iterator[tuple[Selector, str]]:
+    """Each body element that holds text of its own, with that text squashed."""
+    for element in selector.xpath("//body//*[text()[normalize-space()]]"):
+        yield element, squash(" ".join(element.xpath("./text()").getall()))
+
+
 def page_text(selector: Selector) -> str:
     """The visible text of the body, one line per element that holds text."""
-    lines = []
-    for element in selector.xpath("//body//*[text()[normalize-space()]]"):
-        line = squash(" ".join(element.xpath("./text()").getall()))
-        if line:
-            lines.append(line)
-    return "\n".join(lines)
+    # Skip what is only non-breaking spaces: XPath's normalize-space keeps it, squash does not.
+    return "\n".join(text for _, text in _own_texts(selector) if text)
 
 
 def page_markdown(selector: Selector, base_url: str) -> str:
     """A plain markdown rendering: headings, list items and links marked up."""
     lines = []
-    for element in selector.xpath("//body//*[text()[normalize-space()]]"):
-        text = squash(" ".join(element.xpath("./text()").getall()))
+    for element, text in _own_texts(selector):
         tag = element.root.tag if isinstance(element.root.tag, str) else ""
         if tag == "a" and element.attrib.get("href"):
             text = f"[{text}]({urljoin(base_url, element.attrib['href'])})"
