@@ -32,7 +32,7 @@ from scrapy.utils.defer import deferred_from_coro, maybe_deferred_to_future
 from scrapy.utils.project import data_path
 from twisted.internet.defer import CancelledError, Deferred, DeferredList
 from twisted.internet.error import CannotListenError
-from twisted.internet.task import LoopingCall, deferLater
+from twisted.internet.task import LoopingCall
 
 from scrapy_wds._hasdata._client import (
     HasDataApiError,
@@ -236,6 +236,7 @@ class HasDataExtension:
         """Run the job (if this worker gets it); False if its claim passed to another worker."""
         try:
             if self.shared is not None and not await self._claim(runner, self.shared):
+                self._count("hasdata/jobs/elsewhere", 1)
                 self._nudge_engine()
                 return True
             await runner.run()
@@ -273,36 +274,10 @@ class HasDataExtension:
         return True
 
     async def _claim(self, runner: JobRunner, shared: SharedJobStore) -> bool:
-        """Wait until this worker owns the job (True) or another one has drained it (False).
-
-        The owner's claim expires if it dies, so a watching worker (or a
-        restarted one) takes the job over and goes on from its record.
-        """
         from twisted.internet import reactor
 
-        job = runner.job
-        told = False
-        while True:
-            record = shared.try_claim(job.key, job.scraper, self.settings.api_url)
-            if record is not None and not record.drained:
-                runner.adopt(record)
-                return True
-            if record is not None or shared.drained_elsewhere(job.key):
-                shared.release(job.key)
-                runner.record.drained = True
-                self._count("hasdata/jobs/elsewhere", 1)
-                logger.info("HasData job %s: delivered by another worker", runner.label)
-                return False
-            if not told:
-                told = True
-                logger.info(
-                    "HasData job %s: another worker owns it (%s); this worker neither submits "
-                    "nor delivers it, and takes it over should that worker stop",
-                    runner.label, shared.path,
-                )
-            await maybe_deferred_to_future(
-                deferLater(reactor, max(WATCH_MIN_INTERVAL, self.settings.poll_interval), lambda: None)
-            )
+        interval = max(WATCH_MIN_INTERVAL, self.settings.poll_interval)
+        return await shared.claim_or_watch(runner, self.settings.api_url, interval, reactor)
 
     def _nudge_engine(self) -> None:
         # The engine asks spider_idle again only on its 5 s heartbeat; after
@@ -425,6 +400,8 @@ class HasDataExtension:
         for runner in self.runners:
             if runner.done or runner.job.key in self._failed:
                 continue
+            if self.shared is not None and not self.shared.owns(runner.job.key):
+                continue  # another worker runs it and reports its progress
             record = runner.record
             total = "?" if record.rows_total is None else str(record.rows_total)
             logger.info(

@@ -38,7 +38,11 @@ import socket
 from typing import Any
 
 from scrapy.settings import BaseSettings
+from scrapy.utils.defer import maybe_deferred_to_future
 from scrapy.utils.misc import load_object
+from twisted.internet.task import deferLater
+
+from scrapy_wds._hasdata._runner import JobRunner
 
 from scrapy_wds._hasdata._state import (
     JobRecord,
@@ -186,6 +190,35 @@ class SharedJobStore:
             record = JobRecord(scraper=scraper, api_url=api_url)
         self.jobs[key] = record
         return record
+
+    async def claim_or_watch(
+        self, runner: JobRunner, api_url: str, interval: float, reactor: Any
+    ) -> bool:
+        """Wait until this worker owns the job (True) or another one has drained it (False).
+
+        The owner's claim expires if it dies, so a watching worker (or a
+        restarted one) takes the job over and goes on from its record.
+        """
+        job = runner.job
+        told = False
+        while True:
+            record = self.try_claim(job.key, job.scraper, api_url)
+            if record is not None and not record.drained:
+                runner.adopt(record)
+                return True
+            if record is not None or self.drained_elsewhere(job.key):
+                self.release(job.key)
+                runner.record.drained = True
+                logger.info("HasData job %s: delivered by another worker", runner.label)
+                return False
+            if not told:
+                told = True
+                logger.info(
+                    "HasData job %s: another worker owns it (%s); this worker neither submits "
+                    "nor delivers it, and takes it over should that worker stop",
+                    runner.label, self.path,
+                )
+            await maybe_deferred_to_future(deferLater(reactor, interval, lambda: None))
 
     def check_claim(self, key: str) -> None:
         """Raise :class:`ClaimLost` if the heartbeat found the claim on ``key`` gone."""
