@@ -5,8 +5,8 @@ from __future__ import annotations
 from urllib.parse import urlsplit
 
 from scrapy.settings import BaseSettings, SETTINGS_PRIORITIES
-from scrapy.utils.misc import load_object
 
+from scrapy_wds._wds._middleware import WdsDownloaderMiddleware, middleware_class
 from scrapy_wds._wds._settings import DEFAULTS
 
 MIDDLEWARE_PATH = "scrapy_wds._wds._middleware.WdsDownloaderMiddleware"
@@ -23,20 +23,8 @@ def configure_addon(settings: BaseSettings) -> None:
         settings.set(name, value, priority="addon")
     _give_the_api_its_own_slot(settings)
     middlewares = settings["DOWNLOADER_MIDDLEWARES"]
-    wanted = load_object(MIDDLEWARE_PATH)
-    already = any(_loads_as(key, wanted) for key in middlewares)
-    if not already:
+    if not any(middleware_class(key) is WdsDownloaderMiddleware for key in middlewares):
         middlewares[MIDDLEWARE_PATH] = MIDDLEWARE_PRIORITY
-
-
-def _loads_as(key: object, wanted: object) -> bool:
-    """Whether a DOWNLOADER_MIDDLEWARES key (import path or class) names ``wanted``."""
-    if not isinstance(key, str):
-        return key is wanted
-    try:
-        return load_object(key) is wanted
-    except (ImportError, NameError, ValueError):
-        return False  # the user's own entry; Scrapy reports it if it is broken
 
 
 def _give_the_api_its_own_slot(settings: BaseSettings) -> None:

@@ -324,13 +324,12 @@ class WdsDownloaderMiddleware:
 
 def _warn_about_order(crawler: Crawler) -> None:
     """Warn when the middleware sits where Scrapy's RetryMiddleware sees answers first."""
-    priorities: dict[type, int | None] = {}
-    for key, priority in crawler.settings.getwithbase("DOWNLOADER_MIDDLEWARES").items():
-        try:
-            priorities[load_object(key) if isinstance(key, str) else key] = priority
-        except (ImportError, NameError, ValueError):
-            continue
     from scrapy.downloadermiddlewares.retry import RetryMiddleware
+
+    priorities = {
+        middleware_class(key): priority
+        for key, priority in crawler.settings.getwithbase("DOWNLOADER_MIDDLEWARES").items()
+    }
 
     ours, retry = priorities.get(WdsDownloaderMiddleware), priorities.get(RetryMiddleware)
     if ours is not None and retry is not None and ours <= retry:
@@ -341,6 +340,20 @@ def _warn_about_order(crawler: Crawler) -> None:
             ours,
             retry,
         )
+
+
+def middleware_class(key: object) -> object:
+    """What a ``DOWNLOADER_MIDDLEWARES`` key (an import path or a class) names.
+
+    ``None`` for a path that does not load: that is the user's own entry,
+    and Scrapy reports it when it builds the middlewares.
+    """
+    if not isinstance(key, str):
+        return key
+    try:
+        return load_object(key)
+    except (ImportError, NameError, ValueError):
+        return None
 
 
 def _is_wds(request: Request) -> bool:
