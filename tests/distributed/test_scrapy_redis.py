@@ -43,7 +43,9 @@ def books_worker_settings() -> dict[str, str]:
         # A small per-worker pace keeps a backlog in the shared queue, so the
         # worker that did not get the job start finds work at its next
         # engine heartbeat (every 5 s) instead of an empty queue every time.
-        "DOWNLOAD_DELAY": "0.02",
+        # The pace is a slot entry for the API host: the add-on gives that
+        # host its own slot without DOWNLOAD_DELAY unless the user wrote one.
+        "DOWNLOAD_SLOTS": json.dumps({"127.0.0.1": {"delay": 0.02, "concurrency": 16}}),
     }
 
 
