@@ -12,9 +12,11 @@ from scrapy_wds._hasdata._client import (
     HasDataUnauthorized,
     HasDataUnavailable,
 )
+from scrapy_wds._hasdata._extension import HasDataExtension
 from scrapy_wds._hasdata._job import HasDataJob, HasDataJobError
 from scrapy_wds._wds._answers import MalformedAnswer, TaskState, TaskStatus
 from scrapy_wds._wds._items import WdsItemError
+from scrapy_wds._wds._middleware import WdsDownloaderMiddleware
 from scrapy_wds._wds._job_config import JobConfig, JobConfigError
 from scrapy_wds._wds._mixin import WdsSpiderError, WdsSpiderMixin
 from scrapy_wds._wds._rules import WdsCrawlSpider, WdsRule
@@ -34,6 +36,7 @@ from scrapy_wds._wds._errors import (
 __all__ = [
     "Addon",
     "HasDataApiError",
+    "HasDataExtension",
     "HasDataJob",
     "HasDataJobError",
     "HasDataNoCredits",
@@ -46,6 +49,7 @@ __all__ = [
     "TaskState",
     "TaskStatus",
     "WdsCrawlSpider",
+    "WdsDownloaderMiddleware",
     "WdsItemError",
     "WdsRule",
     "WdsSelectorError",
