@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from _latency_proxy import LatencyProxy
+from _table import print_table
 
 from scrapy_wds.testing import HasDataEmulator
 
@@ -87,14 +88,6 @@ def row_dict_bytes() -> int:
            "title": "amazon-search result 3 for keyword 123",
            "url": "https://example.invalid/amazon-search/keyword%20123/3"}
     return sys.getsizeof(row) + sum(sys.getsizeof(k) + sys.getsizeof(v) for k, v in row.items())
-
-
-def print_table(rows: list[dict[str, Any]]) -> None:
-    keys = list(rows[0])
-    widths = [max(len(str(k)), *(len(str(r[k])) for r in rows)) for k in keys]
-    print("  ".join(str(k).rjust(w) for k, w in zip(keys, widths)))
-    for row in rows:
-        print("  ".join(str(row[k]).rjust(w) for k, w in zip(keys, widths)))
 
 
 def main() -> None:

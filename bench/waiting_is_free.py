@@ -30,6 +30,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from _table import print_table
+
 from scrapy_wds.testing import DemoSite, WdsEmulator
 
 HERE = Path(__file__).resolve().parent
@@ -105,14 +107,6 @@ def summary(name: str, run: dict[str, Any], window: float) -> dict[str, Any]:
         "tasks asked before the first was ready": asked_before_first_ready(run["calls"]),
         "every task asked by (s)": round(every_task_asked_by(run["calls"]), 1),
     }
-
-
-def print_table(rows: list[dict[str, Any]]) -> None:
-    keys = list(rows[0])
-    widths = [max(len(str(k)), *(len(str(r[k])) for r in rows)) for k in keys]
-    print("  ".join(str(k).rjust(w) for k, w in zip(keys, widths)))
-    for row in rows:
-        print("  ".join(str(row[k]).rjust(w) for k, w in zip(keys, widths)))
 
 
 def main() -> None:
