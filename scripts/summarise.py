@@ -38,6 +38,24 @@ def books_verdict(items: list[dict], truth: list[dict]) -> str:
             f"{len(wrong)} with wrong fields, {len(extra)} unknown")
 
 
+def pages_verdict(items: list[dict], truth: list[dict]) -> str:
+    """hasdata_crawler: one row per book page, each once."""
+    urls = [item.get("url") for item in items]
+    books = {book["url"] for book in truth}
+    if len(urls) == len(set(urls)) and set(urls) == books:
+        return f"matches the truth: all {len(books)} book pages once"
+    return f"DIFFERS from the truth: {len(books - set(urls))} book pages missing, {len(urls) - len(set(urls))} twice"
+
+
+def contacts_verdict(items: list[dict], contacts: dict[str, dict]) -> str:
+    """hasdata_contacts: every contact page that has contacts, once (the pipeline drops empty rows)."""
+    urls = [item.get("url") for item in items]
+    with_contacts = {url for url, found in contacts.items() if any(found.values())}
+    if len(urls) == len(set(urls)) and set(urls) == with_contacts:
+        return f"matches the truth: all {len(with_contacts)} contact pages with contacts, once"
+    return f"DIFFERS from the truth: {len(with_contacts - set(urls))} pages missing, {len(urls) - len(set(urls))} twice"
+
+
 def crawl_stats(log: Path) -> str:
     """The wds/ and hasdata/ stats from the spider's closing stats dump."""
     if not log.exists():
@@ -51,13 +69,21 @@ def main() -> int:
     site = os.environ["DEMO_SITE_URL"].rstrip("/")
     with urllib.request.urlopen(site + "/__truth__/books.json") as answer:
         truth = json.load(answer)
+    with urllib.request.urlopen(site + "/__truth__/contacts.json") as answer:
+        contacts = json.load(answer)
     ok = True
     print(f"\nSummary ({len(truth)} books on the demo site):")
     for spider in spiders:
         items = read_items(out / f"{spider}.jsonl")
         line = f"  {spider:18} {len(items):5} items -> out/{spider}.jsonl"
+        verdict = None
         if spider.startswith("books"):
             verdict = books_verdict(items, truth)
+        elif spider == "hasdata_crawler":
+            verdict = pages_verdict(items, truth)
+        elif spider == "hasdata_contacts":
+            verdict = contacts_verdict(items, contacts)
+        if verdict:
             ok &= verdict.startswith("matches")
             line += f"; {verdict}"
         elif not items:
