@@ -7,6 +7,7 @@ The pieces, in the order data flows through them:
 * :mod:`._client` — the HTTP calls to the HasData API, with retries;
 * :mod:`._state` — the file that remembers job ids and delivery progress;
 * :mod:`._shared_state` — the same records in redis, claimed by one scrapy-redis worker at a time;
+* :mod:`._workers` — claiming, watching and heartbeating those records for the extension;
 * :mod:`._rows` — result pages and files → rows → items;
 * :mod:`._row_ledger` — which rows were delivered (ids, content keys);
 * :mod:`._delivery` — new rows → the item pipelines or the job's callback;

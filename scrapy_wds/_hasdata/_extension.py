@@ -2,7 +2,9 @@
 
 At spider open it checks the declared jobs (``HASDATA_JOBS`` and the
 spider's ``hasdata_jobs``), opens the state file, starts the webhook receiver
-when enabled, and starts one :class:`~._runner.JobRunner` per job.  While any
+when enabled, and starts one :class:`~._runner.JobRunner` per job.  When
+several scrapy-redis workers share the crawl, each job is first claimed (or
+watched while another worker owns it) through :mod:`._workers`.  While any
 job is undelivered it keeps the spider open (``spider_idle`` →
 ``DontCloseSpider``); when the last one is drained it lets it close.
 
@@ -50,6 +52,7 @@ from scrapy_wds._hasdata._settings import (
 )
 from scrapy_wds._hasdata._shared_state import ClaimLost, SharedJobStore, uses_scrapy_redis
 from scrapy_wds._hasdata._state import HasDataStateError, StateFile
+from scrapy_wds._hasdata._workers import WorkerClaims
 
 logger = logging.getLogger(__name__)
 
@@ -59,8 +62,6 @@ CLOSE_CREDIT_LIMIT = "hasdata_credit_limit"
 CLOSE_FAILED = "hasdata_failed"
 CLOSE_BAD_CONFIG = "hasdata_bad_config"
 STATE_FILE_NAME = "hasdata-state.json"
-#: Shortest wait between two looks at a job another worker owns (scrapy-redis).
-WATCH_MIN_INTERVAL = 0.05
 
 
 class HasDataExtension:
@@ -71,8 +72,8 @@ class HasDataExtension:
         self.runners: list[JobRunner] = []
         #: The state file, or with scrapy-redis the records in redis shared by every worker.
         self.state: StateFile | SharedJobStore | None = None
-        self.shared: SharedJobStore | None = None
-        self._heartbeat: LoopingCall | None = None
+        #: This worker's claims on the jobs when several scrapy-redis workers share the crawl.
+        self.workers: WorkerClaims | None = None
         self.client: HasDataClient | None = None
         self._tasks: list[Deferred[None]] = []
         self._failed: set[str] = set()
@@ -162,8 +163,8 @@ class HasDataExtension:
             may_submit=lambda: self._close_reason is None and not self._closing_now,
             reactor=reactor,
         )
-        if self.shared is not None:
-            context.check_claim = self.shared.check_claim
+        if self.workers is not None:
+            context.check_claim = self.workers.store.check_claim
         self.runners = [
             JobRunner(job, self.state.record(job.key, job.scraper, self.settings.api_url), context)
             for job in jobs
@@ -172,10 +173,8 @@ class HasDataExtension:
         for runner in self.runners:
             task = deferred_from_coro(self._run(runner))
             self._tasks.append(task)
-        if self.shared is not None:
-            self._heartbeat = LoopingCall(self.shared.renew)
-            self._heartbeat.clock = reactor
-            self._heartbeat.start(self.settings.claim_ttl / 3, now=False)
+        if self.workers is not None:
+            self.workers.start_heartbeat(reactor)
         if self.settings.progress_interval > 0:
             self._progress = LoopingCall(self.log_progress)
             self._progress.clock = reactor
@@ -197,8 +196,8 @@ class HasDataExtension:
             task.cancel()
         if self._tasks:
             await maybe_deferred_to_future(DeferredList(self._tasks, consumeErrors=True))
-        if self._heartbeat is not None and self._heartbeat.running:
-            self._heartbeat.stop()
+        if self.workers is not None:
+            self.workers.stop_heartbeat()
         if self.client is not None and (
             self.settings.stop_on_close or reason == CLOSE_CREDIT_LIMIT
         ):
@@ -235,13 +234,13 @@ class HasDataExtension:
     async def _run_once(self, runner: JobRunner) -> bool:
         """Run the job (if this worker gets it); False if its claim passed to another worker."""
         try:
-            if self.shared is not None and not await self._claim(runner, self.shared):
+            if self.workers is not None and not await self.workers.claim_or_watch(runner):
                 self._count("hasdata/jobs/elsewhere", 1)
                 self._nudge_engine()
                 return True
             await runner.run()
-            if self.shared is not None:
-                self.shared.release(runner.job.key)
+            if self.workers is not None:
+                self.workers.release(runner.job.key)
             self._nudge_engine()
         except ClaimLost:
             return False
@@ -272,12 +271,6 @@ class HasDataExtension:
             logger.exception("HasData job %s: unexpected error", runner.label)
             self._count("hasdata/jobs/failed", 1)
         return True
-
-    async def _claim(self, runner: JobRunner, shared: SharedJobStore) -> bool:
-        from twisted.internet import reactor
-
-        interval = max(WATCH_MIN_INTERVAL, self.settings.poll_interval)
-        return await shared.claim_or_watch(runner, self.settings.api_url, interval, reactor)
 
     def _nudge_engine(self) -> None:
         # The engine asks spider_idle again only on its 5 s heartbeat; after
@@ -313,7 +306,7 @@ class HasDataExtension:
         for runner in self.runners:
             if runner.record.job_id is None or runner.terminal:
                 continue
-            if self.shared is not None and not self.shared.owns(runner.job.key):
+            if not self._runs_here(runner):
                 continue  # another worker's job: not this one's to stop
             try:
                 await runner.stop_remote()
@@ -371,7 +364,7 @@ class HasDataExtension:
         runner = self._runner_by_id(job_id)
         if runner is None or not rows:
             return
-        if self.shared is not None and not self.shared.owns(runner.job.key):
+        if not self._runs_here(runner):
             return  # another worker delivers this job now (its paging covers these rows)
         delivering = deferred_from_coro(runner.deliver_webhook_rows(rows))
         delivering.addErrback(self._webhook_delivery_failed, runner)
@@ -400,7 +393,7 @@ class HasDataExtension:
         for runner in self.runners:
             if runner.done or runner.job.key in self._failed:
                 continue
-            if self.shared is not None and not self.shared.owns(runner.job.key):
+            if not self._runs_here(runner):
                 continue  # another worker runs it and reports its progress
             record = runner.record
             total = "?" if record.rows_total is None else str(record.rows_total)
@@ -413,6 +406,10 @@ class HasDataExtension:
                 record.credits_spent,
             )
 
+    def _runs_here(self, runner: JobRunner) -> bool:
+        """Whether this worker owns the job (always, without scrapy-redis)."""
+        return self.workers is None or self.workers.runs_here(runner.job.key)
+
     def _count(self, name: str, value: int) -> None:
         if value:
             self.stats.inc_value(name, value)
@@ -423,20 +420,8 @@ class HasDataExtension:
             return StateFile(self._state_path(spider))
         # Several workers share the crawl: the jobs are claimed in redis, so
         # each is submitted and delivered by one worker only.
-        from redis.exceptions import RedisError
-
-        self.shared = SharedJobStore.from_settings(settings, spider.name, self.settings.claim_ttl)
-        if settings.getbool("SCHEDULER_FLUSH_ON_START"):
-            try:
-                forgotten = self.shared.forget_drained(keys)
-            except RedisError as exc:
-                raise HasDataStateError(
-                    f"HasData: cannot reach redis to share the jobs between workers ({exc}); "
-                    "check REDIS_URL (or REDIS_HOST / REDIS_PORT)"
-                ) from None
-            if forgotten:
-                logger.info("HasData: SCHEDULER_FLUSH_ON_START: %d finished job(s) forgotten", forgotten)
-        return self.shared
+        self.workers = WorkerClaims.connect(settings, spider.name, self.settings, keys)
+        return self.workers.store
 
     def _state_path(self, spider: Spider) -> Path:
         if self.settings.state_file:
