@@ -5,8 +5,9 @@ stop), runs real scrapers for ``crawler`` and ``contacts`` against real pages
 (usually :class:`~scrapy_wds.testing.DemoSite`), plays every ambiguity of the
 spec through switches (ids, numbers as strings, slow jobs, credits) and
 injects faults (429 bursts, 5xx, dropped connections, malformed JSON) with
-seeded randomness.  Webhooks are delivered like the real service's.  See
-``docs/emulator-hasdata.md`` for every switch and decision.
+seeded randomness (:mod:`._hasdata_faults`).  Webhooks are delivered like
+the real service's.  See ``docs/emulator-hasdata.md`` for every switch and
+decision.
 """
 
 from __future__ import annotations
@@ -15,13 +16,13 @@ import asyncio
 import json
 import random
 import time
-from collections.abc import Awaitable, Callable
 from contextlib import aclosing
 from typing import Any
 
 import aiohttp
 from aiohttp import web
 
+from scrapy_wds.testing._hasdata_faults import ApiGate
 from scrapy_wds.testing._hasdata_files import DownloadLinks
 from scrapy_wds.testing._hasdata_jobs import (
     FINISHED,
@@ -47,7 +48,6 @@ from scrapy_wds.testing._server import (
     ADMIN_PREFIX,
     EmulatorServer,
     RecordLog,
-    drop_connection,
     json_body,
     text_error,
 )
@@ -56,10 +56,6 @@ from scrapy_wds.testing._server import (
 DEFAULT_API_KEY = "hasdata-test-key"
 #: How often a job with ``job_seconds`` moves rows along when nobody polls it.
 TICK = 0.05
-_SERVER_ERRORS = (500, 502, 503, 504)
-
-Handler = Callable[[web.Request], Awaitable[web.Response]]
-
 
 #: Switches that take one of a few words, and those words.
 _SWITCH_CHOICES = {"id_style": ("int", "uuid"), "webhook_mode": MODES}
@@ -146,7 +142,7 @@ class HasDataEmulator(EmulatorServer):
         self._links = DownloadLinks()
         self._next_job = FIRST_INT_ID
         self._next_row = 1
-        self._rng = random.Random(seed)
+        self._gate = ApiGate(self, seed)
         self._webhook_rng = random.Random(seed)
 
     def configure(self, **switches: Any) -> dict[str, Any]:
@@ -170,7 +166,7 @@ class HasDataEmulator(EmulatorServer):
         self._links.clear()
         self._next_job = FIRST_INT_ID
         self._next_row = 1
-        self._rng = random.Random(self.seed)
+        self._gate.reseed(self.seed)
         self._webhook_rng = random.Random(self.seed)
         self.webhook_log.clear()
 
@@ -179,43 +175,17 @@ class HasDataEmulator(EmulatorServer):
         return self.webhook_log.entries()
 
     def add_routes(self, app: web.Application) -> None:
-        app.router.add_post("/scrapers/{slug}/jobs", self._api(self._submit))
-        app.router.add_get("/scrapers/jobs/{job_id}", self._api(self._status))
-        app.router.add_get("/scrapers/jobs/{job_id}/results", self._api(self._results))
-        app.router.add_delete("/scrapers/jobs/{job_id}", self._api(self._stop))
+        # Every API call meets the seeded faults and the key check first.
+        api = self._gate.guard
+        app.router.add_post("/scrapers/{slug}/jobs", api(self._submit))
+        app.router.add_get("/scrapers/jobs/{job_id}", api(self._status))
+        app.router.add_get("/scrapers/jobs/{job_id}/results", api(self._results))
+        app.router.add_delete("/scrapers/jobs/{job_id}", api(self._stop))
         app.router.add_get(DownloadLinks.route, self._links.serve)
         app.router.add_get(ADMIN_PREFIX + "webhooks", self._admin_webhooks)
         app.router.add_get(ADMIN_PREFIX + "jobs", self._admin_jobs)
 
-    # -- what every API call goes through -----------------------------------------
-
-    def _api(self, handler: Handler) -> Handler:
-        """Faults first (server trouble comes before the key check), then auth."""
-
-        async def call(request: web.Request) -> web.Response:
-            if self.burst_429 > 0:
-                self.burst_429 -= 1
-                return text_error(429, "too many concurrent requests for your plan; retry later")
-            if self.drop_rate > 0 and self._rng.random() < self.drop_rate:
-                raise drop_connection(request)
-            if self.error_rate > 0 and self._rng.random() < self.error_rate:
-                status = self._rng.choice(_SERVER_ERRORS)
-                return text_error(status, "server error; please retry")
-            if request.headers.get("x-api-key") != self.api_key:
-                return text_error(401, "invalid or missing API key (header x-api-key)")
-            response = await handler(request)
-            if (
-                response.status == 200
-                and self.malformed_rate > 0
-                and self._rng.random() < self.malformed_rate
-            ):
-                text = response.text or ""
-                return web.Response(
-                    status=200, text=text[: len(text) // 2], content_type="application/json"
-                )
-            return response
-
-        return call
+    # -- helpers of the endpoints ----------------------------------------------
 
     def _number(self, value: int) -> int | str:
         return str(value) if self.numbers_as_strings else value
