@@ -11,6 +11,7 @@ The pieces, in the order data flows through them:
 * :mod:`._rows` — result pages and files → rows → items;
 * :mod:`._row_ledger` — which rows were delivered (ids, content keys);
 * :mod:`._delivery` — new rows → the item pipelines or the job's callback;
+* :mod:`._webhook_bridge` — webhook rows and "finished" events → the job's runner;
 * :mod:`._extension` — the Scrapy extension that runs it all.
 """
 

@@ -2,9 +2,10 @@
 
 At spider open it checks the declared jobs (``HASDATA_JOBS`` and the
 spider's ``hasdata_jobs``), opens the state file, starts the webhook receiver
-when enabled, and starts one :class:`~._runner.JobRunner` per job.  When
-several scrapy-redis workers share the crawl, each job is first claimed (or
-watched while another worker owns it) through :mod:`._workers`.  While any
+when enabled (:mod:`._webhook_bridge`), and starts one
+:class:`~._runner.JobRunner` per job.  When several scrapy-redis workers share
+the crawl, each job is first claimed (or watched while another worker owns
+it) through :mod:`._workers`.  While any
 job is undelivered it keeps the spider open (``spider_idle`` →
 ``DontCloseSpider``); when the last one is drained it lets it close.
 
@@ -24,7 +25,6 @@ from __future__ import annotations
 import logging
 import secrets
 from pathlib import Path
-from typing import Any
 
 from scrapy import Spider, signals
 from scrapy.crawler import Crawler
@@ -45,13 +45,10 @@ from scrapy_wds._hasdata._client import (
 from scrapy_wds._hasdata._delivery import CrawlClosing, ItemPusher
 from scrapy_wds._hasdata._job import HasDataJobError, collect_jobs
 from scrapy_wds._hasdata._runner import JobRunner, RunnerContext, SubmitWithheld
-from scrapy_wds._hasdata._settings import (
-    WEBHOOK_EVENTS,
-    HasDataSettingError,
-    HasDataSettings,
-)
+from scrapy_wds._hasdata._settings import HasDataSettingError, HasDataSettings
 from scrapy_wds._hasdata._shared_state import ClaimLost, SharedJobStore, uses_scrapy_redis
 from scrapy_wds._hasdata._state import HasDataStateError, StateFile
+from scrapy_wds._hasdata._webhook_bridge import WebhookBridge
 from scrapy_wds._hasdata._workers import WorkerClaims
 
 logger = logging.getLogger(__name__)
@@ -80,9 +77,13 @@ class HasDataExtension:
         self._close_reason: str | None = None
         self._closing_now = False
         self._progress: LoopingCall | None = None
-        self._webhooks: Any = None
-        self._webhook_url: str | None = None
-        self._webhook_secret = settings.webhook_secret or secrets.token_urlsafe(24)
+        self.webhooks = WebhookBridge(
+            settings,
+            secret=settings.webhook_secret or secrets.token_urlsafe(24),
+            runners=lambda: self.runners,
+            runs_here=self._runs_here,
+            nudge_engine=self._nudge_engine,
+        )
         self._setting_error: str | None = None
 
     @classmethod
@@ -137,11 +138,11 @@ class HasDataExtension:
             pool_size=self.settings.page_concurrency + 2,
             on_event=lambda name: self._count(f"hasdata/{name}", 1),
             reactor=reactor,
-            hidden=[self._webhook_secret],
+            hidden=[self.webhooks.secret],
         )
         if self.settings.webhook_enabled:
             try:
-                self._start_webhooks()
+                self.webhooks.start()
             except (OSError, CannotListenError, ValueError) as exc:
                 logger.error(
                     "HasData webhook receiver cannot start on %s:%s (%s); change "
@@ -159,7 +160,7 @@ class HasDataExtension:
             append_rows=self.state.append_rows,
             count=self._count,
             on_status=self._on_status,
-            webhook_block=self._webhook_block,
+            webhook_block=self.webhooks.block,
             may_submit=lambda: self._close_reason is None and not self._closing_now,
             reactor=reactor,
         )
@@ -212,12 +213,7 @@ class HasDataExtension:
                 self.state.save()
         if self.state is not None:
             self.state.close()
-        if self._webhooks is not None:
-            for outcome, count in self._webhooks.counts.items():
-                self._count(f"hasdata/webhook/{outcome}", count)
-            stopping = self._webhooks.stop()
-            if isinstance(stopping, Deferred):
-                await maybe_deferred_to_future(stopping)
+        await self.webhooks.close(self._count)
         if self.client is not None:
             await self.client.close()
 
@@ -323,69 +319,6 @@ class HasDataExtension:
         engine = self.crawler.engine
         if engine is not None and engine.spider is not None:
             deferred_from_coro(engine.close_spider_async(reason=reason))
-
-    # -- webhooks ------------------------------------------------------------
-
-    def _start_webhooks(self) -> None:
-        from scrapy_wds._hasdata._webhooks import WebhookReceiver
-
-        self._webhooks = WebhookReceiver(
-            secret=self._webhook_secret,
-            max_body=self.settings.webhook_max_body,
-            is_known_job=self._runner_by_id_known,
-            on_rows=self._on_webhook_rows,
-            on_finished=self._on_webhook_finished,
-            host=self.settings.webhook_host,
-            port=self.settings.webhook_port,
-        )
-        own_url = self._webhooks.start()
-        # Behind a tunnel or proxy HasData must call another address.
-        self._webhook_url = self.settings.webhook_public_url or own_url
-
-    def _webhook_block(self) -> dict[str, Any] | None:
-        if self._webhook_url is None:
-            return None
-        return {
-            "url": self._webhook_url,
-            "events": list(WEBHOOK_EVENTS),
-            "headers": {"X-Webhook-Secret": self._webhook_secret},
-        }
-
-    def _runner_by_id(self, job_id: str) -> JobRunner | None:
-        for runner in self.runners:
-            if runner.record.job_id == job_id:
-                return runner
-        return None
-
-    def _runner_by_id_known(self, job_id: str) -> bool:
-        return self._runner_by_id(job_id) is not None
-
-    def _on_webhook_rows(self, job_id: str, rows: list[dict[str, Any]]) -> None:
-        runner = self._runner_by_id(job_id)
-        if runner is None or not rows:
-            return
-        if not self._runs_here(runner):
-            return  # another worker delivers this job now (its paging covers these rows)
-        delivering = deferred_from_coro(runner.deliver_webhook_rows(rows))
-        delivering.addErrback(self._webhook_delivery_failed, runner)
-        # The batch kept the scraper busy; if the last job ended meanwhile,
-        # the engine would only notice at its next heartbeat.
-        delivering.addBoth(self._nudge_after_webhook)
-
-    def _nudge_after_webhook(self, result: Any) -> Any:
-        self._nudge_engine()
-        return result
-
-    def _webhook_delivery_failed(self, failure: Any, runner: JobRunner) -> None:
-        if not failure.check(CrawlClosing, CancelledError, ClaimLost):
-            logger.error("HasData job %s: webhook rows not delivered: %s", runner.label,
-                         failure.getErrorMessage())
-        # Paging reads every row again after the job ends: nothing is lost.
-
-    def _on_webhook_finished(self, job_id: str) -> None:
-        runner = self._runner_by_id(job_id)
-        if runner is not None:
-            runner.wake()
 
     # -- progress and bookkeeping ------------------------------------------------
 
