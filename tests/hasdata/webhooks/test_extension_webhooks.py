@@ -6,23 +6,20 @@ test's reactor, against the HasData emulator, which calls the receiver back.
 
 from __future__ import annotations
 
-import json
 from collections import Counter
 from pathlib import Path
 from typing import Any
 
 import pytest
 import pytest_twisted
-import scrapy
-from scrapy import signals
 from scrapy.crawler import Crawler
 from scrapy.utils.defer import deferred_from_coro
-from scrapy.utils.test import get_crawler
 from twisted.internet.task import deferLater
 
 from scrapy_wds._hasdata._row_keys import row_content_key
 from scrapy_wds.testing import HasDataEmulator
 
+from ._crawls import jobs_crawler
 from ._http import post, request
 
 KEYWORDS = ["lamp", "desk", "chair", "shelf"]
@@ -30,31 +27,9 @@ ROWS = 5 * len(KEYWORDS)  # the synthetic scrapers give 5 rows per input value
 JOB = {"scraper": "amazon-search", "input": {"keywords": KEYWORDS}}
 
 
-class JobsOnlySpider(scrapy.Spider):
-    name = "webhook_jobs"
-
-    async def start(self):  # type: ignore[no-untyped-def]
-        return
-        yield
-
 
 def _crawler(emulator: HasDataEmulator, tmp_path: Path, **settings: Any) -> tuple[Crawler, list[Any]]:
-    crawler = get_crawler(JobsOnlySpider, {
-        "ADDONS": {"scrapy_wds.Addon": 300},
-        "HASDATA_API_KEY": emulator.api_key,
-        "HASDATA_API_URL": emulator.url,
-        "HASDATA_JOBS": [JOB],
-        "HASDATA_STATE_FILE": str(tmp_path / "state.json"),
-        "HASDATA_WEBHOOK_ENABLED": True,
-        "HASDATA_POLL_INTERVAL": 0.05,
-        "HASDATA_POLL_MAX_INTERVAL": 0.1,
-        "HASDATA_RETRY_DELAY": 0.01,
-        "HASDATA_PROGRESS_INTERVAL": 0,
-        **settings,
-    })
-    items: list[Any] = []
-    crawler.signals.connect(lambda item: items.append(item), signal=signals.item_scraped, weak=False)
-    return crawler, items
+    return jobs_crawler(emulator, tmp_path, [JOB], **settings)
 
 
 async def _paged_keys(emulator: HasDataEmulator) -> Counter[str]:

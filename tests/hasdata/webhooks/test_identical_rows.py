@@ -17,25 +17,17 @@ from typing import Any
 
 import pytest
 import pytest_twisted
-import scrapy
 from scrapy import signals
 from scrapy.crawler import Crawler
 from scrapy.utils.defer import deferred_from_coro
-from scrapy.utils.test import get_crawler
 from twisted.internet.task import LoopingCall
 
 from scrapy_wds._hasdata._row_keys import canonical_json
 from scrapy_wds.testing import DemoSite, HasDataEmulator
 
+from ._crawls import jobs_crawler
 from ._http import request
 
-
-class JobsOnlySpider(scrapy.Spider):
-    name = "identical_rows"
-
-    async def start(self):  # type: ignore[no-untyped-def]
-        return
-        yield
 
 
 def _get(url: str) -> Any:
@@ -65,23 +57,14 @@ def _crawler(
     emulator: HasDataEmulator, tmp_path: Path, urls: list[str], webhooks: bool,
     *, json_file: bool = False,
 ) -> tuple[Crawler, list[Any]]:
-    crawler = get_crawler(JobsOnlySpider, {
-        "ADDONS": {"scrapy_wds.Addon": 300},
-        "HASDATA_API_KEY": emulator.api_key,
-        "HASDATA_API_URL": emulator.url,
-        "HASDATA_JOBS": [{"scraper": "contacts", "input": {"urls": urls}}],
-        "HASDATA_STATE_FILE": str(tmp_path / "state.json"),
-        "HASDATA_WEBHOOK_ENABLED": webhooks,
-        "HASDATA_USE_JSON_FILE": json_file,  # bare rows: known by their place in the file
-        "HASDATA_PAGE_LIMIT": 1,  # a page per row: a close can fall between twins
-        "HASDATA_POLL_INTERVAL": 0.02,
-        "HASDATA_POLL_MAX_INTERVAL": 0.05,
-        "HASDATA_RETRY_DELAY": 0.01,
-        "HASDATA_PROGRESS_INTERVAL": 0,
-    })
-    items: list[Any] = []
-    crawler.signals.connect(lambda item: items.append(item), signal=signals.item_scraped, weak=False)
-    return crawler, items
+    return jobs_crawler(
+        emulator, tmp_path, [{"scraper": "contacts", "input": {"urls": urls}}],
+        HASDATA_WEBHOOK_ENABLED=webhooks,
+        HASDATA_USE_JSON_FILE=json_file,  # bare rows: known by their place in the file
+        HASDATA_PAGE_LIMIT=1,  # a page per row: a close can fall between twins
+        HASDATA_POLL_INTERVAL=0.02,
+        HASDATA_POLL_MAX_INTERVAL=0.05,
+    )
 
 
 @pytest.mark.parametrize(

@@ -13,13 +13,11 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 import pytest_twisted
-import scrapy
-from scrapy import signals
-from scrapy.utils.test import get_crawler
 
 from scrapy_wds._hasdata._row_keys import canonical_json
 from scrapy_wds.testing import HasDataEmulator
 
+from ._crawls import jobs_crawler
 from ._http import request
 
 KEYWORDS = ["lamp", "desk"]
@@ -38,13 +36,6 @@ class FlakyRow(dict):  # type: ignore[type-arg]
         super().__init__(**fields)
 
 
-class JobsOnlySpider(scrapy.Spider):
-    name = "partial_batch"
-
-    async def start(self):  # type: ignore[no-untyped-def]
-        return
-        yield
-
 
 @pytest_twisted.ensureDeferred
 async def test_rows_after_a_failure_in_a_batch_are_not_lost(
@@ -52,21 +43,9 @@ async def test_rows_after_a_failure_in_a_batch_are_not_lost(
 ) -> None:
     FlakyRow.made = 0
     hasdata_emulator.configure(webhook_mode="in_order", webhook_batch=3, job_polls=4)
-    crawler = get_crawler(JobsOnlySpider, {
-        "ADDONS": {"scrapy_wds.Addon": 300},
-        "HASDATA_API_KEY": hasdata_emulator.api_key,
-        "HASDATA_API_URL": hasdata_emulator.url,
-        "HASDATA_JOBS": [{"scraper": "amazon-search", "input": {"keywords": KEYWORDS},
-                          "item_class": FlakyRow}],
-        "HASDATA_STATE_FILE": str(tmp_path / "state.json"),
-        "HASDATA_WEBHOOK_ENABLED": True,
-        "HASDATA_POLL_INTERVAL": 0.05,
-        "HASDATA_POLL_MAX_INTERVAL": 0.1,
-        "HASDATA_RETRY_DELAY": 0.01,
-        "HASDATA_PROGRESS_INTERVAL": 0,
-    })
-    items: list[Any] = []
-    crawler.signals.connect(lambda item: items.append(item), signal=signals.item_scraped, weak=False)
+    crawler, items = jobs_crawler(hasdata_emulator, tmp_path, [
+        {"scraper": "amazon-search", "input": {"keywords": KEYWORDS}, "item_class": FlakyRow},
+    ])
     await crawler.crawl()
 
     assert FlakyRow.made > 2, "the failure never happened"

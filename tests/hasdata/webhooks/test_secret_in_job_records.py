@@ -15,23 +15,16 @@ from typing import Any
 
 import pytest
 import pytest_twisted
-import scrapy
 from scrapy.utils.test import get_crawler
 from twisted.web import resource, server
 
 from scrapy_wds.testing import HasDataEmulator
 
+from ._crawls import JobsOnlySpider
 from ._http import request
 
 SECRET = "wh-5ecret-Echoed-In-Every-Record-42"
 
-
-class JobsOnlySpider(scrapy.Spider):
-    name = "secret_records"
-
-    async def start(self):  # type: ignore[no-untyped-def]
-        return
-        yield
 
 
 def _settings(api_url: str, api_key: str, tmp_path: Path, **more: Any) -> dict[str, Any]:
