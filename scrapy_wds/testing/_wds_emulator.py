@@ -51,6 +51,7 @@ class WdsEmulator(EmulatorServer):
         "key_case",
         "enum_style",
         "state_field",
+        "pending_info",
         "pending_polls",
         "pending_seconds",
         "error_rate",
@@ -67,6 +68,7 @@ class WdsEmulator(EmulatorServer):
         key_case: str = "pascal",
         enum_style: str = "name",
         state_field: str = "TaskState",
+        pending_info: str = "202",
         pending_polls: int = 0,
         pending_seconds: float = 0.0,
         error_rate: float = 0.0,
@@ -82,6 +84,7 @@ class WdsEmulator(EmulatorServer):
         self.key_case = key_case
         self.enum_style = enum_style
         self.state_field = state_field
+        self.pending_info = pending_info
         self.pending_polls = pending_polls
         self.pending_seconds = pending_seconds
         self.error_rate = error_rate
@@ -192,6 +195,7 @@ class WdsEmulator(EmulatorServer):
             except (ParamsProblem, SelectorProblem) as exc:
                 return text_error(400, str(exc))
             if not await self._ready(task):
+                self.note_call(request, pending=True)
                 return web.Response(status=202)
             assert task.page is not None
             if task.page.state != HANDLED:
@@ -222,10 +226,10 @@ class WdsEmulator(EmulatorServer):
         return task, None
 
     async def _ready(self, task: Task) -> bool:
-        """True when the task may answer for real; counts the 202s it gave."""
+        """True when the task may answer for real; counts the pending answers it gave."""
         loop = asyncio.get_running_loop()
         waited_enough = (
-            task.polls_answered_202 >= self.pending_polls
+            task.pending_answers >= self.pending_polls
             and loop.time() - task.created >= self.pending_seconds
         )
         if waited_enough:
@@ -233,7 +237,7 @@ class WdsEmulator(EmulatorServer):
             await self._book.wait_for_page(task, self.download_wait)
             if task.page is not None:
                 return True
-        task.polls_answered_202 += 1
+        task.pending_answers += 1
         return False
 
     def _crawl(self, task: Task, page: Page, params: ScrapeRequest) -> web.Response:
@@ -272,7 +276,11 @@ class WdsEmulator(EmulatorServer):
             return refusal
         assert task is not None
         if not await self._ready(task):
-            return self._json(self._status(task.waiting_state, None), status=202)
+            # The docs list only 200 for info, a waiting task showing Created or
+            # InProgress; "202" plays the servers that answer it like crawl/scrape.
+            self.note_call(request, pending=True)
+            status = 202 if self.pending_info == "202" else 200
+            return self._json(self._status(task.waiting_state, None), status=status)
         assert task.page is not None
         return self._json(self._status(task.page.state, task.page))
 

@@ -25,6 +25,9 @@ _CHOICES = {
     "key_case": ("pascal", "camel"),
     "enum_style": ("name", "int"),
     "state_field": ("TaskState", "State"),
+    # How info answers while its task waits: "200" is the documented reading
+    # (200 with TaskState Created/InProgress) and is meant to become the default.
+    "pending_info": ("202", "200"),
 }
 _NON_NEGATIVE = ("pending_polls", "pending_seconds", "error_delay", "download_wait")
 _RATES = ("error_rate", "drop_rate")

@@ -34,7 +34,7 @@ class Task:
     url: str
     job: Job
     created: float  # loop time
-    polls_answered_202: int = 0
+    pending_answers: int = 0  # 202s, and 200s of a waiting info (pending_info)
     download_started: bool = False
     page: Page | None = None
     download: asyncio.Future[None] | None = None
