@@ -52,6 +52,7 @@ class WdsEmulator(EmulatorServer):
         "enum_style",
         "state_field",
         "pending_info",
+        "known_pages",
         "pending_polls",
         "pending_seconds",
         "error_rate",
@@ -69,6 +70,7 @@ class WdsEmulator(EmulatorServer):
         enum_style: str = "name",
         state_field: str = "TaskState",
         pending_info: str = "202",
+        known_pages: str = "same",
         pending_polls: int = 0,
         pending_seconds: float = 0.0,
         error_rate: float = 0.0,
@@ -85,6 +87,7 @@ class WdsEmulator(EmulatorServer):
         self.enum_style = enum_style
         self.state_field = state_field
         self.pending_info = pending_info
+        self.known_pages = known_pages
         self.pending_polls = pending_polls
         self.pending_seconds = pending_seconds
         self.error_rate = error_rate
@@ -173,7 +176,7 @@ class WdsEmulator(EmulatorServer):
             settings = parse_job_config(config)
         except JobConfigProblem as exc:
             return text_error(400, f"invalid JobConfig: {exc}")
-        tasks = self._book.start_job(request.match_info["job_name"], settings)
+        tasks = self._book.start_job(request.match_info["job_name"], settings, self.known_pages)
         return self._json([{"Id": task.id, "Url": task.url} for task in tasks])
 
     # -- task endpoints --------------------------------------------------
@@ -181,7 +184,7 @@ class WdsEmulator(EmulatorServer):
     def _task_call(
         self,
         read_params: Callable[[web.Request], Awaitable[ScrapeRequest]],
-        answer: Callable[[Task, Page, ScrapeRequest], web.Response],
+        answer: Callable[[web.Request, Task, Page, ScrapeRequest], web.Response],
     ) -> Callable[[web.Request], Awaitable[web.Response]]:
         """The order every crawl/scrape call goes through, from faults to the answer."""
 
@@ -201,7 +204,7 @@ class WdsEmulator(EmulatorServer):
             if task.page.state != HANDLED:
                 return text_error(403, task.page.error or task.page.state)
             try:
-                return answer(task, task.page, params)
+                return answer(request, task, task.page, params)
             except ContentProblem as exc:
                 return text_error(422, str(exc))
             except SelectorProblem as exc:
@@ -240,7 +243,7 @@ class WdsEmulator(EmulatorServer):
         task.pending_answers += 1
         return False
 
-    def _crawl(self, task: Task, page: Page, params: ScrapeRequest) -> web.Response:
+    def _crawl(self, request: web.Request, task: Task, page: Page, params: ScrapeRequest) -> web.Response:
         (wanted,) = params.fields
         document = page.document()
         links = extract_values(wanted.selector.select(document), wanted.attribute_name)
@@ -252,15 +255,18 @@ class WdsEmulator(EmulatorServer):
                 base_url = urljoin(page.url, base.strip())
             except ValueError:  # a malformed <base href> is ignored, as browsers do
                 pass
-        found = self._book.follow(task, links, base_url)
+        found, known = self._book.follow(task, links, base_url, self.known_pages)
+        self.note_call(request, known_pages=known)
         return self._json([{"Id": found_task.id, "Url": found_task.url} for found_task in found])
 
-    def _scrape(self, task: Task, page: Page, params: ScrapeRequest) -> web.Response:
+    def _scrape(self, request: web.Request, task: Task, page: Page, params: ScrapeRequest) -> web.Response:
         (wanted,) = params.fields
         found = wanted.selector.select(page.document())
         return self._json(extract_values(found, wanted.attribute_name))
 
-    def _scrape_multiple(self, task: Task, page: Page, params: ScrapeRequest) -> web.Response:
+    def _scrape_multiple(
+        self, request: web.Request, task: Task, page: Page, params: ScrapeRequest
+    ) -> web.Response:
         document = page.document()
         results = []
         for wanted in params.fields:

@@ -11,6 +11,8 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from scrapy_wds.testing._wds_tasks import KNOWN_PAGES
+
 #: DownloadTaskStates by name, with the integers a .NET server would send.
 TASK_STATES = {
     "Handled": 0,
@@ -28,6 +30,7 @@ _CHOICES = {
     # How info answers while its task waits: "200" is the documented reading
     # (200 with TaskState Created/InProgress) and is meant to become the default.
     "pending_info": ("202", "200"),
+    "known_pages": KNOWN_PAGES,
 }
 _NON_NEGATIVE = ("pending_polls", "pending_seconds", "error_delay", "download_wait")
 _RATES = ("error_rate", "drop_rate")
