@@ -22,6 +22,7 @@ from aiohttp import web
 
 from scrapy_wds.testing._server import EmulatorServer, drop_connection, json_body, text_error
 from scrapy_wds.testing._wds_jobconfig import JobConfigProblem, parse_job_config
+from scrapy_wds.testing._wds_malformed import malformed_answer, pick_form
 from scrapy_wds.testing._wds_pages import HANDLED, ContentProblem, Page, PageFetcher
 from scrapy_wds.testing._wds_scrape import (
     ParamsProblem,
@@ -53,6 +54,9 @@ class WdsEmulator(EmulatorServer):
         "state_field",
         "pending_info",
         "known_pages",
+        "malformed",
+        "malformed_rate",
+        "malformed_tasks",
         "pending_polls",
         "pending_seconds",
         "error_rate",
@@ -71,6 +75,9 @@ class WdsEmulator(EmulatorServer):
         state_field: str = "TaskState",
         pending_info: str = "202",
         known_pages: str = "same",
+        malformed: str = "truncated",
+        malformed_rate: float = 0.0,
+        malformed_tasks: list[str] | None = None,
         pending_polls: int = 0,
         pending_seconds: float = 0.0,
         error_rate: float = 0.0,
@@ -88,6 +95,9 @@ class WdsEmulator(EmulatorServer):
         self.state_field = state_field
         self.pending_info = pending_info
         self.known_pages = known_pages
+        self.malformed = malformed
+        self.malformed_rate = malformed_rate
+        self.malformed_tasks: list[str] = list(malformed_tasks or [])
         self.pending_polls = pending_polls
         self.pending_seconds = pending_seconds
         self.error_rate = error_rate
@@ -111,6 +121,8 @@ class WdsEmulator(EmulatorServer):
         # Setting the seed restarts the draws, so a test's faults are reproducible.
         self._seed = value
         self._rng = random.Random(self._seed)
+        # Its own draws, so turning malformed answers on leaves the 503s and drops where they were.
+        self._malformed_rng = random.Random(f"malformed {self._seed}")
 
     def configure(self, **switches: Any) -> dict[str, Any]:
         unknown = set(switches) - set(self.switch_names)
@@ -144,7 +156,7 @@ class WdsEmulator(EmulatorServer):
         app.router.add_post(
             tasks + "/scrape-multiple", self._task_call(multiple_from_body, self._scrape_multiple)
         )
-        app.router.add_get(tasks + "/info", self._delayed(self._info))
+        app.router.add_get(tasks + "/info", self._delayed(self._spoiling(self._info)))
 
     async def _health(self, request: web.Request) -> web.Response:
         return web.Response(text="Healthy", content_type="text/plain")
@@ -210,7 +222,29 @@ class WdsEmulator(EmulatorServer):
             except SelectorProblem as exc:
                 return text_error(400, str(exc))
 
-        return self._delayed(handle)
+        return self._delayed(self._spoiling(handle))
+
+    def _spoiling(
+        self, handler: Callable[[web.Request], Awaitable[web.Response]]
+    ) -> Callable[[web.Request], Awaitable[web.Response]]:
+        """Turn a task call's 200 into a malformed one, as the malformed switches say."""
+
+        async def answer(request: web.Request) -> web.Response:
+            response = await handler(request)
+            task = self._book.get(request.match_info["task_id"])
+            if response.status != 200 or task is None or not self._spoils(task):
+                return response
+            form = pick_form(self.malformed, self._malformed_rng)
+            self.note_call(request, malformed=form)
+            return malformed_answer(form, response, self._json)
+
+        return answer
+
+    def _spoils(self, task: Task) -> bool:
+        if any(re.search(pattern, task.url) for pattern in self.malformed_tasks):
+            return True
+        # Drawn only when asked for, so the default leaves the draws untouched.
+        return self.malformed_rate > 0 and self._malformed_rng.random() < self.malformed_rate
 
     def _find_task(self, request: web.Request) -> tuple[Task | None, web.Response | None]:
         """The task a call is about, or the answer that refuses the call."""

@@ -1,9 +1,13 @@
 """The WDS emulator's readings of what the docs leave open: how a waiting info
-answers, what crawl does with pages the job already has, and malformed 200s."""
+answers, what crawl does with pages the job already has, and malformed 200s.
+
+Every test here sets one of those switches, so each fails without it."""
 
 from __future__ import annotations
 
 import json
+import urllib.request
+from typing import Any
 
 import pytest
 from test_wds_emulator import Api, api, first_task  # noqa: F401
@@ -99,3 +103,89 @@ def test_crawling_a_task_again_answers_the_pages_it_brought_the_same_way(
     category, books, home = _category_and_book(api, demo_site)
     assert api.crawl(category["Id"], "CSS: article.book h3 a") == books
     assert api.crawl(home, "CSS: ul.categories a")[0] == category
+
+
+# -- malformed 200s --------------------------------------------------------------------
+
+
+def _is_json(text: str) -> bool:
+    try:
+        json.loads(text)
+    except ValueError:
+        return False
+    return True
+
+
+@pytest.mark.parametrize(("endpoint", "kwargs"), [
+    ("crawl", {"query": {"selector": "CSS: ul.categories a"}}),
+    ("scrape", {"query": {"selector": "CSS: h1"}}),
+    ("info", {}),
+])
+def test_malformed_truncated_cuts_the_json_short(
+    api: Api, demo_site: DemoSite, wds_emulator: WdsEmulator, endpoint: str, kwargs: dict[str, Any]
+) -> None:
+    task = first_task(api, demo_site.url + "/")
+    good = api.ready(task, endpoint, **kwargs)
+    wds_emulator.configure(malformed="truncated", malformed_rate=1.0)
+    status, text = api.task(task, endpoint, **kwargs)
+    assert status == 200 and text and not _is_json(text)
+    assert json.dumps(good).startswith(text) and len(text) < len(json.dumps(good))
+    assert wds_emulator.calls()[-1]["malformed"] == "truncated"
+
+
+def test_malformed_html_sends_a_proxy_page(api: Api, demo_site: DemoSite, wds_emulator: WdsEmulator) -> None:
+    task = first_task(api, demo_site.url + "/")
+    api.ready(task, "info")
+    wds_emulator.configure(malformed="html", malformed_rate=1.0)
+    url = f"{api.base}/tasks/{task}/scrape?selector=CSS%3A%20h1"
+    with urllib.request.urlopen(url, timeout=20) as response:
+        assert response.status == 200
+        assert response.headers["Content-Type"].startswith("text/html")
+        assert response.read().decode().lstrip().startswith("<!DOCTYPE html>")
+
+
+def test_malformed_object_swaps_arrays_and_objects(api: Api, demo_site: DemoSite, wds_emulator: WdsEmulator) -> None:
+    task = first_task(api, demo_site.url + "/")
+    categories = api.crawl(task, "CSS: ul.categories a")
+    info = api.ready(task, "info")
+    wds_emulator.configure(malformed="object", malformed_rate=1.0, key_case="camel")
+    status, text = api.task(task, "crawl", query={"selector": "CSS: ul.categories a"})
+    assert status == 200 and json.loads(text) == {
+        "items": [{"id": c["Id"], "url": c["Url"]} for c in categories], "count": len(categories)
+    }
+    status, text = api.task(task, "info")
+    assert status == 200 and isinstance(json.loads(text), list) and json.loads(text)[0]["taskState"] == info["TaskState"]
+
+
+def test_malformed_tasks_spoil_every_200_of_matching_pages_only(
+    api: Api, demo_site: DemoSite, wds_emulator: WdsEmulator
+) -> None:
+    wds_emulator.configure(malformed="html", malformed_tasks=[r"/contact\.html$"], pending_info="200", pending_polls=1)
+    contact, home = (t["Id"] for t in api.start("j", demo_site.url + "/contact.html", demo_site.url + "/"))
+    assert [api.task(contact, "info")[0] for _ in range(2)] == [200, 200]  # the waiting info too
+    assert [api.task(contact, "info")[1].startswith("<!DOCTYPE html>") for _ in range(2)] == [True, True]
+    assert api.task(contact, "crawl", query={"selector": "CSS: a"})[0] == 200
+    assert api.scrape(home, "CSS: h1") and api.ready(home, "info")["TaskState"] == "Handled"
+    spoiled = [call for call in wds_emulator.calls() if "malformed" in call]
+    assert spoiled and all(contact in call["path"] for call in spoiled)
+
+
+def test_malformed_rate_draws_repeat_with_the_seed_and_leave_503s_alone(
+    api: Api, demo_site: DemoSite, wds_emulator: WdsEmulator
+) -> None:
+    task = first_task(api, demo_site.url + "/")
+    api.ready(task, "info")
+
+    def answers() -> list[tuple[int, bool]]:
+        return [(status, _is_json(text)) for status, text in (api.task(task, "info") for _ in range(30))]
+
+    wds_emulator.configure(error_rate=0.3, seed=5)
+    plain = answers()
+    wds_emulator.configure(malformed="mixed", malformed_rate=0.5, seed=5)
+    spoiled = answers()
+    assert [status for status, _ in spoiled] == [status for status, _ in plain]  # same 503s
+    assert {False, True} <= {ok for status, ok in spoiled if status == 200}
+    forms = {call["malformed"] for call in wds_emulator.calls() if "malformed" in call}
+    assert forms == {"truncated", "html", "object"}
+    wds_emulator.configure(seed=5)
+    assert answers() == spoiled
