@@ -33,6 +33,9 @@ from scrapy_wds._wds._errors import (
     WdsUnprocessable,
 )
 
+#: The release, read by the build too (``pyproject.toml``: one version source).
+__version__ = "0.2.0"
+
 __all__ = [
     "Addon",
     "HasDataApiError",
