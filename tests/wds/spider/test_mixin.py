@@ -182,10 +182,11 @@ async def test_start_refuses_bad_setups_before_sending(
         spider.wds_start_request()
     assert expected in str(info.value)
     # From start(): one error line naming the problem, and a finish reason.
-    with caplog.at_level(logging.ERROR), pytest.raises(CloseSpider) as closed:
-        [x async for x in spider.start()]
-    assert closed.value.reason == "wds_config_error"
-    assert f"WDS spider {spider.name!r} cannot start: {info.value}" in caplog.text
+    with caplog.at_level(logging.ERROR):
+        assert [x async for x in spider.start()] == []
+    assert spider.crawler.stats.get_value("wds/refused/wds_bad_config") == 1
+    [line] = [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR]
+    assert f"spider {spider.name!r}: {info.value}" in line
 
 
 @pytest_twisted.ensureDeferred
