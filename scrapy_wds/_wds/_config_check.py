@@ -16,6 +16,8 @@ import logging
 from typing import TYPE_CHECKING, Any
 from weakref import WeakKeyDictionary
 
+from scrapy import Spider, signals
+from scrapy.exceptions import CloseSpider
 from scrapy.settings import BaseSettings
 
 from scrapy_wds._wds._api import WdsApi
@@ -109,6 +111,12 @@ def refuse(crawler: Crawler, problem: str, reason: str = BAD_CONFIG_REASON) -> N
     if crawler.stats is not None:
         crawler.stats.set_value(f"wds/refused/{reason}", 1)
     logger.error("WDS crawl stopped before sending anything: %s [%s]", problem, reason)
+
+    def keep_reason(spider: Spider) -> None:
+        # An idle spider would close "finished" before close_spider() gets its turn.
+        raise CloseSpider(reason)
+
+    crawler.signals.connect(keep_reason, signal=signals.spider_idle, weak=False)
     close_spider(crawler, reason)
 
 
@@ -175,6 +183,7 @@ def start_request_or_refuse(spider: Any) -> Request | None:
     try:
         request: Request = spider.wds_start_request()
     except DECLARATION_MISTAKES as exc:
-        refuse(crawler, f"spider {spider.name!r}: {exc}")
+        text = str(exc)
+        refuse(crawler, text if text.startswith("spider ") else f"spider {spider.name!r}: {text}")
         return None
     return request

@@ -26,6 +26,8 @@ def describe_call(action: str, task_id: str | None, job: str | None, page_url: s
     The page URL is there because a task id alone means nothing to the user:
     the page is what they can open, exclude or report.
     """
+    if task_id is None and action == "start":
+        return f"start of job {job!r}" if job else "job start"
     target = f"task {task_id!r}" if task_id is not None else "the job start"
     if job:
         target += f" of job {job!r}"
@@ -208,6 +210,14 @@ class WdsServerError(WdsError):
         "the WDS server is failing or unreachable; check that it runs at WDS_API_URL, "
         "or raise WDS_RETRY_TIMES / WDS_RETRY_MAX_DELAY"
     )
+
+    def choose_hint(self) -> str:
+        if self.is_job_start:
+            return (
+                "no working WDS API answered at WDS_API_URL; start the WDS server (or fix "
+                "WDS_API_URL), or raise WDS_START_PATIENCE to wait longer for it"
+            )
+        return self.hint
 
 
 class WdsBadAnswer(WdsError):

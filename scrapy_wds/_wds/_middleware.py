@@ -47,7 +47,9 @@ from scrapy_wds._wds._errors import (
     describe_call,
 )
 from scrapy_wds._wds._config_check import is_refused, settings_or_refuse
+from scrapy_wds._wds._selector_watch import SelectorWatch
 from scrapy_wds._wds._settings import WdsSettings
+from scrapy_wds._wds._start_patience import RetryBudget, close_after_failed_start
 from scrapy_wds._wds._task import META_KEY
 from scrapy_wds._wds._waiting_room import WaitingRoom, load_parked, parked_file, save_parked
 
@@ -72,6 +74,7 @@ class WdsDownloaderMiddleware:
         assert crawler.stats is not None
         self.stats = crawler.stats
         self.room = WaitingRoom(reactor, self._send_again)  # type: ignore[arg-type]
+        self.selector_watch = SelectorWatch(crawler, settings.selector_warn_pages)
         self._retry_exceptions = tuple(
             load_object(e) if isinstance(e, str) else e
             for e in crawler.settings.getlist("RETRY_EXCEPTIONS")
@@ -122,6 +125,7 @@ class WdsDownloaderMiddleware:
         if 200 <= status < 300:
             problem = shape_problem(_action(request), response.body)
             if problem is None:
+                self.selector_watch.observe(request, response)
                 return response
             self.stats.inc_value(f"wds/bad_answers/{_action(request)}")
             body = self.settings.redact(response.body.decode("utf-8", "replace"))
@@ -204,13 +208,11 @@ class WdsDownloaderMiddleware:
         """5xx/408/429 or a failed connection: try again later, a bounded number of times."""
         retries = int(request.meta[META_KEY].get("retries", 0))
         what = reason or f"HTTP {status}"
-        if retries >= self.settings.retry_times:
+        budget = RetryBudget(request, self.settings, retries)  # the job start waits longer
+        if budget.ran_out():
             self.stats.inc_value("wds/gave_up")
             self.stats.inc_value("wds/gave_up/retries")
-            failing = (
-                f"still failing after {retries} retries "
-                f"(WDS_RETRY_TIMES = {self.settings.retry_times})"
-            )
+            failing = budget.failing_text()
             self._fail(
                 give_up_as,
                 request,
@@ -227,16 +229,17 @@ class WdsDownloaderMiddleware:
                 first=self.settings.retry_first_delay,
                 cap=self.settings.retry_max_delay,
             )
+        delay = budget.cap(delay)
         self.stats.inc_value("wds/retries")
         logger.info(
-            "Retrying WDS %s (%s; retry %d of %d in %.1f s)",
+            "Retrying WDS %s (%s; retry %d %s in %.1f s)",
             _describe(request),
             what,
             retries + 1,
-            self.settings.retry_times,
+            budget.limit_text(),
             delay,
         )
-        self._park(request, delay, retries=retries + 1)
+        self._park(request, delay, retries=retries + 1, **budget.bookkeeping())
 
     def _park(self, request: Request, delay: float, **bookkeeping: Any) -> NoReturn:
         wds = dict(request.meta[META_KEY])  # D2's dict may be shared: copy, never mutate
@@ -274,6 +277,7 @@ class WdsDownloaderMiddleware:
         )
         self.stats.inc_value(f"wds/errors/{stat or status}")
         logger.error("%s", error, extra={"spider": self.crawler.spider})
+        close_after_failed_start(self.crawler, request, error)
         raise error
 
     # -- the waiting room's life ----------------------------------------

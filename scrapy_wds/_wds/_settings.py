@@ -142,7 +142,8 @@ class WdsSettings:
             ("WDS_POLL_FIRST_DELAY", "WDS_POLL_MAX_DELAY"),
             ("WDS_RETRY_FIRST_DELAY", "WDS_RETRY_MAX_DELAY"),
         ):
-            if seconds[first] > seconds[cap]:
+            already_wrong = any(p.startswith((first + " ", cap + " ")) for p in problems)
+            if not already_wrong and seconds[first] > seconds[cap]:
                 problems.append(
                     f"{first} ({seconds[first]:g} s) must not exceed {cap} ({seconds[cap]:g} s)"
                 )
