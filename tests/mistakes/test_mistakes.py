@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 from pathlib import Path
 from typing import Any
 
@@ -33,3 +34,19 @@ async def test_one_clear_line(
     assert len(emulator.calls()) == case.calls
     # The cases' secrets are all "hunter2": masked or left out, never logged.
     assert not [r for r in outcome.records if "hunter2" in r.getMessage()]
+
+
+def test_the_docs_page_is_up_to_date() -> None:
+    script = Path(__file__).resolve().parents[2] / "scripts" / "mistakes_doc.py"
+    spec = importlib.util.spec_from_file_location("mistakes_doc", script)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    assert module.PAGE.read_text(encoding="utf-8") == module.render(), (
+        "docs/mistakes.md is out of date: run python scripts/mistakes_doc.py"
+    )
+
+
+def test_at_least_forty_distinct_mistakes() -> None:
+    assert len({case.id for case in CASES}) == len(CASES) >= 40
+    assert {case.service for case in CASES} == {"WDS", "Scrapy", "HasData"}
