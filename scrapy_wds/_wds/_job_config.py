@@ -251,9 +251,11 @@ def _check_no_unknown_fields(config: JobConfig) -> None:
         for name in unknown
         for close in [difflib.get_close_matches(name, _ATTRIBUTES, n=1)]
     ]
+    every_guessed = all("did you mean" in guess for guess in guesses)
+    fields_list = "" if every_guessed else f"; its fields are {', '.join(_ATTRIBUTES)}"
     raise JobConfigError(
-        f"JobConfig has no field {', '.join(guesses)}; its fields are "
-        f"{', '.join(_ATTRIBUTES)} (wire keys the server knows go in extra={{...}})"
+        f"JobConfig has no field {', '.join(guesses)}{fields_list} "
+        "(wire keys the server knows go in extra={...})"
     )
 
 

@@ -56,7 +56,6 @@ from scrapy_wds._wds._items import (
 from scrapy_wds._wds._job_config import JobConfig, JobConfigError
 from scrapy_wds._wds._selectors import (
     FieldSpec,
-    WdsSelectorError,
     check_attribute_name,
     parse_fields,
     parse_selector,

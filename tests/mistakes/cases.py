@@ -125,14 +125,12 @@ CASES: list[Mistake] = [
             'WDS crawl stopped before sending anything: CONCURRENT_ITEMS must be a whole number ≥ 1, got 0 [wds_bad_config]',
             "CONCURRENT_ITEMS", settings={"CONCURRENT_ITEMS": 0}),
     Mistake("api-slot-zero", "Scrapy", "a DOWNLOAD_SLOTS entry for the API host with concurrency 0",
-            
             "WDS crawl stopped before sending anything: DOWNLOAD_SLOTS['127.0.0.1']['concurrency'] must be a whole number ≥ 1, got 0 [wds_bad_config]", "DOWNLOAD_SLOTS", settings={"DOWNLOAD_SLOTS": {"127.0.0.1": {"concurrency": 0}}}),
     # -- what the spider declares ---------------------------------------------------
     Mistake("jobconfig-typo-at-import", "WDS", "a misspelt JobConfig keyword in the class body",
-            
-            "WDS crawl stopped before sending anything: spider 'typo_at_import': JobConfig has no field 'strat_urls' (did you mean 'start_urls'?); its fields are start_urls, type, headers, restart_mode, suppress_https_certificate_validation, use_cookies, use_proxy, send_overt_requests_on_proxies_failure, iterate_proxy_response_codes, proxies, error_policy, retry_delay_ms, retries_limit, max_response_size_kb, max_redirect_hops, request_timeout_sec, crawl_delays, cross_domain_access, extra (wire keys the server knows go in extra={...}) [wds_bad_config]", "strat_urls", spider="TypoAtImport"),
+            "WDS crawl stopped before sending anything: spider 'typo_at_import': JobConfig has no field 'strat_urls' (did you mean 'start_urls'?) (wire keys the server knows go in extra={...}) [wds_bad_config]", "strat_urls", spider="TypoAtImport"),
     Mistake("jobconfig-unknown-field", "WDS", "a JobConfig keyword that does not exist",
-            "WDS crawl stopped before sending anything: spider 'books': JobConfig has no field 'restart' (did you mean 'restart_mode'?); its fields are start_urls, type, headers, restart_mode, suppress_https_certificate_validation, use_cookies, use_proxy, send_overt_requests_on_proxies_failure, iterate_proxy_response_codes, proxies, error_policy, retry_delay_ms, retries_limit, max_response_size_kb, max_redirect_hops, request_timeout_sec, crawl_delays, cross_domain_access, extra (wire keys the server knows go in extra={...}) [wds_bad_config]",
+            "WDS crawl stopped before sending anything: spider 'books': JobConfig has no field 'restart' (did you mean 'restart_mode'?) (wire keys the server knows go in extra={...}) [wds_bad_config]",
             "restart", spider="UnknownJobField"),
     Mistake("jobconfig-empty-start-urls", "WDS", "JobConfig(start_urls=[])",
             "WDS crawl stopped before sending anything: spider 'empty_start_urls': JobConfig.start_urls is empty; give at least one absolute http(s) page URL [wds_bad_config]",
@@ -202,7 +200,6 @@ CASES: list[Mistake] = [
             "LocalBook", spider="LocalItemClass"),
     # -- caught by the server, at the job start ------------------------------------------
     Mistake("api-url-wrong-path", "WDS", "WDS_API_URL with a path the server does not serve",
-            
             "WDS start of job 'books' failed (HTTP 404); server said: '404: Not Found'; what to do: the server at WDS_API_URL does not serve the WDS API under that path; set WDS_API_URL to the base under which /api/v2/ lives (e.g. http://localhost:2807, or http://host/wds/ behind a proxy); the call is not retried", "WDS_API_URL", settings={"WDS_API_URL": "{wds}/wds"}, calls=1),
     Mistake("api-down", "WDS", "the WDS API not running (for all of WDS_START_PATIENCE)",
             "WDS start of job 'books' failed (no answer); DownloadConnectionRefusedError: Connection was refused by other side: 111: Connection refused., still failing when WDS_START_PATIENCE (0.3 s) ran out; what to do: no working WDS API answered at WDS_API_URL; start the WDS server (or fix WDS_API_URL), or raise WDS_START_PATIENCE to wait longer for it",
@@ -260,7 +257,6 @@ CASES: list[Mistake] = [
             "'item_class'", HASDATA_BAD_CONFIG, spider="JobsOnly",
             settings={"HASDATA_JOBS": _job(item_class="myproject.items.Nope")}),
     Mistake("hasdata-item-class-not-item", "HasData", "an item_class that is not an item class",
-            
             "HASDATA_JOBS[0] (job 'crawler'): field 'item_class' is 'json.JSONDecoder', which is not an item class; use a scrapy.Item subclass, a dataclass, an attrs class or dict", "'item_class'", HASDATA_BAD_CONFIG, spider="JobsOnly",
             settings={"HASDATA_JOBS": _job(item_class="json.JSONDecoder")}),
     Mistake("hasdata-callback-missing", "HasData", "a job callback naming no spider method",

@@ -8,7 +8,6 @@ from typing import Any
 import pytest
 import pytest_twisted
 from scrapy.downloadermiddlewares.offsite import OffsiteMiddleware
-from scrapy.exceptions import CloseSpider
 from scrapy.utils.request import RequestFingerprinter
 from twisted.python.failure import Failure
 
