@@ -141,3 +141,35 @@ async def test_an_api_that_comes_back_within_the_start_patience_is_waited_for(
     assert stats["wds/retries"] >= 2 and stats["wds/items"] > 0
     assert "within WDS_START_PATIENCE = 60 s" in caplog.text
     assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
+
+
+@pytest_twisted.ensureDeferred
+async def test_the_emulators_malformed_answers_are_retried_until_good(
+    wds_emulator: Any, demo_site: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    # Truncated JSON, HTML pages and wrongly shaped objects, on a third of the task calls.
+    wds_emulator.configure(malformed="mixed", malformed_rate=0.3, seed=3)
+    with caplog.at_level(logging.INFO):
+        crawler = await crawl(CategoryPages, **settings(wds_emulator.url, demo_site.url))
+    stats = crawler.stats.get_stats()
+    spoiled = [c for c in wds_emulator.calls() if c.get("malformed")]
+    assert spoiled  # the faults really happened
+    assert sum(v for k, v in stats.items() if k.startswith("wds/bad_answers/")) == len(spoiled)
+    clean = await crawl(CategoryPages, **settings(wds_emulator.url, demo_site.url))
+    assert stats["wds/items"] == clean.stats.get_value("wds/items")  # nothing lost
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
+
+
+@pytest_twisted.ensureDeferred
+async def test_a_task_whose_answers_stay_malformed_fails_loudly(
+    wds_emulator: Any, demo_site: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    wds_emulator.configure(malformed="html", malformed_tasks=[r"/$"])  # the home page's task
+    with caplog.at_level(logging.INFO):
+        crawler = await crawl(CategoryPages, **settings(wds_emulator.url, demo_site.url))
+    [line] = [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR]
+    assert line.startswith("WDS info on task ")
+    assert "the answer is an HTML/XML page, not JSON, still failing after 3 retries" in line
+    assert 'server said: "<!DOCTYPE html>' in line and "what to do: something other than WDS answered" in line
+    assert crawler.stats.get_value("wds/errors/bad_answer") == 1
+    assert "Traceback" not in caplog.text
