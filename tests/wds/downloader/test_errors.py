@@ -31,6 +31,7 @@ from .probe import PathPrefixProxy
         scrapy_wds.WdsServerError,
         scrapy_wds.WdsGaveUpWaiting,
         scrapy_wds.WdsUnexpectedResponse,
+        scrapy_wds.WdsBadAnswer,
     ],
 )
 def test_every_error_carries_the_facts_and_pickles(cls: type[scrapy_wds.WdsError]) -> None:
