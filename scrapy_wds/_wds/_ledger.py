@@ -87,6 +87,10 @@ class Ledger(Protocol):
         """Whether ``ticket`` was settled (the job start asks: send it again?)."""
         ...
 
+    def is_owed(self, ticket: str) -> bool:
+        """Whether ``ticket`` is issued and not settled (a resumed job start is sent again)."""
+        ...
+
     def record(
         self,
         *,

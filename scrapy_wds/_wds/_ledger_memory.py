@@ -39,6 +39,9 @@ class MemoryLedger:
     def is_settled(self, ticket: str) -> bool:
         return ticket in self.settled
 
+    def is_owed(self, ticket: str) -> bool:
+        return ticket in self.owed_tickets
+
     def owed(self) -> int:
         return len(self.owed_tickets)
 
