@@ -11,7 +11,6 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-import pytest
 
 PACKAGE = Path(__file__).resolve().parents[2] / "scrapy_wds"
 COMPAT = PACKAGE / "_compat.py"
@@ -19,7 +18,6 @@ COMPAT = PACKAGE / "_compat.py"
 #: ``"_slot"`` catches ``getattr(engine, "_slot", None)`` too.
 PRIVATE_SCRAPY = re.compile(r"\._slot\b|[\"']_slot[\"']|_check_if_closing|itemproc_size")
 
-pytestmark = pytest.mark.min
 
 
 def test_scrapy_internals_appear_only_in_the_compat_module() -> None:
