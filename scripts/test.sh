@@ -12,8 +12,17 @@ if [ $# -gt 0 ]; then
     exec .venv/bin/python -m pytest "$@"
 fi
 
+if command -v pyenv >/dev/null 2>&1; then
+    # pyenv's shims answer only for its selected versions (and tox passes
+    # no PYENV_VERSION on): put every installed python3.X on PATH by name.
+    mkdir -p .tox/pythons
+    for python in "$(pyenv root)"/versions/3.*/bin/python3.[0-9]*; do
+        [[ "$python" =~ python3\.[0-9]+$ ]] && ln -sf "$python" .tox/pythons/
+    done
+    export PATH="$PWD/.tox/pythons:$PATH"
+fi
 overrides=()
-if ! command -v python3.10 >/dev/null 2>&1; then
+if ! python3.10 --version >/dev/null 2>&1; then
     # The oldest supported Python is not on this machine: run the oldest
     # supported libraries on the Python there is, and say so.
     echo "NOTE: python3.10 not found; tox -e min runs on $(python3 --version) instead" >&2

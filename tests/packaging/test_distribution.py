@@ -32,7 +32,18 @@ def _run(*args: str | Path, cwd: Path = ROOT) -> str:
 @pytest.fixture(scope="module")
 def dist(tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("dist")
-    _run(sys.executable, "-m", "build", "--installer", "uv", "--sdist", "--wheel", "--outdir", out, ROOT)
+    _run(
+        sys.executable,
+        "-m",
+        "build",
+        "--installer",
+        "uv",
+        "--sdist",
+        "--wheel",
+        "--outdir",
+        out,
+        ROOT,
+    )
     return out
 
 
@@ -67,8 +78,9 @@ def test_the_wheel_metadata(dist: Path) -> None:
     assert "scrapy_wds/py.typed" in names
     assert not any(n.startswith(("tests/", "docs/", "example_project/")) for n in names)
     pythons = {
-        c.rpartition(":: ")[2] for c in metadata.get_all("Classifier") or [] if
-        re.fullmatch(r"Programming Language :: Python :: 3\.\d+", c)
+        c.rpartition(":: ")[2]
+        for c in metadata.get_all("Classifier") or []
+        if re.fullmatch(r"Programming Language :: Python :: 3\.\d+", c)
     }
     assert pythons == {"3.10", "3.11", "3.12", "3.13"}
     assert metadata["Requires-Python"] == ">=3.10"
@@ -122,8 +134,18 @@ def test_a_fresh_install_without_extras_costs_pytest_nothing(dist: Path, tmp_pat
     venv = tmp_path / "venv"
     python = venv / "bin" / "python"
     _run(sys.executable, "-m", "uv", "venv", "--quiet", "--python", sys.executable, venv)
-    _run(sys.executable, "-m", "uv", "pip", "install", "--quiet", "--python", python,
-         _wheel(dist), "pytest")
+    _run(
+        sys.executable,
+        "-m",
+        "uv",
+        "pip",
+        "install",
+        "--quiet",
+        "--python",
+        python,
+        _wheel(dist),
+        "pytest",
+    )
     project = tmp_path / "project"
     project.mkdir()
     (project / "test_unrelated.py").write_text("def test_unrelated():\n    assert True\n")
