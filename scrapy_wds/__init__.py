@@ -24,6 +24,7 @@ from scrapy_wds._wds._selectors import WdsSelectorError
 from scrapy_wds._wds._task import WdsTask
 from scrapy_wds._wds._errors import (
     WdsAccessDenied,
+    WdsBadAnswer,
     WdsBadRequest,
     WdsError,
     WdsGaveUpWaiting,
@@ -60,6 +61,7 @@ __all__ = [
     "WdsSpiderMixin",
     "WdsTask",
     "WdsAccessDenied",
+    "WdsBadAnswer",
     "WdsBadRequest",
     "WdsError",
     "WdsGaveUpWaiting",
