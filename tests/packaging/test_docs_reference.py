@@ -51,6 +51,6 @@ def test_stats_close_reasons_and_meta_keys_are_found(reference: ModuleType) -> N
     assert {"wds/polls", "hasdata/rows"} <= stats
     assert all(name.startswith(("wds/", "hasdata/")) for name in stats)
     reasons = {reason.name for reason in reference.close_reasons()}
-    assert "wds_config_error" in reasons
+    assert any(reason.startswith("wds_") for reason in reasons)
     assert any(reason.startswith("hasdata_") for reason in reasons)
     assert "wds" in {key.name for key in reference.meta_keys()}
