@@ -3,12 +3,13 @@
 #   bash scripts/test.sh            the whole suite on the newest releases (tox -e latest),
 #                                   the tests marked "min" on the oldest supported
 #                                   releases (tox -e min), ruff, mypy and the docs build
+#   bash scripts/test.sh --matrix   the whole tox matrix: the above plus whole-suite
+#                                   runs on Python 3.10 and 3.13 (tox.ini)
 #   bash scripts/test.sh ARGS...    only pytest ARGS, in .venv (e.g. tests/wds -x -q)
-# The whole tox matrix (adds Python 3.10 and 3.13 runs of the whole suite): .venv/bin/tox
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/_setup.sh
-if [ $# -gt 0 ]; then
+if [ $# -gt 0 ] && [ "$1" != --matrix ]; then
     exec .venv/bin/python -m pytest "$@"
 fi
 
@@ -28,6 +29,8 @@ if ! python3.10 --version >/dev/null 2>&1; then
     echo "NOTE: python3.10 not found; tox -e min runs on $(python3 --version) instead" >&2
     overrides=(--override "testenv:min.base_python=python3")
 fi
+envs=(-e latest,min,lint,mypy,docs)
+[ "${1:-}" = --matrix ] && envs=()  # tox.ini's env_list: all of them
 started=$SECONDS
-.venv/bin/tox run -e latest,min,lint,mypy,docs "${overrides[@]}"
+.venv/bin/tox run "${envs[@]}" "${overrides[@]}"
 echo "All checks passed in $((SECONDS - started)) s (plus set-up)."
