@@ -58,7 +58,12 @@ DEFAULT_API_KEY = "hasdata-test-key"
 TICK = 0.05
 
 #: Switches that take one of a few words, and those words.
-_SWITCH_CHOICES = {"id_style": ("int", "uuid"), "webhook_mode": MODES}
+_SWITCH_CHOICES = {
+    "id_style": ("int", "uuid"),
+    "webhook_mode": MODES,
+    "submit_then_fail": ("", "502", "drop"),
+    "results_shape": ("", "data_not_list", "rows_not_objects"),
+}
 
 
 def _check_choices(switches: dict[str, Any]) -> None:
@@ -90,7 +95,18 @@ class HasDataEmulator(EmulatorServer):
         "webhook_legacy",
         "serp_site",
         "seed",
+        # Well-formed but wrong answers (see ``_hasdata_faults``); set with ``configure``.
+        "retry_after",
+        "submit_then_fail",
+        "results_shape",
+        "finished_word",
+        "rows_count_extra",
     )
+    retry_after: float | None = None
+    submit_then_fail = ""
+    results_shape = ""
+    finished_word = "finished"
+    rows_count_extra = 0
 
     def __init__(
         self,
