@@ -11,7 +11,7 @@ spider as idle while the item is in a pipeline.
 Each row is recorded in the job's ledger the moment it went through, so a
 close (Ctrl-C, a close reason) may stop a batch between two rows: nothing
 is lost and nothing repeats.  Pushing items outside of any response needs
-three small touches of Scrapy's internals, kept in :mod:`scrapy_wds._compat`.
+two small touches of Scrapy's internals, kept in :mod:`scrapy_wds._compat`.
 
 A job with a ``callback`` hands each row (as its item) to that spider method
 instead; what the method returns or yields is handled as Scrapy handles a
@@ -93,12 +93,13 @@ class ItemPusher:
 
     async def _push(self, job: HasDataJob, row: dict[str, Any]) -> None:
         """One row through the pipelines (or the job's spider callback); then a close may go on."""
-        if _compat.scraper_is_closing(self._crawler):
+        engine = self._crawler.engine
+        if engine is None or _compat.engine_is_closing(engine):
             raise CrawlClosing()
-        try:
+        # A close that begins meanwhile waits for this row (and its callback's
+        # items), then goes on: the scraper re-checks it only after responses.
+        with _compat.one_item_in_progress(engine.scraper):
             await self._push_row(job, row)
-        finally:
-            _compat.let_pending_close_proceed(self._crawler)
 
     def _item_class(self, job: HasDataJob) -> type | None:
         key = job.key

@@ -295,8 +295,8 @@ class HasDataExtension:
     def _nudge_engine(self) -> None:
         # The engine asks spider_idle again only on its 5 s heartbeat; after
         # the last job is drained, ask it now so the crawl ends promptly.
-        if not self._closing_now:
-            _compat.ask_engine_to_check_idle(self.crawler)
+        if not self._closing_now and self.crawler.engine is not None:
+            _compat.wake_engine(self.crawler.engine)
 
     def _fail(self, runner: JobRunner, exc: HasDataApiError) -> None:
         self._failed.add(runner.job.key)

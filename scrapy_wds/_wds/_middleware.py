@@ -36,15 +36,20 @@ from scrapy.http import Response
 from scrapy.utils.misc import load_object
 
 from scrapy_wds._backoff import backoff_delay
+from scrapy_wds._wds._answer_shape import shape_problem
 from scrapy_wds._wds._errors import (
     ERROR_BY_STATUS,
+    WdsBadAnswer,
     WdsError,
     WdsGaveUpWaiting,
     WdsServerError,
     WdsUnexpectedResponse,
     describe_call,
 )
+from scrapy_wds._wds._config_check import is_refused, settings_or_refuse
+from scrapy_wds._wds._selector_watch import SelectorWatch
 from scrapy_wds._wds._settings import WdsSettings
+from scrapy_wds._wds._start_patience import RetryBudget, close_after_failed_start
 from scrapy_wds._wds._task import META_KEY
 from scrapy_wds._wds._waiting_room import WaitingRoom, load_parked, parked_file, save_parked
 
@@ -69,6 +74,7 @@ class WdsDownloaderMiddleware:
         assert crawler.stats is not None
         self.stats = crawler.stats
         self.room = WaitingRoom(reactor, self._send_again)  # type: ignore[arg-type]
+        self.selector_watch = SelectorWatch(crawler, settings.selector_warn_pages)
         self._retry_exceptions = tuple(
             load_object(e) if isinstance(e, str) else e
             for e in crawler.settings.getlist("RETRY_EXCEPTIONS")
@@ -84,8 +90,10 @@ class WdsDownloaderMiddleware:
                 "WdsDownloaderMiddleware is off: WDS_API_URL is not set (give the WDS "
                 "server's base URL, e.g. http://localhost:2807)"
             )
-        # A bad value is a ValueError naming the setting: the crawl stops at start.
-        settings = WdsSettings.from_settings(crawler.settings)
+        # A bad value is one line naming the setting, and the spider closed at open.
+        settings = settings_or_refuse(crawler)
+        if is_refused(crawler):
+            return cls(crawler, settings)
         logger.info(
             "WDS API at %s; extra headers on every call: %s",
             settings.api_url,
@@ -99,6 +107,8 @@ class WdsDownloaderMiddleware:
     def process_request(self, request: Request) -> None:
         if not _is_wds(request):
             return
+        if is_refused(self.crawler):
+            raise IgnoreRequest("the WDS crawl was refused at open; nothing is sent")
         self.stats.inc_value(f"wds/calls/{_action(request)}")
         for name, value in self.settings.headers.items():
             if name not in request.headers:
@@ -113,7 +123,13 @@ class WdsDownloaderMiddleware:
         if status == 202:
             self._wait_for_task(request, response)
         if 200 <= status < 300:
-            return response
+            problem = shape_problem(_action(request), response.body)
+            if problem is None:
+                self.selector_watch.observe(request, response)
+                return response
+            self.stats.inc_value(f"wds/bad_answers/{_action(request)}")
+            body = self.settings.redact(response.body.decode("utf-8", "replace"))
+            self._retry(request, status=status, server_text=body, reason=problem, give_up_as=WdsBadAnswer)
         text = self.settings.redact(response.body.decode("utf-8", "replace"))
         if status in ERROR_BY_STATUS:
             self._fail(ERROR_BY_STATUS[status], request, status=status, server_text=text)
@@ -187,25 +203,24 @@ class WdsDownloaderMiddleware:
         server_text: str,
         reason: str = "",
         retry_after: float | None = None,
+        give_up_as: type[WdsError] = WdsServerError,
     ) -> NoReturn:
         """5xx/408/429 or a failed connection: try again later, a bounded number of times."""
         retries = int(request.meta[META_KEY].get("retries", 0))
-        what = f"HTTP {status}" if status is not None else reason
-        if retries >= self.settings.retry_times:
+        what = reason or f"HTTP {status}"
+        budget = RetryBudget(request, self.settings, retries)  # the job start waits longer
+        if budget.ran_out():
             self.stats.inc_value("wds/gave_up")
             self.stats.inc_value("wds/gave_up/retries")
-            failing = (
-                f"still failing after {retries} retries "
-                f"(WDS_RETRY_TIMES = {self.settings.retry_times})"
-            )
+            failing = budget.failing_text()
             self._fail(
-                WdsServerError,
+                give_up_as,
                 request,
                 status=status,
                 server_text=server_text,
-                stat=str(status) if status is not None else "connection",
+                stat="bad_answer" if give_up_as is WdsBadAnswer else str(status or "connection"),
                 # The status is in the message already; a failed connection has only its reason.
-                detail=failing if status is not None else f"{reason}, {failing}",
+                detail=f"{reason}, {failing}" if reason else failing,
             )
         delay = retry_after
         if delay is None:
@@ -214,16 +229,17 @@ class WdsDownloaderMiddleware:
                 first=self.settings.retry_first_delay,
                 cap=self.settings.retry_max_delay,
             )
+        delay = budget.cap(delay)
         self.stats.inc_value("wds/retries")
         logger.info(
-            "Retrying WDS %s (%s; retry %d of %d in %.1f s)",
+            "Retrying WDS %s (%s; retry %d %s in %.1f s)",
             _describe(request),
             what,
             retries + 1,
-            self.settings.retry_times,
+            budget.limit_text(),
             delay,
         )
-        self._park(request, delay, retries=retries + 1)
+        self._park(request, delay, retries=retries + 1, **budget.bookkeeping())
 
     def _park(self, request: Request, delay: float, **bookkeeping: Any) -> NoReturn:
         wds = dict(request.meta[META_KEY])  # D2's dict may be shared: copy, never mutate
@@ -261,6 +277,7 @@ class WdsDownloaderMiddleware:
         )
         self.stats.inc_value(f"wds/errors/{stat or status}")
         logger.error("%s", error, extra={"spider": self.crawler.spider})
+        close_after_failed_start(self.crawler, request, error)
         raise error
 
     # -- the waiting room's life ----------------------------------------

@@ -38,6 +38,12 @@ from scrapy_wds._wds._answers import (
 )
 from scrapy_wds._wds._api import WdsApi
 from scrapy_wds._wds._callbacks import WdsSpiderError, iterate_output, method_name
+from scrapy_wds._wds._config_check import (
+    BAD_CONFIG_REASON,
+    DECLARATION_MISTAKES,
+    api_for,
+    start_request_or_refuse,
+)
 from scrapy_wds._wds._errors import WdsError
 from scrapy_wds._wds._items import (
     WdsItemError,
@@ -50,7 +56,6 @@ from scrapy_wds._wds._items import (
 from scrapy_wds._wds._job_config import JobConfig, JobConfigError
 from scrapy_wds._wds._selectors import (
     FieldSpec,
-    WdsSelectorError,
     check_attribute_name,
     parse_fields,
     parse_selector,
@@ -58,10 +63,9 @@ from scrapy_wds._wds._selectors import (
 from scrapy_wds._wds._task import META_KEY, NotAWdsResponse, WdsTask, task_of, wds_meta
 
 
-#: Finish reason of a crawl stopped at start by a set-up mistake (bad JobConfig, rules…).
-START_ERROR_REASON = "wds_config_error"
-#: Mistakes in the spider's own code or declarations, as opposed to answers.
-SETUP_MISTAKES = (JobConfigError, WdsSpiderError, WdsSelectorError, WdsItemError)
+#: Finish reason of a crawl stopped by a set-up mistake (bad JobConfig, rules…).
+START_ERROR_REASON = BAD_CONFIG_REASON
+SETUP_MISTAKES = DECLARATION_MISTAKES
 
 
 class WdsSpiderMixin:
@@ -104,14 +108,11 @@ class WdsSpiderMixin:
         method_name(self, self.wds_start_callback, where="wds_start_callback")
 
     async def start(self) -> AsyncIterator[Any]:
-        try:
-            request = self.wds_start_request()
-        except SETUP_MISTAKES as exc:
-            # A set-up mistake: one line that names it, not a traceback, and a
-            # finish reason that says why the crawl stopped.
-            self.logger.error("WDS spider %r cannot start: %s", self.name, exc)
-            raise CloseSpider(START_ERROR_REASON) from None
-        yield request
+        # A set-up mistake is one line that names it, and the close reason
+        # wds_bad_config; no traceback, nothing sent.
+        request = start_request_or_refuse(self)
+        if request is not None:
+            yield request
 
     def wds_start_request(self) -> Request:
         """The "start job" request, after every check (raises naming what is wrong)."""
@@ -119,7 +120,7 @@ class WdsSpiderMixin:
         if not isinstance(config, JobConfig):
             raise JobConfigError(f"wds_job_config() must return a JobConfig, not {config!r}")
         wire = config.to_wire()
-        job = self.wds_job_name or self.name
+        job = self.name if self.wds_job_name is None else self.wds_job_name
         if not isinstance(job, str) or not job.strip():
             raise WdsSpiderError("wds_job_name must be a non-empty string (it names the WDS job)")
         self.wds_check()
@@ -129,13 +130,7 @@ class WdsSpiderMixin:
 
     @cached_property
     def _wds_api(self) -> WdsApi:
-        try:
-            return WdsApi(
-                self.settings.get("WDS_API_URL"),
-                scrape_multiple_method=self.settings.get("WDS_SCRAPE_MULTIPLE_METHOD", "auto"),
-            )
-        except ValueError as exc:
-            raise WdsSpiderError(str(exc)) from None
+        return api_for(self.settings)  # never raises: the feed exporter reads every attribute
 
     # -- what a callback can ask for its task -------------------------------
 

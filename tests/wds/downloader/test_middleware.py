@@ -16,6 +16,7 @@ from scrapy.http import Response, TextResponse
 from scrapy.utils.request import request_from_dict
 from scrapy.utils.test import get_crawler
 
+from scrapy_wds._wds._config_check import is_refused
 from scrapy_wds._wds._middleware import WdsDownloaderMiddleware
 
 API = "http://wds.test/base/"
@@ -105,9 +106,11 @@ def test_needs_api_url() -> None:
         WdsDownloaderMiddleware.from_crawler(get_crawler(Owner, {}))
 
 
-def test_bad_setting_stops_the_crawl_with_its_name() -> None:
-    with pytest.raises(ValueError, match="WDS_POLL_MAX_WAIT"):
-        middleware(WDS_POLL_MAX_WAIT="forever")
+def test_bad_setting_refuses_the_crawl_with_its_name(caplog: pytest.LogCaptureFixture) -> None:
+    # No exception out of from_crawler (Scrapy would print a traceback): one line, then closed.
+    mw, _ = middleware(WDS_POLL_MAX_WAIT="forever")
+    assert is_refused(mw.crawler)
+    assert "WDS_POLL_MAX_WAIT must be a number of seconds > 0, got 'forever'" in caplog.text
 
 
 def test_warns_when_placed_below_scrapys_retry_middleware(caplog: pytest.LogCaptureFixture) -> None:
