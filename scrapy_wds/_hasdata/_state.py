@@ -76,6 +76,7 @@ class StateFile:
         self.jobs: dict[str, JobRecord] = {}
         self._entries: dict[str, list[list[Any]]] = {}
         self._log: IO[str] | None = None
+        self._prefixes: dict[str, str] = {}
         self._load()
         self._load_rows()
 
@@ -105,6 +106,12 @@ class StateFile:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             # Line-buffered: each entry is written (a syscall) as its newline arrives.
             self._log = open(self.keys_path, "a", encoding="utf-8", buffering=1)
+        if len(entry) == 2 and type(entry[1]) is int:  # a position: the common case, made cheap
+            prefix = self._prefixes.get(key)
+            if prefix is None:
+                prefix = self._prefixes[key] = "[" + json.dumps(key)
+            self._log.write(f'{prefix},"{entry[0]}",{entry[1]}]\n')
+            return
         self._log.write(json.dumps([key, *entry], separators=(",", ":")) + "\n")
 
     def check_claim(self, key: str) -> None:
