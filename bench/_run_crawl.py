@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import resource
 import sys
+import time
 import tracemalloc
 from pathlib import Path
 
@@ -58,6 +59,7 @@ def main(argv: list[str]) -> None:
         stats["bench/traced_peak_kib"] = peak // 1024
         stats["bench/traced_end_kib"] = current // 1024
     stats["bench/max_rss_kib"] = peak_rss_kib()
+    stats["bench/cpu_s"] = round(time.process_time(), 2)
     print(json.dumps(stats, default=str))
 
 
