@@ -32,6 +32,9 @@ class Addon:
             or settings.get("HASDATA_JOBS")
         )
         if not (has_wds or has_hasdata):
+            # A spider may still declare jobs (its ``hasdata_jobs``): the
+            # extension then stops the crawl with a line naming HASDATA_API_KEY.
+            configure_hasdata(settings)
             raise NotConfigured(
                 "scrapy_wds.Addon has nothing to do: set WDS_API_URL (the WDS server, "
                 "e.g. http://localhost:2807) and/or HASDATA_API_KEY (setting or "

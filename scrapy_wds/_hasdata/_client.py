@@ -1,12 +1,19 @@
 """The HTTP calls to HasData's Scraper Jobs API, with bounded, jittered retries.
 
-Why not Scrapy Requests: these calls are the extension's own bookkeeping, not
-pages of the crawl.  Sent through the engine they would pass the user's
-downloader middlewares (robots.txt, retries, proxies meant for sites,
-caching) and hold slots of ``CONCURRENT_REQUESTS`` for as long as HasData
-takes to answer.  So the client talks to HasData on its own: Twisted's
-``Agent`` with a small persistent connection pool, on the crawl's reactor,
-with ``readBody`` for the answer.  Nothing else needs installing.
+Why not Scrapy Requests (``engine.download`` with a slot of its own): these
+calls are the extension's own bookkeeping, not pages of the crawl.  Sent
+through the engine they would pass the user's downloader middlewares (a
+middleware that logs headers would log the key; robots.txt, retries, caches
+meant for sites), and the ``DELETE`` of ``HASDATA_STOP_ON_CLOSE`` and of the
+credit cap runs in ``spider_closed``, after Scrapy has closed its
+downloader.  Why not ``treq``: it is the same Twisted ``Agent`` underneath
+plus a dependency, and it reads no proxy settings either.  So the client
+talks to HasData on its own: Twisted's ``Agent`` with a small persistent
+connection pool, on the crawl's reactor, with ``readBody``; every call sends
+a ``User-Agent`` (``scrapy-wds (Scrapy x.y)``) and has ``HASDATA_TIMEOUT``.
+Not done yet: ``HTTP(S)_PROXY`` and Scrapy's proxy settings are not honoured
+(HasData must be reachable directly, or through ``HASDATA_API_URL`` pointing
+at a reverse proxy).
 
 The key travels only in the ``x-api-key`` header.  Error messages name the
 call (method and path) and quote the server's text, never a header.
