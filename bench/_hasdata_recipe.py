@@ -20,7 +20,8 @@ from _run_crawl import peak_rss_kib
 
 
 def main(api_url: str, key: str, jobs_file: str, out: str, poll: float) -> None:
-    (job,) = json.loads(open(jobs_file).read())
+    with open(jobs_file, encoding="utf-8") as handle:
+        (job,) = json.load(handle)
     session = requests.Session()
     session.headers["x-api-key"] = key
     started = time.monotonic()

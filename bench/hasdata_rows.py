@@ -73,7 +73,8 @@ def recipe(api_url: str, rows: int, feed: bool) -> dict[str, Any]:
         out = work / "rows.jsonl"
         target = str(out) if feed else "-"
         result = run(["_hasdata_recipe.py", api_url, API_KEY, str(job_file(work, rows)), target, str(POLL)])
-        assert result["rows"] == rows and (not feed or lines(out) == rows), result
+        assert result["rows"] == rows, result
+        assert not feed or lines(out) == rows
     finally:
         shutil.rmtree(work)
     return {"run": "recipe (requests, sequential)", "rows": result["rows"],
@@ -99,7 +100,8 @@ def package(api_url: str, rows: int, *, feed: bool = False, profile: str | None 
         prefix = ["-m", "cProfile", "-o", profile] if profile else []
         stats = run([*prefix, "_run_crawl.py", SPIDER, *(f"{k}={v}" for k, v in settings.items())])
         delivered = int(stats.get("item_scraped_count", 0))
-        assert delivered == rows and (not feed or lines(out) == rows), (delivered, rows)
+        assert delivered == rows, (delivered, rows)
+        assert not feed or lines(out) == rows
     finally:
         shutil.rmtree(work)
     elapsed = float(stats["elapsed_time_seconds"])

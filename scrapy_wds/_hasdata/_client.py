@@ -39,16 +39,15 @@ import random
 import re
 import time
 import warnings
+from collections.abc import Callable, Iterable
 from email.utils import parsedate_to_datetime
 from io import BytesIO
-from collections.abc import Callable, Iterable
 from typing import Any
 from urllib.parse import quote, urlencode
 
 from scrapy.utils.defer import maybe_deferred_to_future
 from twisted.internet import defer
 from twisted.internet import error as net_error
-from twisted.internet.defer import Deferred
 from twisted.internet.task import deferLater
 from twisted.web.client import (
     Agent,

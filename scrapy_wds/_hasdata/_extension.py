@@ -30,10 +30,9 @@ from __future__ import annotations
 
 import logging
 import secrets
-
-import scrapy
 from pathlib import Path
 
+import scrapy
 from scrapy import Spider, signals
 from scrapy.crawler import Crawler
 from scrapy.exceptions import CloseSpider, DontCloseSpider
@@ -174,7 +173,8 @@ class HasDataExtension:
                 )
                 self._close(CLOSE_BAD_CONFIG, message=None)
                 return
-        assert self.state is not None and self.stats is not None
+        assert self.state is not None
+        assert self.stats is not None
         pusher = ItemPusher(self.crawler)
         self.runners = [
             JobRunner(

@@ -46,7 +46,7 @@ class RowLog(Protocol):
 class Positions:
     """A set of non-negative integers stored as sorted, disjoint ``[start, end)`` ranges."""
 
-    __slots__ = ("_starts", "_ends", "count")
+    __slots__ = ("_ends", "_starts", "count")
 
     def __init__(self) -> None:
         self._starts: list[int] = []

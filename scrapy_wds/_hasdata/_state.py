@@ -105,7 +105,7 @@ class StateFile:
         if self._log is None:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             # Line-buffered: each entry is written (a syscall) as its newline arrives.
-            self._log = open(self.keys_path, "a", encoding="utf-8", buffering=1)
+            self._log = open(self.keys_path, "a", encoding="utf-8", buffering=1)  # noqa: SIM115 (kept open for the crawl, closed in close())
         if len(entry) == 2 and type(entry[1]) is int:  # a position: the common case, made cheap
             prefix = self._prefixes.get(key)
             if prefix is None:

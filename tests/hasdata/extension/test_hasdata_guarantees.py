@@ -14,9 +14,9 @@ from typing import Any
 
 import pytest
 import pytest_twisted
+from hasdata_ext_support import API_KEY, calls, crawl_jobs, emulator_jobs, small_job
 from scrapy.settings import Settings
 
-from hasdata_ext_support import API_KEY, calls, crawl_jobs, emulator_jobs, small_job
 from scrapy_wds._hasdata._client import parse_retry_after, retry_wait
 from scrapy_wds._hasdata._settings import HasDataSettingError, HasDataSettings
 
@@ -149,7 +149,7 @@ def test_429_waits_follow_retry_after_within_a_longer_patience() -> None:
 
 
 @pytest.mark.parametrize(
-    "settings, words",
+    ("settings", "words"),
     [
         ({"HASDATA_POLL_FIRST_DELAY": 0, "HASDATA_API_URL": "http://127.0.0.1:1"}, ["HASDATA_POLL_FIRST_DELAY", "more than 0"]),
         ({"HASDATA_POLL_FIRST_DELAY": 0.5}, ["HASDATA_POLL_FIRST_DELAY", "1 or more"]),

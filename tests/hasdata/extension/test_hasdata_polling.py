@@ -5,11 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 import pytest_twisted
+from hasdata_runner_support import runner_for
 from scrapy.utils.defer import deferred_from_coro
 from twisted.internet import reactor as real_reactor
 from twisted.internet.task import Clock, deferLater
-
-from hasdata_runner_support import runner_for
 
 from scrapy_wds._hasdata._runner import JobRunner
 

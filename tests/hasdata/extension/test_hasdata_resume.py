@@ -19,7 +19,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
 from hasdata_ext_support import API_KEY, calls, emulator_jobs
 
 HERE = Path(__file__).parent

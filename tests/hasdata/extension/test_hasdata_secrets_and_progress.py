@@ -9,8 +9,7 @@ from typing import Any
 
 import pytest
 import pytest_twisted
-
-from hasdata_ext_support import book_pages_job, close_once, crawl_jobs, calls
+from hasdata_ext_support import book_pages_job, calls, close_once, crawl_jobs
 
 SECRET_KEY = "hd-live-5ecret-Key-9f8e7d6c5b4a"
 

@@ -7,7 +7,6 @@ from typing import Any
 
 import pytest
 import pytest_twisted
-
 from hasdata_ext_support import book_pages_job, calls, crawl_jobs, emulator_jobs
 
 

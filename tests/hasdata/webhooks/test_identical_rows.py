@@ -29,7 +29,6 @@ from ._crawls import jobs_crawler
 from ._http import request
 
 
-
 def _get(url: str) -> Any:
     with urllib.request.urlopen(url) as answer:
         return json.loads(answer.read())
