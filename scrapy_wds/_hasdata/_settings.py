@@ -65,6 +65,18 @@ SETTINGS: dict[str, Setting] = {
     "HASDATA_CLAIM_TTL": Setting(30.0, "Seconds a scrapy-redis worker's claim on a job lasts without a heartbeat."),
 }
 
+#: Old names still read, each with a deprecation warning naming the new one.
+RENAMED = {
+    "HASDATA_POLL_INTERVAL": "HASDATA_POLL_FIRST_DELAY",
+    "HASDATA_POLL_MAX_INTERVAL": "HASDATA_POLL_MAX_DELAY",
+    "HASDATA_RETRY_DELAY": "HASDATA_RETRY_FIRST_DELAY",
+}
+# In the table too, so the reference lists them (no default: nothing is filled in).
+SETTINGS.update(
+    (old, Setting(None, f"Deprecated old name of ``{new}``, still read (with a WARNING)."))
+    for old, new in RENAMED.items()
+)
+
 #: Settings read from the environment when the project leaves them unset.
 FROM_ENVIRONMENT = ("HASDATA_API_KEY", "HASDATA_API_URL", "HASDATA_WEBHOOK_SECRET")
 #: What the add-on fills in (environment-backed settings are left to the reader).
@@ -72,12 +84,6 @@ DEFAULTS: dict[str, Any] = {
     name: row.default
     for name, row in SETTINGS.items()
     if row.default is not None and name not in FROM_ENVIRONMENT
-}
-#: Old names still read, each with a deprecation warning naming the new one.
-RENAMED = {
-    "HASDATA_POLL_INTERVAL": "HASDATA_POLL_FIRST_DELAY",
-    "HASDATA_POLL_MAX_INTERVAL": "HASDATA_POLL_MAX_DELAY",
-    "HASDATA_RETRY_DELAY": "HASDATA_RETRY_FIRST_DELAY",
 }
 _ADDON_PRIORITY = SETTINGS_PRIORITIES["addon"]
 _TRUE = ("1", "true", "yes", "on")
