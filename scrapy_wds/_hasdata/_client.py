@@ -89,6 +89,9 @@ _LEADING_ID = re.compile(r'^\s*\{\s*"id"\s*:\s*(?:"([^"\\]+)"|(\d+))\s*[,}]')
 class HasDataApiError(Exception):
     """HasData refused a call; ``status`` is the HTTP status, ``text`` its answer."""
 
+    #: False when the failed call surely never reached HasData (refused, 429).
+    reached = True
+
     def __init__(self, call: str, status: int | None, text: str) -> None:
         self.call, self.status, self.text = call, status, text
         where = f"HTTP {status}" if status is not None else "no usable answer"
@@ -309,9 +312,11 @@ class HasDataClient:
                 if delay is None:
                     self._on_event(f"errors/{retry.reason}")
                     tries = attempts[True] + attempts[False] + 1
-                    raise HasDataUnavailable(
+                    error = HasDataUnavailable(
                         call, retry.status, f"{retry.text} (gave up after {tries} tries)"
-                    ) from None
+                    )
+                    error.reached = retry.sent and not is_429
+                    raise error from None
                 attempts[is_429] += 1
                 waited_429 += delay if is_429 else 0.0
                 self._on_event("retries")

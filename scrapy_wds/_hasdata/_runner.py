@@ -162,8 +162,8 @@ class JobRunner:
         try:
             answer = await self._client.submit(self.job.scraper, body)
         except HasDataApiError as exc:
-            if exc.status is not None and 400 <= exc.status < 500:
-                self.record.submit_unconfirmed = False  # refused: nothing was created
+            if not exc.reached or (exc.status is not None and 400 <= exc.status < 500):
+                self.record.submit_unconfirmed = False  # refused or never sent: nothing created
                 self._save()
             raise
         job_id = job_id_of(answer)

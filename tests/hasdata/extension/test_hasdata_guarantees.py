@@ -225,3 +225,23 @@ async def test_a_bad_flag_value_is_one_error_line_without_traceback(
     assert result.reason == "hasdata_bad_config" and hasdata_emulator.calls() == []
     assert [e for e in errors(caplog) if "HASDATA_WEBHOOK_ENABLED" in e]
     assert "Traceback" not in caplog.text
+
+
+@pytest_twisted.ensureDeferred
+async def test_a_refused_connection_is_resent_and_leaves_no_uncertain_submit(
+    hasdata_emulator: Any, demo_site: Any, tmp_path: Path
+) -> None:
+    import json
+    import socket
+
+    with socket.socket() as probe:  # a loopback port nobody listens on
+        probe.bind(("127.0.0.1", 0))
+        closed = f"http://127.0.0.1:{probe.getsockname()[1]}"
+    result = await crawl_jobs(
+        hasdata_emulator, tmp_path, [small_job(demo_site)], HASDATA_API_URL=closed,
+        HASDATA_RETRY_TIMES=2,
+    )
+    assert result.stats["hasdata/retries/connection"] == 2  # resent: it surely created nothing
+    assert result.reason == "hasdata_failed"
+    (record,) = json.loads((tmp_path / "hasdata-state.json").read_text())["jobs"].values()
+    assert record["submit_unconfirmed"] is False  # the next run may submit it
