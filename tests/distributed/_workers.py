@@ -1,4 +1,9 @@
-"""Running ``scrapy crawl`` workers of the example project that share one scrapy-redis scheduler."""
+"""Running ``scrapy crawl`` workers of the example project that share one scrapy-redis scheduler.
+
+A worker's items come from its feed (``-O``), and, with ``append_items``,
+also from the test pipeline ``append_items.AppendItems``, which writes each
+item at once: the only count that holds for a worker killed with SIGKILL.
+"""
 
 from __future__ import annotations
 
@@ -46,6 +51,22 @@ class Worker:
     output: Path
     stats_file: Path
     log_file: Path
+    #: The file ``append_items.AppendItems`` writes, if the worker has it.
+    appended: Path | None = None
+
+    def appended_items(self) -> list[dict[str, Any]]:
+        """The items this worker has handed on so far (also while it runs, or after a kill)."""
+        assert self.appended is not None, f"worker {self.name} was started without append_items"
+        if not self.appended.exists():
+            return []
+        # A line being written right now has no newline yet: only whole lines count.
+        whole = self.appended.read_text().split("\n")[:-1]
+        return [json.loads(line) for line in whole if line.strip()]
+
+    def kill(self) -> None:
+        """SIGKILL: the worker stops at once, writing nothing more (no close, no stats)."""
+        self.process.kill()
+        self.process.wait(timeout=WORKER_TIMEOUT)
 
     def finish(self) -> WorkerResult:
         self.process.wait(timeout=WORKER_TIMEOUT)
@@ -58,11 +79,13 @@ class Worker:
 
 def start_worker(
     spider: str, name: str, tmp_path: Path, redis_url: str, env: dict[str, str], settings: dict[str, str],
-    *, import_paths: tuple[Path, ...] = (),
+    *, import_paths: tuple[Path, ...] = (), append_items: bool = False,
 ) -> Worker:
     """``scrapy crawl SPIDER`` in the example project, as one worker of the shared crawl.
 
-    ``import_paths`` are added to the worker's ``PYTHONPATH`` (test-only pipelines).
+    ``import_paths`` are added to the worker's ``PYTHONPATH`` (test-only pipelines);
+    ``append_items`` adds the pipeline that writes each item at once (see
+    :meth:`Worker.appended_items`).
     """
     output = tmp_path / f"{spider}-{name}.jsonl"
     stats_file = tmp_path / f"stats-{spider}-{name}.json"
@@ -77,7 +100,12 @@ def start_worker(
     for unset in ("HASDATA_API_KEY", "WDS_API_URL", "HASDATA_API_URL"):
         if unset not in env:
             full_env.pop(unset, None)
+    settings = dict(settings)
     extensions = {"stats_to_json.StatsToJson": 0, **json.loads(settings.pop("EXTENSIONS", "{}"))}
+    appended = tmp_path / f"appended-{spider}-{name}.jsonl" if append_items else None
+    if appended is not None:
+        pipelines = {"append_items.AppendItems": 999, **json.loads(settings.pop("ITEM_PIPELINES", "{}"))}
+        settings.update(ITEM_PIPELINES=json.dumps(pipelines), APPEND_ITEMS_FILE=str(appended))
     all_settings = {
         **SHARED_SCHEDULER,
         "REDIS_URL": redis_url,
@@ -90,7 +118,7 @@ def start_worker(
         command += ["-s", f"{key}={value}"]
     with log_file.open("wb") as log:
         process = subprocess.Popen(command, cwd=EXAMPLE_PROJECT, env=full_env, stdout=log, stderr=subprocess.STDOUT)
-    return Worker(name, process, output, stats_file, log_file)
+    return Worker(name, process, output, stats_file, log_file, appended)
 
 
 def run_workers(workers: list[Worker]) -> list[WorkerResult]:
