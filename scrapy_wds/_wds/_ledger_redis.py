@@ -40,6 +40,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import re
 import secrets
 import socket
 import time
@@ -184,18 +185,15 @@ class RedisLedger:
             self._beating.stop()
         self._run("release", self.worker)
         self.server.delete(self.heartbeat_key)
-        owed = self.owed()
-        if not self.persist and owed == 0:
+        # Like scrapy-redis's queue and dupefilter without SCHEDULER_PERSIST; but
+        # what a crawl that stopped short still owes is kept for the next worker.
+        if not self.persist and self.owed() == 0:
             self.flush()
-        elif owed:
-            logger.info(
-                "%d WDS calls are still owed in redis (%s*); a worker started later does them "
-                "(SCHEDULER_FLUSH_ON_START=True starts afresh instead)", owed, self.prefix,
-            )
 
     def flush(self) -> int:
         """Remove the whole ledger from redis (pages known, tickets, room, heartbeats)."""
-        names = list(self.server.scan_iter(match=self.prefix + "*", count=1000))
+        pattern = re.sub(r"([*?\[\]\\])", r"\\\1", self.prefix) + "*"
+        names = list(self.server.scan_iter(match=pattern, count=1000))
         return int(self.server.delete(*names)) if names else 0
 
     # -- reading ---------------------------------------------------------------

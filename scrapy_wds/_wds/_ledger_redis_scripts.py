@@ -14,7 +14,7 @@ Every script gets the same ``KEYS``, in the order of :data:`KEY_NAMES`
 
 ===========  =====================================================================
 ``owed``     hash: ticket → its request as JSON (issued, not settled)
-``touched``  hash: ticket → server time it was issued or last handed out
+``touched``  sorted set: ticket → server time it was issued or last handed out
 ``settled``  set: tickets whose answer was turned into what it promised
 ``claims``   hash: ticket → id of the worker downloading it (in flight)
 ``room``     sorted set: ticket → server time it is due (parked)
@@ -42,7 +42,7 @@ local owed, touched, settled, claims, room, workers =
 local function settle(ticket)
   redis.call('SADD', settled, ticket)
   redis.call('HDEL', owed, ticket)
-  redis.call('HDEL', touched, ticket)
+  redis.call('ZREM', touched, ticket)
   redis.call('HDEL', claims, ticket)
   redis.call('ZREM', room, ticket)
 end
@@ -80,7 +80,7 @@ for _, entry in ipairs(change['issued'] or {}) do
   local ticket, page = entry[1], tonumber(entry[3])
   if (page == 0 or first[page] == 1) and redis.call('SISMEMBER', settled, ticket) == 0 then
     if redis.call('HSETNX', owed, ticket, entry[2]) == 1 then
-      redis.call('HSET', touched, ticket, tostring(now))
+      redis.call('ZADD', touched, tostring(now), ticket)
     end
   end
 end
@@ -118,7 +118,7 @@ return 1
 UNPARK = _HEAD + """
 local ticket = ARGV[1]
 if redis.call('ZREM', room, ticket) == 1 then
-  redis.call('HSET', touched, ticket, tostring(now))
+  redis.call('ZADD', touched, tostring(now), ticket)
   return 1
 end
 if redis.call('HEXISTS', owed, ticket) == 1 then return 0 end
@@ -135,7 +135,7 @@ for _, ticket in ipairs(due) do
   redis.call('ZREM', room, ticket)
   local request = redis.call('HGET', owed, ticket)
   if request then
-    redis.call('HSET', touched, ticket, tostring(now))
+    redis.call('ZADD', touched, tostring(now), ticket)
     out[#out + 1] = ticket
     out[#out + 1] = request
   end
@@ -180,21 +180,20 @@ local held = redis.call('HGETALL', claims)
 for i = 1, #held, 2 do
   if held[i + 1] == me then
     redis.call('HDEL', claims, held[i])
-    redis.call('HSET', touched, held[i], '0')
+    redis.call('ZADD', touched, '0', held[i])
   end
 end
-local out, found = {}, 0
-local all = redis.call('HGETALL', owed)
-for i = 1, #all, 2 do
-  if found >= limit then break end
-  local ticket = all[i]
-  local since = tonumber(redis.call('HGET', touched, ticket)) or 0
-  if now - since >= grace and redis.call('HEXISTS', claims, ticket) == 0
-      and not redis.call('ZSCORE', room, ticket) then
-    redis.call('HSET', touched, ticket, tostring(now))
+local out = {}
+local old = redis.call('ZRANGEBYSCORE', touched, '-inf', tostring(now - grace))
+for _, ticket in ipairs(old) do
+  if #out >= 2 * limit then break end
+  local request = redis.call('HGET', owed, ticket)
+  if not request then
+    redis.call('ZREM', touched, ticket)
+  elseif redis.call('HEXISTS', claims, ticket) == 0 and not redis.call('ZSCORE', room, ticket) then
+    redis.call('ZADD', touched, tostring(now), ticket)
     out[#out + 1] = ticket
-    out[#out + 1] = all[i + 1]
-    found = found + 1
+    out[#out + 1] = request
   end
 end
 return out

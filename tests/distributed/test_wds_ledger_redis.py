@@ -210,3 +210,16 @@ def test_bad_timing_settings_name_the_setting(redis_url: str) -> None:
         worker(redis_url, WDS_WORKER_TIMEOUT="soon")
     with pytest.raises(ValueError, match="WDS_ORPHAN_GRACE"):
         worker(redis_url, WDS_ORPHAN_GRACE=0)
+
+
+def test_flushing_a_spiders_ledger_leaves_other_spiders_keys_alone(redis_url: str) -> None:
+    class Globby:
+        name = "bo*ks"
+
+    crawler = _Crawler({"REDIS_URL": redis_url, "WDS_API_URL": API})
+    crawler.spidercls = Globby  # type: ignore[assignment]
+    globby, books = RedisLedger(crawler), worker(redis_url)
+    globby.record(settled=["start"])
+    books.record(settled=["start"])
+    assert globby.flush() == 1
+    assert books.is_settled("start") and not globby.is_settled("start")
