@@ -32,6 +32,7 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
+import pytest
 import redis
 
 from ._workers import Worker, run_workers, start_worker
@@ -63,64 +64,111 @@ def books(workers: list[Worker]) -> int:
     return sum(len(worker.appended_items()) for worker in workers)
 
 
-def test_a_killed_worker_is_replaced_and_every_book_arrives(
-    tmp_path: Path, wds_emulator: Any, demo_site: Any, redis_url: str
-) -> None:
-    # Every task answers "not yet" twice, so at any moment many polls are parked.
-    wds_emulator.configure(pending_polls=2)
-    with urllib.request.urlopen(demo_site.url + "/__truth__/books.json") as answer:
-        truth = json.load(answer)
-    env = {"WDS_API_URL": wds_emulator.url, "DEMO_SITE_URL": demo_site.url, "WATCHED_SECRET": SECRET}
+def kill_at(worker: Worker, running: list[Worker], count: int) -> dict[str, int]:
+    """SIGKILL ``worker`` once the ``running`` workers delivered ``count`` books; each one's count then."""
+    deadline = time.monotonic() + PROGRESS_TIMEOUT
+    while books(running) < count:
+        for each in running:
+            assert each.process.poll() is None, each.log_file.read_text()[-3000:]
+        assert time.monotonic() < deadline, "the workers made no progress"
+        time.sleep(0.02)
+    worker.kill()
+    return {each.name: len(each.appended_items()) for each in running}
 
-    def worker(name: str) -> Worker:
-        return start_worker("books", name, tmp_path, redis_url, env, drill_settings(), append_items=True)
 
-    killed, survivor = worker("killed"), worker("survivor")
-    started = [killed, survivor]
-    try:
-        deadline = time.monotonic() + PROGRESS_TIMEOUT
-        while books(started) < KILL_AT:
-            for running in started:
-                assert running.process.poll() is None, running.log_file.read_text()[-3000:]
-            assert time.monotonic() < deadline, "the workers made no progress"
-            time.sleep(0.02)
-        killed.kill()
-        at_kill = {w.name: len(w.appended_items()) for w in started}
-        replacement = worker("replacement")
-        started.append(replacement)
-        results = run_workers([survivor, replacement])
-    finally:
-        for running in started:
-            if running.process.poll() is None:
-                running.process.kill()
-                running.process.wait()
-
-    delivered = {w.name: w.appended_items() for w in started}
-    counts = {name: len(items) for name, items in delivered.items()}
-    print(f"books at the kill: {at_kill}; delivered in all: {counts}")
-    for result in results:
-        assert result.stats["finish_reason"] == "finished", result.log[-3000:]
-        assert "Traceback" not in result.log, result.log[-5000:]
-        assert SECRET not in result.log
-
-    # Every book, at most one twice.
+def check_every_book_at_most_one_twice(workers: list[Worker], truth: list[dict[str, str]]) -> dict[str, int]:
+    """Every book of ``truth`` in the union of the workers' items, at most one twice; count by worker."""
+    delivered = {w.name: w.appended_items() for w in workers}
     everything = [item for items in delivered.values() for item in items]
     urls = Counter(item["url"] for item in everything)
     twice = sum(count - 1 for count in urls.values())
     assert twice <= 1, [url for url, count in urls.items() if count > 1]
     unique = {item["url"]: item for item in everything}
     assert sorted(unique.values(), key=lambda item: item["url"]) == truth
+    return {name: len(items) for name, items in delivered.items()}
 
-    # The kill landed mid-way, and each worker did part of the work: the
-    # survivor delivered books, and so did the killed one before it died.
-    assert 0 < counts["killed"] < len(truth)
-    assert counts["survivor"] >= 1
-    assert counts["survivor"] + counts["replacement"] > at_kill["survivor"], "nobody went on after the kill"
 
-    # The job was started once; nothing is owed any more; no secret in redis.
+def check_the_end(results: list[Any], wds_emulator: Any, redis_url: str) -> None:
+    """Workers finished cleanly; the job started once; nothing owed; no secret in redis."""
+    for result in results:
+        assert result.stats["finish_reason"] == "finished", result.log[-3000:]
+        assert "Traceback" not in result.log, result.log[-5000:]
+        assert SECRET not in result.log
     starts = [c for c in wds_emulator.calls() if c["path"].endswith("/start") and c["status"] == 200]
     assert len(starts) == 1
     client = redis.Redis.from_url(redis_url)
     assert client.hlen("books:wds:owed") == 0
     for key in client.keys("*"):
         assert SECRET.encode() not in (client.dump(key) or b""), key
+
+
+def stop_all(workers: list[Worker]) -> None:
+    for worker in workers:
+        if worker.process.poll() is None:
+            worker.process.kill()
+            worker.process.wait()
+
+
+class Drill:
+    """Starts ``books`` workers of one shared crawl; knows the site's truth."""
+
+    def __init__(self, tmp_path: Path, wds_emulator: Any, demo_site: Any, redis_url: str) -> None:
+        self.tmp_path, self.redis_url = tmp_path, redis_url
+        self.env = {"WDS_API_URL": wds_emulator.url, "DEMO_SITE_URL": demo_site.url, "WATCHED_SECRET": SECRET}
+        with urllib.request.urlopen(demo_site.url + "/__truth__/books.json") as answer:
+            self.truth: list[dict[str, str]] = json.load(answer)
+
+    def worker(self, name: str) -> Worker:
+        return start_worker(
+            "books", name, self.tmp_path, self.redis_url, self.env, drill_settings(), append_items=True
+        )
+
+
+@pytest.fixture
+def drill(tmp_path: Path, wds_emulator: Any, demo_site: Any, redis_url: str) -> Drill:
+    # Every task answers "not yet" twice, so at any moment many polls are parked.
+    wds_emulator.configure(pending_polls=2)
+    return Drill(tmp_path, wds_emulator, demo_site, redis_url)
+
+
+def test_a_killed_worker_is_replaced_and_every_book_arrives(drill: Drill, wds_emulator: Any) -> None:
+    killed, survivor = drill.worker("killed"), drill.worker("survivor")
+    started = [killed, survivor]
+    try:
+        at_kill = kill_at(killed, started, KILL_AT)
+        replacement = drill.worker("replacement")
+        started.append(replacement)
+        results = run_workers([survivor, replacement])
+    finally:
+        stop_all(started)
+
+    counts = check_every_book_at_most_one_twice(started, drill.truth)
+    print(f"books at the kill: {at_kill}; delivered in all: {counts}")
+    check_the_end(results, wds_emulator, drill.redis_url)
+    # The kill landed mid-way, and each worker did part of the work: the
+    # survivor delivered books, and so did the killed one before it died.
+    assert 0 < counts["killed"] < len(drill.truth)
+    assert counts["survivor"] >= 1
+    assert counts["survivor"] + counts["replacement"] > at_kill["survivor"], "nobody went on after the kill"
+
+
+def test_the_only_worker_killed_and_started_again_goes_on_where_it_stopped(
+    drill: Drill, wds_emulator: Any
+) -> None:
+    """No live worker to take over: the new one finds the dead one's claims, room and orphans."""
+    killed = drill.worker("killed")
+    started = [killed]
+    try:
+        kill_at(killed, started, KILL_AT)
+        again = drill.worker("again")
+        started.append(again)
+        results = run_workers([again])
+    finally:
+        stop_all(started)
+
+    counts = check_every_book_at_most_one_twice(started, drill.truth)
+    print(f"delivered: {counts}; the second worker's ledger stats: "
+          f"{ {k: v for k, v in results[0].stats.items() if k.startswith('wds/ledger/')} }")
+    check_the_end(results, wds_emulator, drill.redis_url)
+    assert 0 < counts["killed"] < len(drill.truth)
+    assert results[0].stats.get("wds/jobs/already_started") == 1
