@@ -171,13 +171,16 @@ class RedisLedger:
         return moved
 
     def _beat_safely(self) -> None:
+        # An exception would stop the LoopingCall, and the other workers would
+        # take this one for dead: log it and beat again next time.
         from redis.exceptions import RedisError
 
         try:
             self.beat()
         except RedisError as exc:
-            # Redis may be back before the heartbeat expires; the next beat tries again.
             logger.warning("WDS ledger: could not renew this worker's heartbeat in redis: %s", exc)
+        except Exception:
+            logger.exception("WDS ledger: the heartbeat failed")
 
     def close(self, graceful: bool) -> None:
         """Stop beating and let go of every claim (back into the room, due now)."""

@@ -223,3 +223,16 @@ def test_flushing_a_spiders_ledger_leaves_other_spiders_keys_alone(redis_url: st
     books.record(settled=["start"])
     assert globby.flush() == 1
     assert books.is_settled("start") and not globby.is_settled("start")
+
+
+def test_opening_starts_the_heartbeat_and_closing_ends_it(redis_url: str) -> None:
+    a = RedisLedger(_Crawler({"REDIS_URL": redis_url, "WDS_API_URL": API}))
+    client = redis.Redis.from_url(redis_url)
+    assert a.open() == []  # what others owed comes through due() and orphans(), never twice
+    assert 0 < client.pttl(a.heartbeat_key) <= 15_000
+    call = owed("1")
+    a.record(issued=[call])
+    assert a.claim(call.ticket)
+    a.close(graceful=False)
+    assert not client.exists(a.heartbeat_key)
+    assert client.zscore("books:wds:room", call.ticket) is not None  # handed back, due now
