@@ -159,9 +159,9 @@ if not any then return {} end
 return return_claims(gone)
 """
 
-# ARGV = worker id.  This worker lets go of every claim it holds (it is
-# closing, or idle: an idle engine carries nothing, so its claims are stale).
-# They go back into the room, due now.  Returns the tickets moved.
+# ARGV = worker id.  A closing worker lets go of every claim it holds: they
+# go back into the room, due now, for the others (or the next run).
+# Returns the tickets moved.
 RELEASE = _HEAD + """
 redis.call('SREM', workers, ARGV[1])
 return return_claims({[ARGV[1]] = true})
