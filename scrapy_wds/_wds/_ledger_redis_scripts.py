@@ -46,6 +46,12 @@ local function settle(ticket)
   redis.call('HDEL', claims, ticket)
   redis.call('ZREM', room, ticket)
 end
+-- Appends a ticket and its request to `out`, stamped as handed out now.
+local function hand_out(out, ticket, request)
+  redis.call('ZADD', touched, tostring(now), ticket)
+  out[#out + 1] = ticket
+  out[#out + 1] = request
+end
 -- Claims of the workers in `gone` go back into the room, due now.
 local function return_claims(gone)
   local moved = {}
@@ -134,11 +140,7 @@ local out = {}
 for _, ticket in ipairs(due) do
   redis.call('ZREM', room, ticket)
   local request = redis.call('HGET', owed, ticket)
-  if request then
-    redis.call('ZADD', touched, tostring(now), ticket)
-    out[#out + 1] = ticket
-    out[#out + 1] = request
-  end
+  if request then hand_out(out, ticket, request) end
 end
 return out
 """
@@ -191,9 +193,7 @@ for _, ticket in ipairs(old) do
   if not request then
     redis.call('ZREM', touched, ticket)
   elseif redis.call('HEXISTS', claims, ticket) == 0 and not redis.call('ZSCORE', room, ticket) then
-    redis.call('ZADD', touched, tostring(now), ticket)
-    out[#out + 1] = ticket
-    out[#out + 1] = request
+    hand_out(out, ticket, request)
   end
 end
 return out
