@@ -116,3 +116,28 @@ def test_two_workers_share_the_books_job_through_redis(
     # The shared ledger knows each page once, and owes nothing any more.
     assert client.scard("books:wds:pages:books") == followed
     assert client.hlen("books:wds:owed") == 0 and client.zcard("books:wds:room") == 0
+
+
+def test_without_scheduler_persist_the_first_worker_to_close_takes_nothing_from_the_other(
+    tmp_path: Path, wds_emulator: Any, demo_site: Any, redis_url: str
+) -> None:
+    """scrapy-redis's default: the first worker to close flushes the shared queue and dupefilter.
+
+    A WDS worker closes only once the shared ledger owes nothing, so by then
+    nothing is left in the queue for the other one; and the ledger itself is
+    removed with the queue, so the next crawl starts afresh.
+    """
+    wds_emulator.configure(pending_polls=1)
+    with urllib.request.urlopen(demo_site.url + "/__truth__/books.json") as answer:
+        truth = json.load(answer)
+    env = {"WDS_API_URL": wds_emulator.url, "DEMO_SITE_URL": demo_site.url, "WATCHED_SECRET": SECRET}
+    settings = {**books_worker_settings(), "SCHEDULER_PERSIST": "False"}
+
+    results = run_workers([start_worker("books", name, tmp_path, redis_url, env, settings) for name in "ab"])
+
+    for result in results:
+        assert result.stats["finish_reason"] == "finished", result.log[-3000:]
+    all_items = [item for result in results for item in result.items]
+    assert sorted(all_items, key=lambda item: item["url"]) == truth
+    assert all(len(result.items) >= 1 for result in results), [len(r.items) for r in results]
+    assert redis.Redis.from_url(redis_url).keys("books:*") == []
