@@ -126,8 +126,11 @@ class Drill:
 
 @pytest.fixture
 def drill(tmp_path: Path, wds_emulator: Any, demo_site: Any, redis_url: str) -> Drill:
-    # Every task answers "not yet" twice, so at any moment many polls are parked.
-    wds_emulator.configure(pending_polls=2)
+    # Every task answers "not yet" twice (a 200 whose state is still pending,
+    # the documented reading), so at any moment many polls are parked; and a
+    # page found again comes back under a new task id, so only the ledger's
+    # shared pages keep the workers from following it twice.
+    wds_emulator.configure(pending_polls=2, pending_info="200", known_pages="new")
     return Drill(tmp_path, wds_emulator, demo_site, redis_url)
 
 
