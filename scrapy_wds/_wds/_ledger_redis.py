@@ -59,13 +59,10 @@ from scrapy_wds._wds._ledger_redis_scripts import (
     TAKE_DUE,
     UNPARK,
 )
+from scrapy_wds._wds._settings import WdsSettings, _positive_number
 
 logger = logging.getLogger(__name__)
 
-#: Seconds without a heartbeat after which a worker counts as dead.
-DEFAULT_WORKER_TIMEOUT = 15.0
-#: Seconds an owed ticket nobody carries waits before it counts as an orphan.
-DEFAULT_ORPHAN_GRACE = 30.0
 #: Most tickets one :meth:`RedisLedger.due` or :meth:`RedisLedger.orphans` hands out.
 BATCH = 500
 #: Prefix of the ledger's keys; ``%(spider)s`` is the spider's name (as in scrapy-redis).
@@ -76,20 +73,7 @@ def _text(value: bytes | str) -> str:
     return value.decode("utf-8") if isinstance(value, bytes) else value
 
 
-def _seconds(settings: Any, name: str, default: float) -> float:
-    raw = settings.get(name, default)
-    try:
-        value = float(raw)
-    except (TypeError, ValueError):
-        value = -1.0
-    if value <= 0:
-        raise ValueError(f"{name} is {raw!r}; give a positive number of seconds (default {default:g})")
-    return value
-
-
 def _secret_values(settings: Any) -> tuple[str, ...]:
-    from scrapy_wds._wds._settings import WdsSettings
-
     try:
         return WdsSettings.from_settings(settings).secret_values
     except ValueError:
@@ -112,8 +96,10 @@ class RedisLedger:
         self.keys = [self.prefix + name for name in KEY_NAMES]
         self.worker = f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(4)}"
         self.heartbeat_key = f"{self.prefix}worker:{self.worker}"
-        self.worker_timeout = _seconds(settings, "WDS_WORKER_TIMEOUT", DEFAULT_WORKER_TIMEOUT)
-        self.orphan_grace = _seconds(settings, "WDS_ORPHAN_GRACE", DEFAULT_ORPHAN_GRACE)
+        # Seconds without a heartbeat after which a worker counts as dead, and
+        # seconds an owed ticket nobody carries waits before it is an orphan.
+        self.worker_timeout = _positive_number(settings, "WDS_WORKER_TIMEOUT")
+        self.orphan_grace = _positive_number(settings, "WDS_ORPHAN_GRACE")
         self.persist = settings.getbool("SCHEDULER_PERSIST")
         self.flush_on_start = settings.getbool("SCHEDULER_FLUSH_ON_START")
         self._secrets = _secret_values(settings)

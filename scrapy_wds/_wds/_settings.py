@@ -27,6 +27,9 @@ DEFAULTS: dict[str, Any] = {
     "WDS_RETRY_TIMES": 3,
     "WDS_RETRY_FIRST_DELAY": 1.0,
     "WDS_RETRY_MAX_DELAY": 30.0,
+    # Several scrapy-redis workers (read by _ledger_redis).
+    "WDS_WORKER_TIMEOUT": 15.0,
+    "WDS_ORPHAN_GRACE": 30.0,
 }
 
 #: The settings that are a number of seconds.

@@ -206,7 +206,7 @@ def test_no_secret_header_value_is_ever_written_to_redis(redis_url: str) -> None
 
 
 def test_bad_timing_settings_name_the_setting(redis_url: str) -> None:
-    with pytest.raises(ValueError, match="WDS_WORKER_TIMEOUT"):
+    with pytest.raises(ValueError, match="WDS_WORKER_TIMEOUT must be a number of seconds"):
         worker(redis_url, WDS_WORKER_TIMEOUT="soon")
     with pytest.raises(ValueError, match="WDS_ORPHAN_GRACE"):
         worker(redis_url, WDS_ORPHAN_GRACE=0)
