@@ -12,8 +12,8 @@ class BooksRulesSpider(WdsCrawlSpider):
     rules = [
         WdsRule(follow="CSS: ul.categories a", on=r"/$"),
         # Previous and next: listing pages are found again from their
-        # neighbours; WDS answers with the same task and Scrapy's dupefilter
-        # follows each one once.
+        # neighbours; each page is followed once per job, by its URL,
+        # whatever task id WDS gives it.
         WdsRule(follow="CSS: ul.pager a", on=r"/category/"),
         WdsRule(follow="CSS: article.book h3 a", on=r"/category/"),
         WdsRule(scrape=BOOK_FIELDS, on=r"/book/", item=Book, url_field="url"),

@@ -120,3 +120,14 @@ def test_scrape_multiple_by_post_gives_the_same_books(
     assert_books_equal_truth(result, truth)
     posts = [c for c in wds_emulator.calls() if c["path"].endswith("/scrape-multiple")]
     assert {c["method"] for c in posts} == {"POST"} and len(posts) == len(truth)
+
+
+def test_scrapys_http_cache_leaves_wds_calls_alone(
+    crawls: Crawls, wds_emulator: Any, truth: list[dict[str, str]], tmp_path: Any
+) -> None:
+    """A cached 202 replayed would wait for ever; API calls say dont_cache, so the crawl is whole."""
+    wds_emulator.configure(pending_polls=2)
+    cache = f"HTTPCACHE_DIR={tmp_path / 'cache'}"
+    result = crawls.run("books", "HTTPCACHE_ENABLED=True", cache, *FAST_POLLS)
+    assert_books_equal_truth(result, truth)
+    assert not any(k.startswith("httpcache/") and k != "httpcache/uncacheable" for k in result.stats)
