@@ -1,8 +1,9 @@
 """Running ``scrapy crawl`` workers of the example project that share one scrapy-redis scheduler.
 
 A worker's items come from its feed (``-O``), and, with ``append_items``,
-also from the test pipeline ``append_items.AppendItems``, which writes each
-item at once: the only count that holds for a worker killed with SIGKILL.
+also from the example project's ``ItemLinesPipeline`` (``ITEM_LINES_FILE``),
+which writes each item at once: the only count that holds for a worker
+killed with SIGKILL.
 """
 
 from __future__ import annotations
@@ -51,7 +52,7 @@ class Worker:
     output: Path
     stats_file: Path
     log_file: Path
-    #: The file ``append_items.AppendItems`` writes, if the worker has it.
+    #: The ``ITEM_LINES_FILE`` the worker writes each item to at once, if any.
     appended: Path | None = None
 
     def appended_items(self) -> list[dict[str, Any]]:
@@ -60,7 +61,7 @@ class Worker:
         if not self.appended.exists():
             return []
         # A line being written right now has no newline yet: only whole lines count.
-        whole = self.appended.read_text().split("\n")[:-1]
+        whole = self.appended.read_text(encoding="utf-8").split("\n")[:-1]
         return [json.loads(line) for line in whole if line.strip()]
 
     def kill(self) -> None:
@@ -84,8 +85,8 @@ def start_worker(
     """``scrapy crawl SPIDER`` in the example project, as one worker of the shared crawl.
 
     ``import_paths`` are added to the worker's ``PYTHONPATH`` (test-only pipelines);
-    ``append_items`` adds the pipeline that writes each item at once (see
-    :meth:`Worker.appended_items`).
+    ``append_items`` gives the example project's pipeline that writes each
+    item at once a file (see :meth:`Worker.appended_items`).
     """
     output = tmp_path / f"{spider}-{name}.jsonl"
     stats_file = tmp_path / f"stats-{spider}-{name}.json"
@@ -104,8 +105,7 @@ def start_worker(
     extensions = {"stats_to_json.StatsToJson": 0, **json.loads(settings.pop("EXTENSIONS", "{}"))}
     appended = tmp_path / f"appended-{spider}-{name}.jsonl" if append_items else None
     if appended is not None:
-        pipelines = {"append_items.AppendItems": 999, **json.loads(settings.pop("ITEM_PIPELINES", "{}"))}
-        settings.update(ITEM_PIPELINES=json.dumps(pipelines), APPEND_ITEMS_FILE=str(appended))
+        settings["ITEM_LINES_FILE"] = str(appended)
     all_settings = {
         **SHARED_SCHEDULER,
         "REDIS_URL": redis_url,

@@ -18,9 +18,9 @@ workers end ``finished`` by themselves.  No test extension keeps them open
 (``worker_linger.py`` is gone): a worker that finds the shared queue empty
 stays open while the shared ledger owes anything.
 
-Items are counted by a pipeline that writes each one at once
-(``append_items.py``): a feed export buffers, and a killed worker's feed
-under-counts what it delivered.
+Items are counted by the example project's pipeline that writes each one
+at once (``ITEM_LINES_FILE``): a feed export buffers, and a killed worker's
+feed under-counts what it delivered.
 """
 
 from __future__ import annotations
