@@ -142,17 +142,32 @@ class RedisLedger:
             "(WDS_WORKER_TIMEOUT) is taken for dead and its calls are done by the others)",
             self.prefix, self.worker, self.worker_timeout,
         )
+        self._say_what_is_there()
         return []
+
+    def _say_what_is_there(self) -> None:
+        """One line on what this worker joins: a crawl under way, or one already done."""
+        owed, done = self.owed(), int(self.server.scard(self._key("settled")))
+        if owed:
+            logger.info("Joining a crawl that owes %d WDS calls (%d done already)", owed, done)
+        elif done:
+            logger.info(
+                "The WDS ledger in redis (%s*) holds a crawl that is done (%d calls, nothing "
+                "owed): there is nothing to do. Set SCHEDULER_FLUSH_ON_START=True to crawl "
+                "afresh", self.prefix, done,
+            )
 
     def beat(self) -> list[str]:
         """Renew this worker's heartbeat; hand dead workers' claims back to the room."""
         self.server.set(self.heartbeat_key, "1", px=int(self.worker_timeout * 1000))
-        moved = [_text(t) for t in self._run("sweep", self.prefix)]
-        if moved:
+        gone, moved = self._run("sweep", self.prefix)
+        moved = [_text(ticket) for ticket in moved]
+        if gone:
             self.stats.inc_value("wds/ledger/taken_over", len(moved))
             logger.info(
-                "A worker stopped beating for %g s (WDS_WORKER_TIMEOUT): its %d WDS calls "
-                "in flight go back to the shared room", self.worker_timeout, len(moved),
+                "Worker %s gave no heartbeat for %g s (WDS_WORKER_TIMEOUT): taken for dead; "
+                "its %d WDS calls in flight go back to the shared room",
+                ", ".join(_text(worker) for worker in gone), self.worker_timeout, len(moved),
             )
         return moved
 

@@ -148,17 +148,18 @@ return out
 # ARGV = P.  Every claim held by a worker whose heartbeat key has expired
 # goes back into the room, due now: what a dead worker was downloading (and
 # the answers it had not yet turned into follow-ups) is taken by a live one.
-# Returns the tickets moved.
+# Returns [the dead workers' ids, the tickets moved].
 SWEEP = _HEAD + """
-local gone, any = {}, false
+local gone, names = {}, {}
 for _, worker in ipairs(redis.call('SMEMBERS', workers)) do
   if redis.call('EXISTS', ARGV[1] .. 'worker:' .. worker) == 0 then
-    gone[worker], any = true, true
+    gone[worker] = true
+    names[#names + 1] = worker
     redis.call('SREM', workers, worker)
   end
 end
-if not any then return {} end
-return return_claims(gone)
+if #names == 0 then return {{}, {}} end
+return {names, return_claims(gone)}
 """
 
 # ARGV = worker id.  A closing worker lets go of every claim it holds: they

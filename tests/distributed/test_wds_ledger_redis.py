@@ -236,3 +236,15 @@ def test_opening_starts_the_heartbeat_and_closing_ends_it(redis_url: str) -> Non
     a.close(graceful=False)
     assert not client.exists(a.heartbeat_key)
     assert client.zscore("books:wds:room", call.ticket) is not None  # handed back, due now
+
+
+def test_a_worker_joining_a_finished_crawl_says_how_to_start_afresh(
+    redis_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    done = worker(redis_url, SCHEDULER_PERSIST=True)
+    done.record(settled=["start"])
+    late = RedisLedger(_Crawler({"REDIS_URL": redis_url, "WDS_API_URL": API}))
+    with caplog.at_level("INFO", logger="scrapy_wds._wds._ledger_redis"):
+        late.open()
+    late.close(graceful=True)
+    assert "nothing to do. Set SCHEDULER_FLUSH_ON_START=True" in caplog.text
