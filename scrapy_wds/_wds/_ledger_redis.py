@@ -50,6 +50,7 @@ from typing import Any
 from scrapy_wds._wds._ledger import Owed, Page
 from scrapy_wds._wds._ledger_redis_scripts import (
     CLAIM,
+    HOLDS,
     KEY_NAMES,
     ORPHANS,
     PARK,
@@ -106,7 +107,7 @@ class RedisLedger:
         self._scripts = {
             name: server.register_script(source)
             for name, source in {
-                "record": RECORD, "claim": CLAIM, "park": PARK, "unpark": UNPARK,
+                "record": RECORD, "claim": CLAIM, "holds": HOLDS, "park": PARK, "unpark": UNPARK,
                 "due": TAKE_DUE, "sweep": SWEEP, "release": RELEASE, "orphans": ORPHANS,
             }.items()
         }
@@ -243,6 +244,17 @@ class RedisLedger:
 
     def claim(self, ticket: str) -> bool:
         return bool(self._run("claim", ticket, self.worker))
+
+    def holds(self, ticket: str) -> bool:
+        """Whether this worker still holds ``ticket`` (claimed, not taken over, not settled).
+
+        A worker stalled longer than ``WDS_WORKER_TIMEOUT`` is taken for dead
+        and its claims pass on; an answer it then receives for one of them
+        should be dropped, or its items arrive twice.  (Not part of the
+        ``Ledger`` protocol yet: for the spider side to ask before handing an
+        answer's output on.)
+        """
+        return bool(self._run("holds", ticket, self.worker))
 
     def park(self, owed: Owed) -> None:
         wait = 0.0 if owed.due is None else max(0.0, owed.due - time.time())

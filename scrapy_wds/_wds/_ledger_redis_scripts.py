@@ -108,6 +108,17 @@ redis.call('SADD', workers, worker)
 return 1
 """
 
+# ARGV = ticket, worker id.  1: this worker still holds the ticket it claimed
+# (or the ticket is untracked), so its answer may be handed on.  0: the
+# worker was taken for dead meanwhile (stalled longer than the timeout) and
+# the ticket passed on or was settled: its answer must be dropped.
+HOLDS = _HEAD + """
+if redis.call('SISMEMBER', settled, ARGV[1]) == 1 then return 0 end
+if redis.call('HEXISTS', owed, ARGV[1]) == 0 then return 1 end
+if redis.call('HGET', claims, ARGV[1]) == ARGV[2] then return 1 end
+return 0
+"""
+
 # ARGV = ticket, request_json, seconds to wait.  The ticket waits in the
 # shared room; its stored request becomes the copy to send (poll counters).
 PARK = _HEAD + """

@@ -248,3 +248,20 @@ def test_a_worker_joining_a_finished_crawl_says_how_to_start_afresh(
         late.open()
     late.close(graceful=True)
     assert "nothing to do. Set SCHEDULER_FLUSH_ON_START=True" in caplog.text
+
+
+def test_a_stalled_worker_taken_for_dead_no_longer_holds_its_tickets(redis_url: str) -> None:
+    stalled, live = worker(redis_url, WDS_WORKER_TIMEOUT=0.3), worker(redis_url)
+    call, other = owed("1"), owed("2")
+    stalled.record(issued=[call, other])
+    assert stalled.claim(call.ticket) and stalled.claim(other.ticket)
+    assert stalled.holds(call.ticket) and not live.holds(call.ticket)
+    assert live.holds("never-issued")
+    time.sleep(0.5)  # stalled: no beat
+    live.beat()
+    [first, second] = live.due(time.time())
+    assert live.claim(first.ticket)
+    live.record(settled=[second.ticket])
+    # Its answers come in late: neither ticket is its own any more.
+    assert not stalled.holds(first.ticket) and not stalled.holds(second.ticket)
+    assert live.holds(first.ticket)
