@@ -153,6 +153,9 @@ def test_a_killed_worker_is_replaced_and_every_book_arrives(drill: Drill, wds_em
     assert 0 < counts["killed"] < len(drill.truth)
     assert counts["survivor"] >= 1
     assert counts["survivor"] + counts["replacement"] > at_kill["survivor"], "nobody went on after the kill"
+    # The killed worker's calls in flight were taken over (its downloader was
+    # full: the shared queue had a backlog when it died).
+    assert sum(result.stats.get("wds/ledger/taken_over", 0) for result in results) >= 1
 
 
 def test_the_only_worker_killed_and_started_again_goes_on_where_it_stopped(
@@ -175,3 +178,4 @@ def test_the_only_worker_killed_and_started_again_goes_on_where_it_stopped(
     check_the_end(results, wds_emulator, drill.redis_url)
     assert 0 < counts["killed"] < len(drill.truth)
     assert results[0].stats.get("wds/jobs/already_started") == 1
+    assert results[0].stats.get("wds/ledger/taken_over", 0) >= 1
