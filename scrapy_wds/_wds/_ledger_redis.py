@@ -84,13 +84,13 @@ def _secret_values(settings: Any) -> tuple[str, ...]:
 class RedisLedger:
     """:class:`~scrapy_wds._wds._ledger.Ledger` in redis, for several scrapy-redis workers."""
 
-    def __init__(self, crawler: Any, server: Any = None) -> None:
-        settings = crawler.settings
-        if server is None:
-            from scrapy_redis.connection import get_redis_from_settings
+    def __init__(self, crawler: Any) -> None:
+        # scrapy-redis's own connection settings (REDIS_URL, REDIS_HOST…), imported
+        # here: scrapy-redis and redis are needed only when the crawl uses them.
+        from scrapy_redis.connection import get_redis_from_settings
 
-            server = get_redis_from_settings(settings)
-        self.server = server
+        settings = crawler.settings
+        self.server = server = get_redis_from_settings(settings)
         self.stats = crawler.stats
         spider = getattr(crawler, "spider", None) or crawler.spidercls
         self.prefix = KEY_PREFIX % {"spider": spider.name}
