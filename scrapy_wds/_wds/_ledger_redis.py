@@ -258,7 +258,7 @@ class RedisLedger:
 
     def park(self, owed: Owed) -> None:
         wait = 0.0 if owed.due is None else max(0.0, owed.due - time.time())
-        self._run("park", owed.ticket, self._data(owed), repr(wait))
+        self._run("park", owed.ticket, self._data(owed), repr(wait), self.worker)
 
     def unpark(self, ticket: str) -> bool:
         return bool(self._run("unpark", ticket))

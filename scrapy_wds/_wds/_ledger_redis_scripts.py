@@ -119,10 +119,12 @@ if redis.call('HGET', claims, ARGV[1]) == ARGV[2] then return 1 end
 return 0
 """
 
-# ARGV = ticket, request_json, seconds to wait.  The ticket waits in the
-# shared room; its stored request becomes the copy to send (poll counters).
+# ARGV = ticket, request_json, seconds to wait, worker id.  The ticket waits
+# in the shared room; its stored request becomes the copy to send (poll
+# counters).  Only the worker holding the claim parks it: one taken for dead
+# while stalled must not pull the ticket from the worker that took it over.
 PARK = _HEAD + """
-if redis.call('HEXISTS', owed, ARGV[1]) == 0 then return 0 end
+if redis.call('HGET', claims, ARGV[1]) ~= ARGV[4] then return 0 end
 redis.call('HSET', owed, ARGV[1], ARGV[2])
 redis.call('HDEL', claims, ARGV[1])
 redis.call('ZADD', room, tostring(now + math.max(0, tonumber(ARGV[3]))), ARGV[1])

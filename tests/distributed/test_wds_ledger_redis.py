@@ -265,3 +265,6 @@ def test_a_stalled_worker_taken_for_dead_no_longer_holds_its_tickets(redis_url: 
     # Its answers come in late: neither ticket is its own any more.
     assert not stalled.holds(first.ticket) and not stalled.holds(second.ticket)
     assert live.holds(first.ticket)
+    # A "not yet" it got for one cannot park it away from the worker that took it over.
+    stalled.park(Owed(first.ticket, first.request, due=time.time()))
+    assert live.holds(first.ticket) and live.due(time.time()) == []
