@@ -250,9 +250,7 @@ class RedisLedger:
 
         A worker stalled longer than ``WDS_WORKER_TIMEOUT`` is taken for dead
         and its claims pass on; an answer it then receives for one of them
-        should be dropped, or its items arrive twice.  (Not part of the
-        ``Ledger`` protocol yet: for the spider side to ask before handing an
-        answer's output on.)
+        is dropped by the spider side, or its items would arrive twice.
         """
         return bool(self._run("holds", ticket, self.worker))
 

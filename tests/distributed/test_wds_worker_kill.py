@@ -26,6 +26,8 @@ feed under-counts what it delivered.
 from __future__ import annotations
 
 import json
+import os
+import signal
 import time
 import urllib.request
 from collections import Counter
@@ -179,3 +181,34 @@ def test_the_only_worker_killed_and_started_again_goes_on_where_it_stopped(
     assert 0 < counts["killed"] < len(drill.truth)
     assert results[0].stats.get("wds/jobs/already_started") == 1
     assert results[0].stats.get("wds/ledger/taken_over", 0) >= 1
+
+
+def test_a_worker_stalled_past_the_timeout_gives_no_book_twice(drill: Drill, wds_emulator: Any) -> None:
+    """SIGSTOP, then SIGCONT: a worker taken for dead comes back with answers that are no longer its own.
+
+    Its calls went to the other worker meanwhile; its late answers are
+    dropped (``wds/ledger/answers_dropped``) and its "not yet" answers cannot
+    park a call away from the worker that took it over.
+    """
+    stalled, other = drill.worker("stalled"), drill.worker("other")
+    started = [stalled, other]
+    try:
+        deadline = time.monotonic() + PROGRESS_TIMEOUT
+        while books(started) < KILL_AT:
+            assert time.monotonic() < deadline, "the workers made no progress"
+            time.sleep(0.02)
+        os.kill(stalled.process.pid, signal.SIGSTOP)
+        # Long enough for its heartbeat (WDS_WORKER_TIMEOUT = 3 s) to expire
+        # and the other worker's next beat to take its calls over.
+        time.sleep(8)
+        os.kill(stalled.process.pid, signal.SIGCONT)
+        results = run_workers(started)
+    finally:
+        stop_all(started)
+
+    counts = check_every_book_at_most_one_twice(started, drill.truth)
+    dropped = results[0].stats.get("wds/ledger/answers_dropped", 0)
+    print(f"delivered: {counts}; answers the stalled worker dropped: {dropped}")
+    check_the_end(results, wds_emulator, drill.redis_url)
+    assert results[1].stats.get("wds/ledger/taken_over", 0) >= 1
+    assert dropped >= 1
