@@ -228,7 +228,9 @@ class RedisLedger:
     ) -> list[bool]:
         if not (pages or issued or settled):
             return []
-        index = {page: position for position, page in enumerate(pages, start=1)}
+        index: dict[Page, int] = {}
+        for position, page in enumerate(pages, start=1):
+            index.setdefault(page, position)  # a page listed twice is first seen at its first place
         change = {
             "prefix": self.prefix,
             "pages": [list(page) for page in pages],

@@ -68,9 +68,13 @@ def test_a_page_is_first_seen_by_one_worker_and_only_its_follow_ups_are_issued(r
     assert flags == [True, False]
     assert a.owed() == b.owed() == 2
     assert b.known([home, shop, page_of("other job", "http://site/")]) == [True, True, False]
+    # A page listed twice in one answer is new once, and its follow-up is issued.
+    twice = page_of("job", "http://site/twice")
+    assert b.record(pages=[twice, twice], issued=[owed("5", twice)]) == [True, False]
+    assert a.owed() == 3
     # A follow-up tied to a page this call did not list is never issued.
     b.record(issued=[owed("4", page_of("job", "http://site/elsewhere"))])
-    assert a.owed() == 2
+    assert a.owed() == 3
 
 
 def test_many_workers_racing_over_the_same_pages_follow_each_once(redis_url: str) -> None:
