@@ -6,7 +6,8 @@ from urllib.parse import urlsplit
 
 from scrapy.settings import BaseSettings, SETTINGS_PRIORITIES
 
-from scrapy_wds._wds._middleware import WdsDownloaderMiddleware, middleware_class
+from scrapy_wds._wds._call_facts import middleware_class
+from scrapy_wds._wds._middleware import WdsDownloaderMiddleware
 from scrapy_wds._wds._settings import DEFAULTS
 
 MIDDLEWARE_PATH = "scrapy_wds._wds._middleware.WdsDownloaderMiddleware"
