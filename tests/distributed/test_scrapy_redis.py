@@ -51,9 +51,11 @@ def books_worker_settings() -> dict[str, str]:
 def test_two_workers_share_the_books_job_through_redis(
     tmp_path: Path, wds_emulator: Any, demo_site: Any, redis_url: str
 ) -> None:
-    # Every task answers 202 first, so each one's follow-up is parked by a
-    # worker's middleware and goes back through the shared queue.
-    wds_emulator.configure(pending_polls=1)
+    # Every task answers 202 first (the reading where a pending task's info
+    # is a 202, so each 200 below is a final answer; the worker-kill drill
+    # runs the other one), so each one's follow-up is parked by a worker's
+    # middleware and goes back through the shared queue.
+    wds_emulator.configure(pending_polls=1, pending_info="202")
     with urllib.request.urlopen(demo_site.url + "/__truth__/books.json") as answer:
         truth = json.load(answer)
     env = {"WDS_API_URL": wds_emulator.url, "DEMO_SITE_URL": demo_site.url, "WATCHED_SECRET": SECRET}
