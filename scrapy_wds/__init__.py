@@ -24,6 +24,7 @@ from scrapy_wds._wds._selectors import WdsSelectorError
 from scrapy_wds._wds._task import WdsTask
 from scrapy_wds._wds._errors import (
     WdsAccessDenied,
+    WdsBadAnswer,
     WdsBadRequest,
     WdsError,
     WdsGaveUpWaiting,
@@ -32,6 +33,9 @@ from scrapy_wds._wds._errors import (
     WdsUnexpectedResponse,
     WdsUnprocessable,
 )
+
+#: The release, read by the build too (``pyproject.toml``: one version source).
+__version__ = "0.2.0"
 
 __all__ = [
     "Addon",
@@ -57,6 +61,7 @@ __all__ = [
     "WdsSpiderMixin",
     "WdsTask",
     "WdsAccessDenied",
+    "WdsBadAnswer",
     "WdsBadRequest",
     "WdsError",
     "WdsGaveUpWaiting",

@@ -107,8 +107,15 @@ class RedisLedger:
         self._scripts = {
             name: server.register_script(source)
             for name, source in {
-                "record": RECORD, "claim": CLAIM, "holds": HOLDS, "park": PARK, "unpark": UNPARK,
-                "due": TAKE_DUE, "sweep": SWEEP, "release": RELEASE, "orphans": ORPHANS,
+                "record": RECORD,
+                "claim": CLAIM,
+                "holds": HOLDS,
+                "park": PARK,
+                "unpark": UNPARK,
+                "due": TAKE_DUE,
+                "sweep": SWEEP,
+                "release": RELEASE,
+                "orphans": ORPHANS,
             }.items()
         }
         self._beating: Any = None  # the heartbeat's LoopingCall, once open
@@ -132,7 +139,9 @@ class RedisLedger:
         if self.flush_on_start:
             removed = self.flush()
             if removed:
-                logger.info("SCHEDULER_FLUSH_ON_START: removed the WDS ledger in redis (%s*)", self.prefix)
+                logger.info(
+                    "SCHEDULER_FLUSH_ON_START: removed the WDS ledger in redis (%s*)", self.prefix
+                )
         self.beat()
         from twisted.internet.task import LoopingCall
 
@@ -141,7 +150,9 @@ class RedisLedger:
         logger.info(
             "WDS ledger shared in redis under %s* (worker %s; a worker silent for %g s "
             "(WDS_WORKER_TIMEOUT) is taken for dead and its calls are done by the others)",
-            self.prefix, self.worker, self.worker_timeout,
+            self.prefix,
+            self.worker,
+            self.worker_timeout,
         )
         self._say_what_is_there()
         return []
@@ -155,7 +166,9 @@ class RedisLedger:
             logger.info(
                 "The WDS ledger in redis (%s*) holds a crawl that is done (%d calls, nothing "
                 "owed): there is nothing to do. Set SCHEDULER_FLUSH_ON_START=True to crawl "
-                "afresh", self.prefix, done,
+                "afresh",
+                self.prefix,
+                done,
             )
 
     def beat(self) -> list[str]:
@@ -168,7 +181,9 @@ class RedisLedger:
             logger.info(
                 "Worker %s gave no heartbeat for %g s (WDS_WORKER_TIMEOUT): taken for dead; "
                 "its %d WDS calls in flight go back to the shared room",
-                ", ".join(_text(worker) for worker in gone), self.worker_timeout, len(moved),
+                ", ".join(_text(worker) for worker in gone),
+                self.worker_timeout,
+                len(moved),
             )
         return moved
 
@@ -235,7 +250,11 @@ class RedisLedger:
             "prefix": self.prefix,
             "pages": [list(page) for page in pages],
             "issued": [
-                [owed.ticket, self._data(owed), 0 if owed.page is None else index.get(owed.page, -1)]
+                [
+                    owed.ticket,
+                    self._data(owed),
+                    0 if owed.page is None else index.get(owed.page, -1),
+                ]
                 for owed in issued
             ],
             "settled": list(settled),

@@ -76,7 +76,9 @@ end
 # to (0: none; -1: a page not in the list, never issued).  One answer's
 # effects as one write: a page two answers name at once is followed by
 # exactly one of them.  Returns one flag per page (1 = first sight).
-RECORD = _HEAD + """
+RECORD = (
+    _HEAD
+    + """
 local change = cjson.decode(ARGV[1])
 local first = {}
 for i, page in ipairs(change['pages'] or {}) do
@@ -93,11 +95,14 @@ end
 for _, ticket in ipairs(change['settled'] or {}) do settle(ticket) end
 return first
 """
+)
 
 # ARGV = ticket, worker id.  1: this copy may go out (now in flight, held by
 # this worker; or a ticket the ledger never saw).  0: drop the copy: it is
 # settled, in flight elsewhere, or parked in the room.
-CLAIM = _HEAD + """
+CLAIM = (
+    _HEAD
+    + """
 local ticket, worker = ARGV[1], ARGV[2]
 if redis.call('SISMEMBER', settled, ticket) == 1 then return 0 end
 if redis.call('HEXISTS', owed, ticket) == 0 then return 1 end
@@ -107,34 +112,43 @@ redis.call('HSET', claims, ticket, worker)
 redis.call('SADD', workers, worker)
 return 1
 """
+)
 
 # ARGV = ticket, worker id.  1: this worker still holds the ticket it claimed
 # (or the ticket is untracked), so its answer may be handed on.  0: the
 # worker was taken for dead meanwhile (stalled longer than the timeout) and
 # the ticket passed on or was settled: its answer must be dropped.
-HOLDS = _HEAD + """
+HOLDS = (
+    _HEAD
+    + """
 if redis.call('SISMEMBER', settled, ARGV[1]) == 1 then return 0 end
 if redis.call('HEXISTS', owed, ARGV[1]) == 0 then return 1 end
 if redis.call('HGET', claims, ARGV[1]) == ARGV[2] then return 1 end
 return 0
 """
+)
 
 # ARGV = ticket, request_json, seconds to wait, worker id.  The ticket waits
 # in the shared room; its stored request becomes the copy to send (poll
 # counters).  Only the worker holding the claim parks it: one taken for dead
 # while stalled must not pull the ticket from the worker that took it over.
-PARK = _HEAD + """
+PARK = (
+    _HEAD
+    + """
 if redis.call('HGET', claims, ARGV[1]) ~= ARGV[4] then return 0 end
 redis.call('HSET', owed, ARGV[1], ARGV[2])
 redis.call('HDEL', claims, ARGV[1])
 redis.call('ZADD', room, tostring(now + math.max(0, tonumber(ARGV[3]))), ARGV[1])
 return 1
 """
+)
 
 # ARGV = ticket.  A worker's own timer says a ticket it parked is due.
 # 1: send it (taken out of the room, or never tracked).  0: drop it
 # (settled, or another worker took it out of the room first).
-UNPARK = _HEAD + """
+UNPARK = (
+    _HEAD
+    + """
 local ticket = ARGV[1]
 if redis.call('ZREM', room, ticket) == 1 then
   redis.call('ZADD', touched, tostring(now), ticket)
@@ -143,11 +157,14 @@ end
 if redis.call('HEXISTS', owed, ticket) == 1 then return 0 end
 return 1 - redis.call('SISMEMBER', settled, ticket)
 """
+)
 
 # ARGV = limit.  Takes the parked tickets whose time has come (whoever parked
 # them), soonest first: the worker that runs this sends them, no other.
 # Returns [ticket, request_json, ...].
-TAKE_DUE = _HEAD + """
+TAKE_DUE = (
+    _HEAD
+    + """
 local due = redis.call('ZRANGEBYSCORE', room, '-inf', tostring(now), 'LIMIT', 0, tonumber(ARGV[1]))
 local out = {}
 for _, ticket in ipairs(due) do
@@ -157,12 +174,15 @@ for _, ticket in ipairs(due) do
 end
 return out
 """
+)
 
 # ARGV = P.  Every claim held by a worker whose heartbeat key has expired
 # goes back into the room, due now: what a dead worker was downloading (and
 # the answers it had not yet turned into follow-ups) is taken by a live one.
 # Returns [the dead workers' ids, the tickets moved].
-SWEEP = _HEAD + """
+SWEEP = (
+    _HEAD
+    + """
 local gone, names = {}, {}
 for _, worker in ipairs(redis.call('SMEMBERS', workers)) do
   if redis.call('EXISTS', ARGV[1] .. 'worker:' .. worker) == 0 then
@@ -174,14 +194,18 @@ end
 if #names == 0 then return {{}, {}} end
 return {names, return_claims(gone)}
 """
+)
 
 # ARGV = worker id.  A closing worker lets go of every claim it holds: they
 # go back into the room, due now, for the others (or the next run).
 # Returns the tickets moved.
-RELEASE = _HEAD + """
+RELEASE = (
+    _HEAD
+    + """
 redis.call('SREM', workers, ARGV[1])
 return return_claims({[ARGV[1]] = true})
 """
+)
 
 # ARGV = grace seconds, limit, worker id.  Owed tickets nothing carries: not
 # claimed, not parked, and untouched for longer than the grace (a ticket a
@@ -190,7 +214,9 @@ return return_claims({[ARGV[1]] = true})
 # claims are stale and count as orphans at once.  Each ticket is stamped as
 # it is returned, so two idle workers never both send it.
 # Returns [ticket, request_json, ...].
-ORPHANS = _HEAD + """
+ORPHANS = (
+    _HEAD
+    + """
 local grace, limit, me = tonumber(ARGV[1]), tonumber(ARGV[2]), ARGV[3]
 local held = redis.call('HGETALL', claims)
 for i = 1, #held, 2 do
@@ -212,3 +238,4 @@ for _, ticket in ipairs(old) do
 end
 return out
 """
+)

@@ -42,6 +42,7 @@ from scrapy.http import Response
 from scrapy.utils.misc import load_object
 
 from scrapy_wds._backoff import backoff_delay
+from scrapy_wds._wds._answer_shape import shape_problem
 from scrapy_wds._wds._answers import TaskState
 from scrapy_wds._wds._call_facts import (
     action_of,
@@ -51,8 +52,10 @@ from scrapy_wds._wds._call_facts import (
     pending_state,
     retry_after,
 )
+from scrapy_wds._wds._config_check import is_refused, settings_or_refuse
 from scrapy_wds._wds._errors import (
     ERROR_BY_STATUS,
+    WdsBadAnswer,
     WdsError,
     WdsGaveUpWaiting,
     WdsServerError,
@@ -62,7 +65,9 @@ from scrapy_wds._wds._ledger import Owed
 from scrapy_wds._wds._ledger_keeper import keeper_for, ticket_of
 from scrapy_wds._wds._ledger_requests import request_to_data
 from scrapy_wds._wds._owed_calls import OwedCalls
+from scrapy_wds._wds._selector_watch import SelectorWatch
 from scrapy_wds._wds._settings import WdsSettings
+from scrapy_wds._wds._start_patience import RetryBudget, close_after_failed_start
 from scrapy_wds._wds._task import META_KEY
 from scrapy_wds._wds._waiting_room import SetAside, WaitingRoom
 
@@ -91,6 +96,7 @@ class WdsDownloaderMiddleware:
         self.ledger = keeper_for(crawler).ledger
         self.room = WaitingRoom(reactor, self._send_again)  # type: ignore[arg-type]
         self.owed = OwedCalls(crawler, self.ledger, self.room)
+        self.selector_watch = SelectorWatch(crawler, settings.selector_warn_pages)
         self._retry_exceptions = tuple(
             load_object(e) if isinstance(e, str) else e
             for e in crawler.settings.getlist("RETRY_EXCEPTIONS")
@@ -103,8 +109,10 @@ class WdsDownloaderMiddleware:
                 "WdsDownloaderMiddleware is off: WDS_API_URL is not set (give the WDS "
                 "server's base URL, e.g. http://localhost:2807)"
             )
-        # A bad value is a ValueError naming the setting: the crawl stops at start.
-        settings = WdsSettings.from_settings(crawler.settings)
+        # A bad value is one line naming the setting, and the spider closed at open.
+        settings = settings_or_refuse(crawler)
+        if is_refused(crawler):
+            return cls(crawler, settings)
         logger.info(
             "WDS API at %s; extra headers on every call: %s",
             settings.api_url,
@@ -117,6 +125,8 @@ class WdsDownloaderMiddleware:
     def process_request(self, request: Request, spider: Spider | None = None) -> None:
         if not is_wds(request):
             return
+        if is_refused(self.crawler):
+            raise IgnoreRequest("the WDS crawl was refused at open; nothing is sent")
         ticket = ticket_of(request)
         if ticket is not None and not self.ledger.claim(ticket):
             # Settled already, or another copy is in flight or parked (a copy
@@ -143,7 +153,13 @@ class WdsDownloaderMiddleware:
             self.stats.inc_value("wds/pending_answers")
             self._wait_for_task(request, response, pending)
         if 200 <= status < 300:
-            return response
+            problem = shape_problem(action_of(request), response.body)
+            if problem is None:
+                self.selector_watch.observe(request, response)
+                return response
+            self.stats.inc_value(f"wds/bad_answers/{action_of(request)}")
+            body = self.settings.redact(response.body.decode("utf-8", "replace"))
+            self._retry(request, status=status, server_text=body, reason=problem, give_up_as=WdsBadAnswer)
         text = self.settings.redact(response.body.decode("utf-8", "replace"))
         if status in ERROR_BY_STATUS:
             self._fail(ERROR_BY_STATUS[status], request, status=status, server_text=text)
@@ -232,53 +248,41 @@ class WdsDownloaderMiddleware:
         server_text: str,
         reason: str = "",
         retry_after: float | None = None,
+        give_up_as: type[WdsError] = WdsServerError,
     ) -> NoReturn:
         """5xx/408/429 or a failed connection: try again later, a bounded number of times."""
         retries = int(request.meta.get("retry_times", 0))
-        what = f"HTTP {status}" if status is not None else reason
+        what = reason or f"HTTP {status}"
+        budget = RetryBudget(request, self.settings, retries)  # the job start waits longer
         rests = int(request.meta[META_KEY].get("rests", 0))
-        if retries >= self.settings.retry_times and rests < RETRY_RESTS:
-            rest = self.settings.retry_max_delay
-            self.stats.inc_value("wds/retries/rests")
-            logger.warning(
-                "WDS %s still failing after %d retries (%s); trying again in %.0f s "
-                "(rest %d of %d)",
-                describe(request),
-                retries,
-                what,
-                rest,
-                rests + 1,
-                RETRY_RESTS,
-            )
-            meta = {**request.meta, "retry_times": 0}
-            self._park(request, request.replace(meta=meta), rest, rests=rests + 1)
-        if retries >= self.settings.retry_times:
+        if budget.ran_out() and not budget.is_start and rests < RETRY_RESTS:
+            self._rest(request, what, retries, rests)
+        if budget.ran_out():
             self.stats.inc_value("wds/gave_up")
             self.stats.inc_value("wds/gave_up/retries")
-            failing = (
-                f"still failing after {retries} retries "
-                f"(WDS_RETRY_TIMES = {self.settings.retry_times}), {RETRY_RESTS} times"
-            )
+            failing = budget.failing_text()
+            if not budget.is_start:
+                failing += f", and after {RETRY_RESTS} rests"
             self._fail(
-                WdsServerError,
+                give_up_as,
                 request,
                 status=status,
                 server_text=server_text,
-                stat=str(status) if status is not None else "connection",
+                stat="bad_answer" if give_up_as is WdsBadAnswer else str(status or "connection"),
                 # The status is in the message already; a failed connection has only its reason.
-                detail=failing if status is not None else f"{reason}, {failing}",
+                detail=f"{reason}, {failing}" if reason else failing,
             )
         assert self.crawler.spider is not None
         copy = get_retry_request(
             request,
             spider=self.crawler.spider,
             reason=f"{status}" if status is not None else reason.split(":", 1)[0],
-            max_retry_times=self.settings.retry_times,
+            max_retry_times=retries + 1,  # the bound was checked above (a count, or patience)
             priority_adjust=0,
             logger=logger,
             stats_base_key=RETRY_STATS_KEY,
         )
-        assert copy is not None  # the count was checked above
+        assert copy is not None
         delay = retry_after
         if delay is None:
             delay = backoff_delay(
@@ -286,15 +290,32 @@ class WdsDownloaderMiddleware:
                 first=self.settings.retry_first_delay,
                 cap=self.settings.retry_max_delay,
             )
+        delay = budget.cap(delay)
         logger.info(
-            "Retrying WDS %s (%s; retry %d of %d in %.1f s)",
+            "Retrying WDS %s (%s; retry %d %s in %.1f s)",
             describe(request),
             what,
             retries + 1,
-            self.settings.retry_times,
+            budget.limit_text(),
             delay,
         )
-        self._park(request, copy, delay)
+        self._park(request, copy, delay, **budget.bookkeeping())
+
+    def _rest(self, request: Request, what: str, retries: int, rests: int) -> NoReturn:
+        """WDS_RETRY_TIMES failures in a row: wait WDS_RETRY_MAX_DELAY, then count afresh."""
+        rest = self.settings.retry_max_delay
+        self.stats.inc_value("wds/retries/rests")
+        logger.warning(
+            "WDS %s still failing after %d retries (%s); trying again in %.0f s (rest %d of %d)",
+            describe(request),
+            retries,
+            what,
+            rest,
+            rests + 1,
+            RETRY_RESTS,
+        )
+        meta = {**request.meta, "retry_times": 0}
+        self._park(request, request.replace(meta=meta), rest, rests=rests + 1)
 
     def _park(
         self, request: Request, next_try: Request, delay: float, **bookkeeping: Any
@@ -344,6 +365,7 @@ class WdsDownloaderMiddleware:
         self.stats.inc_value(f"wds/errors/{stat or status}")
         logger.error("%s", error, extra={"spider": self.crawler.spider})
         self._settle(request)
+        close_after_failed_start(self.crawler, request, error)
         raise error
 
     def _settle(self, request: Request) -> None:

@@ -79,8 +79,15 @@ class Worker:
 
 
 def start_worker(
-    spider: str, name: str, tmp_path: Path, redis_url: str, env: dict[str, str], settings: dict[str, str],
-    *, import_paths: tuple[Path, ...] = (), append_items: bool = False,
+    spider: str,
+    name: str,
+    tmp_path: Path,
+    redis_url: str,
+    env: dict[str, str],
+    settings: dict[str, str],
+    *,
+    import_paths: tuple[Path, ...] = (),
+    append_items: bool = False,
 ) -> Worker:
     """``scrapy crawl SPIDER`` in the example project, as one worker of the shared crawl.
 
@@ -94,7 +101,12 @@ def start_worker(
     full_env = {
         **os.environ,
         "PYTHONPATH": os.pathsep.join(
-            [str(HERE), str(STATS_EXTENSION_DIR), *map(str, import_paths), os.environ.get("PYTHONPATH", "")]
+            [
+                str(HERE),
+                str(STATS_EXTENSION_DIR),
+                *map(str, import_paths),
+                os.environ.get("PYTHONPATH", ""),
+            ]
         ),
         **env,
     }
@@ -117,7 +129,9 @@ def start_worker(
     for key, value in all_settings.items():
         command += ["-s", f"{key}={value}"]
     with log_file.open("wb") as log:
-        process = subprocess.Popen(command, cwd=EXAMPLE_PROJECT, env=full_env, stdout=log, stderr=subprocess.STDOUT)
+        process = subprocess.Popen(
+            command, cwd=EXAMPLE_PROJECT, env=full_env, stdout=log, stderr=subprocess.STDOUT
+        )
     return Worker(name, process, output, stats_file, log_file, appended)
 
 

@@ -38,7 +38,9 @@ def books_worker_settings() -> dict[str, str]:
     return {
         # Plain pickle, plus a check that no queued request carries the secret header.
         "SCHEDULER_SERIALIZER": "secret_checking_pickle",
-        "WDS_API_HEADERS": json.dumps({"X-Tenant-Id": "default", "Authorization": f"Bearer {SECRET}"}),
+        "WDS_API_HEADERS": json.dumps(
+            {"X-Tenant-Id": "default", "Authorization": f"Bearer {SECRET}"}
+        ),
         # A small per-worker pace keeps a backlog in the shared queue, so the
         # worker that did not get the job start finds work at its next
         # engine heartbeat (every 5 s) instead of an empty queue every time.
@@ -58,10 +60,15 @@ def test_two_workers_share_the_books_job_through_redis(
     wds_emulator.configure(pending_polls=1, pending_info="202")
     with urllib.request.urlopen(demo_site.url + "/__truth__/books.json") as answer:
         truth = json.load(answer)
-    env = {"WDS_API_URL": wds_emulator.url, "DEMO_SITE_URL": demo_site.url, "WATCHED_SECRET": SECRET}
+    env = {
+        "WDS_API_URL": wds_emulator.url,
+        "DEMO_SITE_URL": demo_site.url,
+        "WATCHED_SECRET": SECRET,
+    }
 
     workers = [
-        start_worker("books", name, tmp_path, redis_url, env, books_worker_settings()) for name in "ab"
+        start_worker("books", name, tmp_path, redis_url, env, books_worker_settings())
+        for name in "ab"
     ]
     results = run_workers(workers)
 
@@ -82,7 +89,9 @@ def test_two_workers_share_the_books_job_through_redis(
     # the split was 95-105 books each in repeated runs on 2 cores).
     for result, worker in zip(results, workers):
         assert result.stats.get("scheduler/dequeued/redis", 0) >= 1, worker.name
-        assert sum(v for k, v in result.stats.items() if k.startswith("wds/calls/")) >= 1, worker.name
+        assert sum(v for k, v in result.stats.items() if k.startswith("wds/calls/")) >= 1, (
+            worker.name
+        )
         assert len(result.items) >= 1, f"worker {worker.name} delivered no book"
 
     # Requests really travelled through redis (pickled by one process,
@@ -100,7 +109,9 @@ def test_two_workers_share_the_books_job_through_redis(
     calls = [c for c in wds_emulator.calls() if c["path"].startswith("/api/v2/")]
     assert sum(1 for c in calls if c["path"].endswith("/start")) == 1
     answered = Counter(
-        (c["method"], c["path"], json.dumps(c["query"], sort_keys=True)) for c in calls if c["status"] == 200
+        (c["method"], c["path"], json.dumps(c["query"], sort_keys=True))
+        for c in calls
+        if c["status"] == 200
     )
     assert [call for call, count in answered.items() if count > 1] == []
     # Each request that is neither a re-sent poll nor the job start has one
@@ -132,10 +143,16 @@ def test_without_scheduler_persist_the_first_worker_to_close_takes_nothing_from_
     wds_emulator.configure(pending_polls=1)
     with urllib.request.urlopen(demo_site.url + "/__truth__/books.json") as answer:
         truth = json.load(answer)
-    env = {"WDS_API_URL": wds_emulator.url, "DEMO_SITE_URL": demo_site.url, "WATCHED_SECRET": SECRET}
+    env = {
+        "WDS_API_URL": wds_emulator.url,
+        "DEMO_SITE_URL": demo_site.url,
+        "WATCHED_SECRET": SECRET,
+    }
     settings = {**books_worker_settings(), "SCHEDULER_PERSIST": "False"}
 
-    results = run_workers([start_worker("books", name, tmp_path, redis_url, env, settings) for name in "ab"])
+    results = run_workers(
+        [start_worker("books", name, tmp_path, redis_url, env, settings) for name in "ab"]
+    )
 
     for result in results:
         assert result.stats["finish_reason"] == "finished", result.log[-3000:]

@@ -51,7 +51,9 @@ def drill_settings() -> dict[str, str]:
     return {
         # Plain pickle, plus a check that no queued request carries the secret header.
         "SCHEDULER_SERIALIZER": "secret_checking_pickle",
-        "WDS_API_HEADERS": json.dumps({"X-Tenant-Id": "default", "Authorization": f"Bearer {SECRET}"}),
+        "WDS_API_HEADERS": json.dumps(
+            {"X-Tenant-Id": "default", "Authorization": f"Bearer {SECRET}"}
+        ),
         # A small pace per worker, so the crawl is still mid-way when the
         # kill lands and each worker takes a share of the shared queue.
         "DOWNLOAD_SLOTS": json.dumps({"127.0.0.1": {"delay": 0.02, "concurrency": 16}}),
@@ -78,7 +80,9 @@ def kill_at(worker: Worker, running: list[Worker], count: int) -> dict[str, int]
     return {each.name: len(each.appended_items()) for each in running}
 
 
-def check_every_book_at_most_one_twice(workers: list[Worker], truth: list[dict[str, str]]) -> dict[str, int]:
+def check_every_book_at_most_one_twice(
+    workers: list[Worker], truth: list[dict[str, str]]
+) -> dict[str, int]:
     """Every book of ``truth`` in the union of the workers' items, at most one twice; count by worker."""
     delivered = {w.name: w.appended_items() for w in workers}
     everything = [item for items in delivered.values() for item in items]
@@ -96,7 +100,9 @@ def check_the_end(results: list[Any], wds_emulator: Any, redis_url: str) -> None
         assert result.stats["finish_reason"] == "finished", result.log[-3000:]
         assert "Traceback" not in result.log, result.log[-5000:]
         assert SECRET not in result.log
-    starts = [c for c in wds_emulator.calls() if c["path"].endswith("/start") and c["status"] == 200]
+    starts = [
+        c for c in wds_emulator.calls() if c["path"].endswith("/start") and c["status"] == 200
+    ]
     assert len(starts) == 1
     client = redis.Redis.from_url(redis_url)
     assert client.hlen("books:wds:owed") == 0
@@ -116,13 +122,23 @@ class Drill:
 
     def __init__(self, tmp_path: Path, wds_emulator: Any, demo_site: Any, redis_url: str) -> None:
         self.tmp_path, self.redis_url = tmp_path, redis_url
-        self.env = {"WDS_API_URL": wds_emulator.url, "DEMO_SITE_URL": demo_site.url, "WATCHED_SECRET": SECRET}
+        self.env = {
+            "WDS_API_URL": wds_emulator.url,
+            "DEMO_SITE_URL": demo_site.url,
+            "WATCHED_SECRET": SECRET,
+        }
         with urllib.request.urlopen(demo_site.url + "/__truth__/books.json") as answer:
             self.truth: list[dict[str, str]] = json.load(answer)
 
     def worker(self, name: str) -> Worker:
         return start_worker(
-            "books", name, self.tmp_path, self.redis_url, self.env, drill_settings(), append_items=True
+            "books",
+            name,
+            self.tmp_path,
+            self.redis_url,
+            self.env,
+            drill_settings(),
+            append_items=True,
         )
 
 
@@ -136,7 +152,9 @@ def drill(tmp_path: Path, wds_emulator: Any, demo_site: Any, redis_url: str) -> 
     return Drill(tmp_path, wds_emulator, demo_site, redis_url)
 
 
-def test_a_killed_worker_is_replaced_and_every_book_arrives(drill: Drill, wds_emulator: Any) -> None:
+def test_a_killed_worker_is_replaced_and_every_book_arrives(
+    drill: Drill, wds_emulator: Any
+) -> None:
     killed, survivor = drill.worker("killed"), drill.worker("survivor")
     started = [killed, survivor]
     try:
@@ -154,7 +172,9 @@ def test_a_killed_worker_is_replaced_and_every_book_arrives(drill: Drill, wds_em
     # survivor delivered books, and so did the killed one before it died.
     assert 0 < counts["killed"] < len(drill.truth)
     assert counts["survivor"] >= 1
-    assert counts["survivor"] + counts["replacement"] > at_kill["survivor"], "nobody went on after the kill"
+    assert counts["survivor"] + counts["replacement"] > at_kill["survivor"], (
+        "nobody went on after the kill"
+    )
     # The killed worker's calls in flight were taken over (its downloader was
     # full: the shared queue had a backlog when it died).
     assert sum(result.stats.get("wds/ledger/taken_over", 0) for result in results) >= 1
@@ -175,15 +195,19 @@ def test_the_only_worker_killed_and_started_again_goes_on_where_it_stopped(
         stop_all(started)
 
     counts = check_every_book_at_most_one_twice(started, drill.truth)
-    print(f"delivered: {counts}; the second worker's ledger stats: "
-          f"{ {k: v for k, v in results[0].stats.items() if k.startswith('wds/ledger/')} }")
+    print(
+        f"delivered: {counts}; the second worker's ledger stats: "
+        f"{ {k: v for k, v in results[0].stats.items() if k.startswith('wds/ledger/')} }"
+    )
     check_the_end(results, wds_emulator, drill.redis_url)
     assert 0 < counts["killed"] < len(drill.truth)
     assert results[0].stats.get("wds/jobs/already_started") == 1
     assert results[0].stats.get("wds/ledger/taken_over", 0) >= 1
 
 
-def test_a_worker_stalled_past_the_timeout_gives_no_book_twice(drill: Drill, wds_emulator: Any) -> None:
+def test_a_worker_stalled_past_the_timeout_gives_no_book_twice(
+    drill: Drill, wds_emulator: Any
+) -> None:
     """SIGSTOP, then SIGCONT: a worker taken for dead comes back with answers that are no longer its own.
 
     Its calls went to the other worker meanwhile; its late answers are
