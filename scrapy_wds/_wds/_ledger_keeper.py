@@ -177,6 +177,9 @@ class LedgerKeeper:
         if self.ledger.is_settled(ticket):
             self.stats.inc_value("wds/jobs/already_started")
             return None
-        request = request.replace(dont_filter=True)
+        if self.ledger.is_owed(ticket):
+            return request.replace(dont_filter=True)  # owed since a previous run
+        # A first start stays filterable: several scrapy-redis workers starting
+        # the same job share one dupefilter, which lets one of them through.
         self.ledger.record(issued=[Owed(ticket, request_to_data(request))])
         return request

@@ -229,6 +229,9 @@ class RedisLedger:
     def is_settled(self, ticket: str) -> bool:
         return bool(self.server.sismember(self._key("settled"), ticket))
 
+    def is_owed(self, ticket: str) -> bool:
+        return bool(self.server.hexists(self._key("owed"), ticket))
+
     def owed(self) -> int:
         return int(self.server.hlen(self._key("owed")))
 

@@ -112,9 +112,10 @@ def test_one_copy_of_a_ticket_is_in_flight_and_a_settled_one_never_again(redis_u
     assert b.claim(call.ticket) is False  # in flight with worker a
     assert a.claim(call.ticket) is False  # a second copy in the same worker, too
 
+    assert b.is_owed(call.ticket) and not b.is_owed("never-issued")
     parent_done = a.record(issued=[owed("2")], settled=[call.ticket])
     assert parent_done == []
-    assert a.is_settled(call.ticket) and b.is_settled(call.ticket)
+    assert a.is_settled(call.ticket) and b.is_settled(call.ticket) and not b.is_owed(call.ticket)
     assert b.claim(call.ticket) is False
     # Issuing a settled ticket again (an answer processed twice) changes nothing.
     b.record(issued=[call])
