@@ -12,6 +12,7 @@ import json
 import os
 import subprocess
 import sys
+import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -36,6 +37,37 @@ SHARED_SCHEDULER = {
     "TELNETCONSOLE_ENABLED": "False",
     "LOG_LEVEL": "INFO",
 }
+
+
+def books_job(
+    wds_emulator: Any, demo_site: Any, secret: str
+) -> tuple[list[dict[str, str]], dict[str, str]]:
+    """The demo site's books (the truth) and the environment of ``books`` workers watching ``secret``."""
+    with urllib.request.urlopen(demo_site.url + "/__truth__/books.json") as answer:
+        truth: list[dict[str, str]] = json.load(answer)
+    env = {
+        "WDS_API_URL": wds_emulator.url,
+        "DEMO_SITE_URL": demo_site.url,
+        "WATCHED_SECRET": secret,
+    }
+    return truth, env
+
+
+def books_settings(secret: str) -> dict[str, str]:
+    """Settings of a ``books`` worker whose WDS header ``secret`` must never reach redis."""
+    return {
+        # Plain pickle, plus a check that no queued request carries the secret header.
+        "SCHEDULER_SERIALIZER": "secret_checking_pickle",
+        "WDS_API_HEADERS": json.dumps(
+            {"X-Tenant-Id": "default", "Authorization": f"Bearer {secret}"}
+        ),
+        # A small per-worker pace keeps a backlog in the shared queue, so every
+        # worker takes a share of it (and a kill lands mid-way) instead of one
+        # worker doing the whole job before another dequeues anything.  The
+        # pace is a slot entry for the API host: the add-on gives that host
+        # its own slot without DOWNLOAD_DELAY unless the user wrote one.
+        "DOWNLOAD_SLOTS": json.dumps({"127.0.0.1": {"delay": 0.02, "concurrency": 16}}),
+    }
 
 
 @dataclass

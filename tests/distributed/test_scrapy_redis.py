@@ -21,33 +21,16 @@ is sending).  ``CLOSESPIDER_TIMEOUT`` bounds the run should anything hang.
 from __future__ import annotations
 
 import json
-import urllib.request
 from collections import Counter
 from pathlib import Path
 from typing import Any
 
 import redis
 
-from ._workers import run_workers, start_worker
+from ._workers import books_job, books_settings, run_workers, start_worker
 
 # Sent on every WDS call as a secret header; must never reach redis or the logs.
 SECRET = "wds-secret-token-5f2c9a"
-
-
-def books_worker_settings() -> dict[str, str]:
-    return {
-        # Plain pickle, plus a check that no queued request carries the secret header.
-        "SCHEDULER_SERIALIZER": "secret_checking_pickle",
-        "WDS_API_HEADERS": json.dumps(
-            {"X-Tenant-Id": "default", "Authorization": f"Bearer {SECRET}"}
-        ),
-        # A small per-worker pace keeps a backlog in the shared queue, so the
-        # worker that did not get the job start finds work at its next
-        # engine heartbeat (every 5 s) instead of an empty queue every time.
-        # The pace is a slot entry for the API host: the add-on gives that
-        # host its own slot without DOWNLOAD_DELAY unless the user wrote one.
-        "DOWNLOAD_SLOTS": json.dumps({"127.0.0.1": {"delay": 0.02, "concurrency": 16}}),
-    }
 
 
 def test_two_workers_share_the_books_job_through_redis(
@@ -56,16 +39,10 @@ def test_two_workers_share_the_books_job_through_redis(
     # Every task answers "not yet" first, so each one's follow-up is parked by
     # a worker's middleware and goes back through the shared queue.
     wds_emulator.configure(pending_polls=1)
-    with urllib.request.urlopen(demo_site.url + "/__truth__/books.json") as answer:
-        truth = json.load(answer)
-    env = {
-        "WDS_API_URL": wds_emulator.url,
-        "DEMO_SITE_URL": demo_site.url,
-        "WATCHED_SECRET": SECRET,
-    }
+    truth, env = books_job(wds_emulator, demo_site, SECRET)
 
     workers = [
-        start_worker("books", name, tmp_path, redis_url, env, books_worker_settings())
+        start_worker("books", name, tmp_path, redis_url, env, books_settings(SECRET))
         for name in "ab"
     ]
     results = run_workers(workers)
@@ -136,14 +113,8 @@ def test_without_scheduler_persist_the_first_worker_to_close_takes_nothing_from_
     removed with the queue, so the next crawl starts afresh.
     """
     wds_emulator.configure(pending_polls=1)
-    with urllib.request.urlopen(demo_site.url + "/__truth__/books.json") as answer:
-        truth = json.load(answer)
-    env = {
-        "WDS_API_URL": wds_emulator.url,
-        "DEMO_SITE_URL": demo_site.url,
-        "WATCHED_SECRET": SECRET,
-    }
-    settings = {**books_worker_settings(), "SCHEDULER_PERSIST": "False"}
+    truth, env = books_job(wds_emulator, demo_site, SECRET)
+    settings = {**books_settings(SECRET), "SCHEDULER_PERSIST": "False"}
 
     results = run_workers(
         [start_worker("books", name, tmp_path, redis_url, env, settings) for name in "ab"]

@@ -25,11 +25,9 @@ feed under-counts what it delivered.
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 import time
-import urllib.request
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -37,7 +35,7 @@ from typing import Any
 import pytest
 import redis
 
-from ._workers import Worker, run_workers, start_worker
+from ._workers import Worker, books_job, books_settings, run_workers, start_worker
 
 # Sent on every WDS call as a secret header; must never reach redis or the logs.
 SECRET = "wds-secret-token-91d4e7"
@@ -49,14 +47,7 @@ PROGRESS_TIMEOUT = 120
 
 def drill_settings() -> dict[str, str]:
     return {
-        # Plain pickle, plus a check that no queued request carries the secret header.
-        "SCHEDULER_SERIALIZER": "secret_checking_pickle",
-        "WDS_API_HEADERS": json.dumps(
-            {"X-Tenant-Id": "default", "Authorization": f"Bearer {SECRET}"}
-        ),
-        # A small pace per worker, so the crawl is still mid-way when the
-        # kill lands and each worker takes a share of the shared queue.
-        "DOWNLOAD_SLOTS": json.dumps({"127.0.0.1": {"delay": 0.02, "concurrency": 16}}),
+        **books_settings(SECRET),
         # Shorter than the defaults (15 s and 30 s), so the drill does not
         # sit idle waiting for them; the rules are the same.
         "WDS_WORKER_TIMEOUT": "3",
@@ -122,13 +113,7 @@ class Drill:
 
     def __init__(self, tmp_path: Path, wds_emulator: Any, demo_site: Any, redis_url: str) -> None:
         self.tmp_path, self.redis_url = tmp_path, redis_url
-        self.env = {
-            "WDS_API_URL": wds_emulator.url,
-            "DEMO_SITE_URL": demo_site.url,
-            "WATCHED_SECRET": SECRET,
-        }
-        with urllib.request.urlopen(demo_site.url + "/__truth__/books.json") as answer:
-            self.truth: list[dict[str, str]] = json.load(answer)
+        self.truth, self.env = books_job(wds_emulator, demo_site, SECRET)
 
     def worker(self, name: str) -> Worker:
         return start_worker(
