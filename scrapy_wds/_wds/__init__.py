@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from urllib.parse import urlsplit
 
-from scrapy.settings import BaseSettings, SETTINGS_PRIORITIES
+from scrapy.settings import SETTINGS_PRIORITIES, BaseSettings
 
 from scrapy_wds._wds._call_facts import middleware_class
 from scrapy_wds._wds._middleware import WdsDownloaderMiddleware
