@@ -119,6 +119,14 @@ class Ledger(Protocol):
         """
         ...
 
+    def holds(self, ticket: str) -> bool:
+        """Is the answer to this process's claim of ``ticket`` still its to hand on?
+
+        Always, in one process.  Redis: not when this worker was taken for dead
+        (stalled past ``WDS_WORKER_TIMEOUT``) and the call passed to another.
+        """
+        ...
+
     def park(self, owed: Owed) -> None:
         """The claimed ticket waits until ``owed.due`` (202, pending state, retry).
 

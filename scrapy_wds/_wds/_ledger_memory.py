@@ -101,6 +101,9 @@ class MemoryLedger:
         self.in_flight.add(ticket)
         return True
 
+    def holds(self, ticket: str) -> bool:
+        return True  # one process: no other one can take its calls over
+
     def park(self, owed: Owed) -> None:
         if owed.ticket not in self.owed_tickets:
             return  # untracked, or settled meanwhile: nothing to keep
