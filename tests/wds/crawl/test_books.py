@@ -66,7 +66,8 @@ def calls_by_endpoint(emulator: Any) -> Counter[tuple[str, Any]]:
 
 
 def assert_calls(emulator: Any, shape: dict[str, int], pending_polls: int) -> None:
-    expected = Counter({
+    # Keyed as calls_by_endpoint counts: a status, or "pending" for a "not yet".
+    expected: Counter[tuple[str, int | str]] = Counter({
         ("start", 200): 1,
         ("info", 200): shape["tasks"],  # each task's follow-up once: duplicates filtered
         ("crawl", 200): shape["crawls"],
