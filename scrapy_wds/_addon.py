@@ -10,8 +10,6 @@ from scrapy.settings import BaseSettings
 from scrapy_wds._hasdata import configure_addon as configure_hasdata
 from scrapy_wds._wds import configure_addon as configure_wds
 
-ASYNCIO_REACTOR = "twisted.internet.asyncioreactor.AsyncioSelectorReactor"
-
 
 class Addon:
     """Enables the WDS downloader middleware and the HasData extension.
@@ -40,6 +38,5 @@ class Addon:
                 "e.g. http://localhost:2807) and/or HASDATA_API_KEY (setting or "
                 "environment variable) in your project settings"
             )
-        settings.set("TWISTED_REACTOR", ASYNCIO_REACTOR, priority="addon")
         configure_wds(settings)
         configure_hasdata(settings)
