@@ -36,6 +36,7 @@ from scrapy.http import Response
 from scrapy.utils.misc import load_object
 
 from scrapy_wds._backoff import backoff_delay
+from scrapy_wds._wds._gate import TaskGate, hears_answers, returning
 from scrapy_wds._wds._errors import (
     ERROR_BY_STATUS,
     WdsError,
@@ -69,6 +70,7 @@ class WdsDownloaderMiddleware:
         assert crawler.stats is not None
         self.stats = crawler.stats
         self.room = WaitingRoom(reactor, self._send_again)  # type: ignore[arg-type]
+        self.gate = TaskGate(self._send_again, self.stats)  # a task's calls wait behind its first
         self._retry_exceptions = tuple(
             load_object(e) if isinstance(e, str) else e
             for e in crawler.settings.getlist("RETRY_EXCEPTIONS")
@@ -99,11 +101,13 @@ class WdsDownloaderMiddleware:
     def process_request(self, request: Request) -> None:
         if not _is_wds(request):
             return
+        self.gate.check(request)  # raises to hold a call behind its task's first call
         self.stats.inc_value(f"wds/calls/{_action(request)}")
         for name, value in self.settings.headers.items():
             if name not in request.headers:
                 request.headers[name] = value
 
+    @hears_answers
     def process_response(self, request: Request, response: Response) -> Response:
         if not _is_wds(request):
             return response
@@ -121,6 +125,7 @@ class WdsDownloaderMiddleware:
             self._retry(request, status=status, server_text=text, retry_after=_retry_after(response))
         self._fail(WdsUnexpectedResponse, request, status=status, server_text=text)
 
+    @hears_answers
     def process_exception(self, request: Request, exception: Exception) -> None:
         if not _is_wds(request):
             return None
@@ -232,6 +237,7 @@ class WdsDownloaderMiddleware:
         meta[META_KEY] = wds
         # Headers were taken off already, so the copy carries none of ours.
         self.room.park(request.replace(meta=meta, dont_filter=True), delay)
+        self.gate.parked(request)
         # The copy now stands for this request.  Ending the current download
         # with an IgnoreRequest is the only quiet way out of process_response
         # (returning a Request would reschedule it at once; waiting here would
@@ -274,7 +280,7 @@ class WdsDownloaderMiddleware:
             # would then keep the request in memory only and lose it on a
             # pause.  Refusing keeps it parked, and spider_closed saves it.
             raise RuntimeError("the engine is closing; the request stays parked")
-        engine.crawl(request)
+        engine.crawl(returning(request))
 
     def _take_headers_off(self, request: Request) -> None:
         for name, value in self.settings.headers.items():
@@ -297,10 +303,12 @@ class WdsDownloaderMiddleware:
             logger.info("Resumed %d WDS requests that were waiting for a later try", len(parked))
 
     def spider_idle(self, spider: Spider) -> None:
-        if len(self.room):
+        if len(self.room) or self.gate.release_stranded():
             raise DontCloseSpider  # the waiting room still owes the spider answers
 
     def spider_closed(self, spider: Spider, reason: str) -> None:
+        if len(self.gate):
+            logger.warning("%d WDS calls held behind their task's first call are lost (%s)", len(self.gate), reason)
         left = self.room.close()
         jobdir = self.crawler.settings.get("JOBDIR")
         if jobdir:

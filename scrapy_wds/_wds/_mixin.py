@@ -30,6 +30,7 @@ from twisted.python.failure import Failure
 
 from scrapy_wds._wds._answers import (
     MalformedAnswer,
+    TaskRef,
     load_json,
     parse_scrape_results,
     parse_status,
@@ -39,6 +40,7 @@ from scrapy_wds._wds._answers import (
 from scrapy_wds._wds._api import WdsApi
 from scrapy_wds._wds._callbacks import WdsSpiderError, iterate_output, method_name
 from scrapy_wds._wds._errors import WdsError
+from scrapy_wds._wds._follow_ups import FirstSight, follow_tasks
 from scrapy_wds._wds._items import (
     WdsItemError,
     build_item,
@@ -76,6 +78,9 @@ class WdsSpiderMixin:
     wds_job: JobConfig | None = None
     wds_job_name: str | None = None
     wds_start_callback: str = "parse"
+    #: ``False``: every task's callback is called without its ``info`` call first
+    #: (a stand-in response, no task state); see ``wds_skip_info`` for one callback.
+    wds_info_first: bool = True
     #: Set once a callback mistake has stopped the crawl, so it is reported once.
     _wds_stopping: bool = False
 
@@ -315,7 +320,7 @@ class WdsSpiderMixin:
 
     def _wds_follow_up(
         self, response: Response, wds: Mapping[str, Any], cb_kwargs: dict[str, Any]
-    ) -> list[Request]:
+    ) -> AsyncIterator[Any]:
         tasks, problems = parse_tasks(load_json(response.body))
         stats = self.crawler.stats
         for problem in problems:
@@ -331,16 +336,20 @@ class WdsSpiderMixin:
         follow = {"callback": wds["callback"], "follow_up": True}
         if "errback" in wds:
             follow["errback"] = wds["errback"]
-        return [
-            self._wds_api.info(
-                WdsTask(job, task.id, task.url),
-                wds=dict(follow),
-                callback=self._wds_on_answer,
-                errback=self._wds_on_error,
-                cb_kwargs=dict(cb_kwargs),
-            )
-            for task in tasks
-        ]
+        new = self._wds_first_seen(job, tasks)
+        return follow_tasks(self, job, new, follow, cb_kwargs, reraise=SETUP_MISTAKES)
+
+    # -- follow-ups: the info call first, or the callback at once ------------
+
+    def _wds_first_seen(self, job: str, tasks: list[TaskRef]) -> list[TaskRef]:
+        """The tasks whose pages this job has not seen yet (by canonical URL)."""
+        sight = self.__dict__.get("_wds_first_sight")
+        if sight is None:
+            sight = self._wds_first_sight = FirstSight()
+        fresh = sight.new_pages(job, tasks)
+        if len(fresh) < len(tasks):
+            self.crawler.stats.inc_value("wds/tasks/known_again", len(tasks) - len(fresh))
+        return fresh
 
     def _wds_user_callback(
         self, response: Response, wds: Mapping[str, Any], cb_kwargs: dict[str, Any]

@@ -48,12 +48,11 @@ async def test_crawl_follow_ups_go_to_the_named_callback_with_its_kwargs() -> No
                              errback="on_failure")
     task = {"Id": "t9", "Url": "http://site.test/9"}
     out = await run(spider, answer(crawl, [task, task]))
-    assert [r.meta["wds"]["callback"] for r in out] == ["parse_detail", "parse_detail"]
-    assert [r.meta["wds"]["errback"] for r in out] == ["on_failure", "on_failure"]
-    assert [r.cb_kwargs for r in out] == [{"depth": 2}, {"depth": 2}]
-    # The same task returned twice is the same request: the dupefilter keeps one.
-    fingerprint = RequestFingerprinter().fingerprint
-    assert fingerprint(out[0]) == fingerprint(out[1]) and not out[0].dont_filter
+    # The same page returned twice is followed once (first sight, by canonical URL).
+    assert [r.meta["wds"]["callback"] for r in out] == ["parse_detail"]
+    assert [r.meta["wds"]["errback"] for r in out] == ["on_failure"]
+    assert [r.cb_kwargs for r in out] == [{"depth": 2}]
+    assert spider.crawler.stats.get_value("wds/tasks/known_again") == 1
 
 
 @pytest_twisted.ensureDeferred

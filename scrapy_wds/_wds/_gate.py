@@ -1,0 +1,195 @@
+"""One call per task waits for its page; the task's other calls wait behind it, without calling.
+
+Every crawl, scrape and scrape-multiple call waits for its task's page by
+itself (202 or a pending state, then polls from the waiting room).  When a
+callback builds two calls on a task that is not downloaded yet (a listing
+page crawled for its next page and for its items, say), both would poll:
+polls multiplied by the calls per task.  The gate keeps them in line:
+
+* the first call of a task that is not known to be ready *leads*: it goes to
+  the API and does the waiting;
+* while the leader is in flight or parked, the task's other calls that reach
+  the downloader middleware are held here (no API call, no slot: the
+  current download ends quietly, like a parked poll);
+* when the leader gets its final answer they go back through the scheduler,
+  with the priority bump of returning calls; the task is then known ready
+  and its later calls pass straight through.  If the leader failed (an error,
+  or waits that ran out), they go back too and the first of them leads.
+
+Calls that come back from the waiting room, and held calls released, get
+:data:`RETURNING_PRIORITY_BUMP` once: they have waited already, and must not
+queue behind fresh tasks (Scrapy's scheduler serves higher priorities first,
+whatever its queue order).
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from scrapy import Request
+from scrapy.exceptions import IgnoreRequest
+
+from scrapy_wds._wds._task import META_KEY
+
+logger = logging.getLogger(__name__)
+_Method = TypeVar("_Method", bound=Callable[..., Any])
+
+#: Added once to the priority of a call that has waited (parked poll or held call).
+RETURNING_PRIORITY_BUMP = 1
+#: How many tasks known ready are remembered (oldest forgotten first; a
+#: forgotten task only costs its next call a short turn as leader).
+READY_TASKS_KEPT = 100_000
+#: ``meta["wds"]`` mark of a call whose priority got the bump already.
+RETURNING = "returning"
+
+
+class HeldBehindTask(IgnoreRequest):
+    """Ends the download of a call held behind its task's leading call (a copy is kept)."""
+
+
+class TaskGate:
+    """Leaders and held calls per task id; ``release`` sends a held call back to the scheduler."""
+
+    def __init__(self, release: Callable[[Request], None], stats: Any) -> None:
+        self._release = release
+        self._stats = stats
+        #: task id → the leading call's (method, URL, body): its parked copies share them
+        self._leader: dict[str, tuple[str, str, bytes]] = {}
+        #: task id → calls held behind its leader (the leader is in flight or parked)
+        self._held: dict[str, list[Request]] = {}
+        #: task ids whose leader is parked in the waiting room (not in flight)
+        self._parked: set[str] = set()
+        self._ready: dict[str, None] = {}
+        self._just_parked: Request | None = None
+
+    def __len__(self) -> int:
+        """Calls held behind a leader."""
+        return sum(len(calls) for calls in self._held.values())
+
+    # -- process_request --------------------------------------------------
+
+    def check(self, request: Request) -> None:
+        """Let ``request`` go to the API, or hold a copy of it and end this download."""
+        task = _task_id(request)
+        if task is None or task in self._ready:
+            return
+        leader = self._leader.get(task)
+        if leader is None:
+            self._leader[task] = _call_key(request)
+            self._held[task] = []
+            return
+        if leader == _call_key(request):
+            self._parked.discard(task)  # the leader's poll is back in flight
+            return
+        self._held[task].append(request.replace(dont_filter=True))
+        self._stats.inc_value("wds/gate/held")
+        # As for a parked poll: the copy stands for this request, whose
+        # errback must not see the quiet end of its download.
+        request.errback = None
+        raise HeldBehindTask(f"WDS call held behind the first call of task {task!r}")
+
+    # -- answers ----------------------------------------------------------
+
+    def parked(self, request: Request) -> None:
+        """The middleware parked ``request`` for a later try (called from its ``_park``)."""
+        self._just_parked = request
+
+    def answered(self, request: Request, *, ok: bool) -> None:
+        """``request``'s answer was handled: parked, ``ok`` (a final 2xx) or failed."""
+        was_parked, self._just_parked = self._just_parked is request, None
+        task = _task_id(request)
+        if task is None or self._leader.get(task) != _call_key(request):
+            return
+        if was_parked:
+            self._parked.add(task)
+            return
+        if ok:
+            self._ready[task] = None
+            if len(self._ready) > READY_TASKS_KEPT:
+                del self._ready[next(iter(self._ready))]
+        del self._leader[task]
+        self._parked.discard(task)
+        for call in self._held.pop(task, ()):
+            self._send_back(call)
+
+    def release_stranded(self) -> int:
+        """At idle: release calls whose leader is neither in flight nor parked (it was lost)."""
+        released = 0
+        for task in [task for task in self._leader if task not in self._parked]:
+            del self._leader[task]
+            for call in self._held.pop(task, ()):
+                self._send_back(call)
+                released += 1
+        if released:
+            logger.info("Released %d WDS calls whose task's first call was lost", released)
+        return released
+
+    def _send_back(self, request: Request) -> None:
+        returning(request)
+        try:
+            self._release(request)
+        except Exception:
+            # The engine is closing: keep the call held (it is counted as left over).
+            task = str(_task_id(request))
+            self._leader.setdefault(task, ("", "", b""))  # no leader: released at idle
+            self._held.setdefault(task, []).append(request)
+            logger.debug("Could not send a held WDS call back yet", exc_info=True)
+            return
+        self._stats.inc_value("wds/gate/released")
+
+
+def hears_answers(method: _Method) -> _Method:
+    """Wrap the middleware's ``process_response``/``process_exception`` so its gate hears each outcome.
+
+    An answer handled without an exception is final and good; one that ends
+    in the middleware's ``_park`` (it calls :meth:`TaskGate.parked`) waits
+    on; any other exception is a failure.  An ``IgnoreRequest`` reaching
+    ``process_exception`` is no answer of the API (a held call, a dropped
+    copy): the gate ignores it.
+    """
+
+    @functools.wraps(method)
+    def wrapper(self: Any, *args: Any, **kwargs: Any) -> Any:
+        # Scrapy passes the arguments by name (request=, response= or exception=).
+        named = dict(zip(("request", "answer"), args))
+        request = named.get("request", kwargs.get("request"))
+        answer = named.get("answer", kwargs.get("response", kwargs.get("exception")))
+        if (
+            request is None
+            or isinstance(answer, IgnoreRequest)
+            or not isinstance(request.meta.get(META_KEY), dict)
+        ):
+            return method(self, *args, **kwargs)
+        try:
+            result = method(self, *args, **kwargs)
+        except BaseException:
+            self.gate.answered(request, ok=False)
+            raise
+        self.gate.answered(request, ok=not isinstance(answer, Exception))
+        return result
+
+    return wrapper  # type: ignore[return-value]
+
+
+def returning(request: Request) -> Request:
+    """Give a call that has waited the priority bump, once (it keeps it for later polls)."""
+    wds = request.meta[META_KEY]
+    if not wds.get(RETURNING):
+        request.meta[META_KEY] = {**wds, RETURNING: True}
+        request.priority += RETURNING_PRIORITY_BUMP
+    return request
+
+
+def _call_key(request: Request) -> tuple[str, str, bytes]:
+    return request.method, request.url, request.body
+
+
+def _task_id(request: Request) -> str | None:
+    """The id of the task a WDS call is about (``None`` for start-job calls)."""
+    task = request.meta[META_KEY].get("task")
+    if not isinstance(task, dict) or "id" not in task:
+        return None
+    return str(task["id"])
