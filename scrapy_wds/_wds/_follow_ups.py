@@ -133,11 +133,17 @@ async def call_back_now(
 
 
 def _report_callback_error(spider: Any, failure: Failure, response: Response) -> None:
-    scraper = getattr(spider.crawler.engine, "scraper", None)
+    try:
+        scraper = getattr(spider.crawler.engine, "scraper", None)
+    except RuntimeError:  # no engine: a spider driven by hand, as in tests
+        scraper = None
     if scraper is not None and hasattr(scraper, "handle_spider_error"):
         scraper.handle_spider_error(failure, response.request, response)
         return
-    spider.logger.error("Spider error processing %s", response.request, exc_info=failure.getTracebackObject())
+    spider.logger.error(
+        "Spider error processing %s", response.request,
+        exc_info=(failure.type, failure.value, failure.getTracebackObject()),
+    )
     spider.crawler.stats.inc_value("spider_exceptions/count")
     spider.crawler.stats.inc_value(f"spider_exceptions/{failure.value.__class__.__name__}")
 

@@ -1,4 +1,8 @@
-"""The same books as ``books``, declared as rules instead of callbacks."""
+"""The same books as ``books``, declared as rules instead of callbacks.
+
+Rules know their calls in advance, so no task is asked ``info``: a listing
+page costs its two crawl calls, a book page its scrape-multiple call.
+"""
 
 from __future__ import annotations
 
@@ -12,8 +16,8 @@ class BooksRulesSpider(WdsCrawlSpider):
     rules = [
         WdsRule(follow="CSS: ul.categories a", on=r"/$"),
         # Previous and next: listing pages are found again from their
-        # neighbours; WDS answers with the same task and Scrapy's dupefilter
-        # follows each one once.
+        # neighbours, and each page is followed once (by canonical URL),
+        # whatever task id WDS gives it.
         WdsRule(follow="CSS: ul.pager a", on=r"/category/"),
         WdsRule(follow="CSS: article.book h3 a", on=r"/category/"),
         WdsRule(scrape=BOOK_FIELDS, on=r"/book/", item=Book, url_field="url"),

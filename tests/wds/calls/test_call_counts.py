@@ -1,0 +1,75 @@
+"""Two API calls per page where the task's state is not read, counted in the emulator's call log.
+
+``books_rules`` (a ``WdsCrawlSpider``) never asks ``info``; ``books`` asks it
+only for the book pages, whose callback reads ``page_ok``.  A task's first
+call does the waiting and its other calls wait behind it, so the 202 answers
+of a task all go to one call, however many calls the task gets.
+"""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from typing import Any
+
+import pytest
+
+from tests.wds.crawl.conftest import Crawls
+from tests.wds.crawl.test_books import FAST_POLLS, assert_books_equal_truth, site_shape
+
+
+def task_calls(emulator: Any) -> list[dict[str, Any]]:
+    return [c for c in emulator.calls() if c["path"].startswith("/api/v2/tasks/")]
+
+
+def by_task(calls: list[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
+    grouped: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for call in calls:
+        grouped[call["path"].split("/")[4]].append(call)
+    return grouped
+
+
+def call_of(call: dict[str, Any]) -> str:
+    """One call of a task: its endpoint and query (the same call polled again repeats it)."""
+    return call["path"] + "?" + str(call.get("query", ""))
+
+
+@pytest.mark.parametrize("pending", [{"pending_polls": 2}, {"pending_seconds": 0.3}])
+def test_books_rules_makes_no_info_call_and_at_most_two_answered_calls_per_task(
+    crawls: Crawls, wds_emulator: Any, truth: list[dict[str, str]], pending: dict[str, Any]
+) -> None:
+    wds_emulator.configure(**pending)
+    result = crawls.run("books_rules", *FAST_POLLS)
+    assert_books_equal_truth(result, truth)
+    calls = task_calls(wds_emulator)
+    assert not [c for c in calls if c["path"].endswith("/info")]
+    tasks = by_task(calls)
+    assert len(tasks) == site_shape(truth)["tasks"]
+    answered = Counter({task: sum(c["status"] == 200 for c in cs) for task, cs in tasks.items()})
+    assert max(answered.values()) == 2  # a listing page: its pager links and its books
+    assert sum(answered.values()) == site_shape(truth)["crawls"] + len(truth)
+    # Only the task's first call polled: every 202 of a task went to one call.
+    waiting = {task: {call_of(c) for c in cs if c["status"] == 202} for task, cs in tasks.items()}
+    assert max(len(polled) for polled in waiting.values()) == 1
+    if "pending_polls" in pending:
+        assert sum(c["status"] == 202 for c in calls) == 2 * len(tasks)
+    stats = result.wds_stats()
+    assert stats["wds/tasks/info_skipped"] == len(tasks)
+    assert "wds/calls/info" not in stats
+    # The calls held behind a first call: one per listing page (its second crawl).
+    held = stats.get("wds/gate/held", 0)
+    assert held == stats.get("wds/gate/released", 0) <= site_shape(truth)["crawls"] // 2
+
+
+def test_books_asks_info_only_for_the_pages_whose_callback_reads_it(
+    crawls: Crawls, wds_emulator: Any, truth: list[dict[str, str]]
+) -> None:
+    wds_emulator.configure(pending_polls=1)
+    result = crawls.run("books", *FAST_POLLS)
+    assert_books_equal_truth(result, truth)
+    shape = site_shape(truth)
+    calls = task_calls(wds_emulator)
+    answered = Counter(c["path"].rsplit("/", 1)[-1] for c in calls if c["status"] == 200)
+    # Before: info for every task, 3 calls per book page and 3 per listing page.
+    assert answered == {"info": len(truth), "crawl": shape["crawls"], "scrape-multiple": len(truth)}
+    assert sum(answered.values()) < 3 * shape["tasks"] - (shape["tasks"] - len(truth))
+    assert sum(c["status"] == 202 for c in calls) == shape["tasks"]
