@@ -89,6 +89,7 @@ class EmulatorServer:
         self.host = host
         self.port = port
         self.call_log = RecordLog()
+        self._call_notes: dict[int, dict[str, Any]] = {}  # by id() of a request in progress
         self._loop: asyncio.AbstractEventLoop | None = None
         self._runner: web.AppRunner | None = None
         self._thread: threading.Thread | None = None
@@ -244,13 +245,19 @@ class EmulatorServer:
         self._log_call(request, response.status)
         return response
 
+    def note_call(self, request: web.Request, **fields: Any) -> None:
+        """Add ``fields`` to the call log entry of ``request`` (what its status does not say)."""
+        self._call_notes.setdefault(id(request), {}).update(fields)
+
     def _log_call(self, request: web.Request, status: int | None) -> None:
+        notes = self._call_notes.pop(id(request), {})
         self.call_log.record(
             method=request.method,
             path=request.path,
             query=[[k, v] for k, v in request.query.items()],
             status=status,
             dropped=status is None,
+            **notes,
         )
 
     async def _admin_calls(self, request: web.Request) -> web.Response:

@@ -22,6 +22,7 @@ from aiohttp import web
 
 from scrapy_wds.testing._server import EmulatorServer, drop_connection, json_body, text_error
 from scrapy_wds.testing._wds_jobconfig import JobConfigProblem, parse_job_config
+from scrapy_wds.testing._wds_malformed import malformed_answer, pick_form
 from scrapy_wds.testing._wds_pages import HANDLED, ContentProblem, Page, PageFetcher
 from scrapy_wds.testing._wds_scrape import (
     ParamsProblem,
@@ -51,6 +52,11 @@ class WdsEmulator(EmulatorServer):
         "key_case",
         "enum_style",
         "state_field",
+        "pending_info",
+        "known_pages",
+        "malformed",
+        "malformed_rate",
+        "malformed_tasks",
         "pending_polls",
         "pending_seconds",
         "error_rate",
@@ -67,6 +73,11 @@ class WdsEmulator(EmulatorServer):
         key_case: str = "pascal",
         enum_style: str = "name",
         state_field: str = "TaskState",
+        pending_info: str = "202",
+        known_pages: str = "same",
+        malformed: str = "truncated",
+        malformed_rate: float = 0.0,
+        malformed_tasks: list[str] | None = None,
         pending_polls: int = 0,
         pending_seconds: float = 0.0,
         error_rate: float = 0.0,
@@ -82,6 +93,11 @@ class WdsEmulator(EmulatorServer):
         self.key_case = key_case
         self.enum_style = enum_style
         self.state_field = state_field
+        self.pending_info = pending_info
+        self.known_pages = known_pages
+        self.malformed = malformed
+        self.malformed_rate = malformed_rate
+        self.malformed_tasks: list[str] = list(malformed_tasks or [])
         self.pending_polls = pending_polls
         self.pending_seconds = pending_seconds
         self.error_rate = error_rate
@@ -105,6 +121,8 @@ class WdsEmulator(EmulatorServer):
         # Setting the seed restarts the draws, so a test's faults are reproducible.
         self._seed = value
         self._rng = random.Random(self._seed)
+        # Its own draws, so turning malformed answers on leaves the 503s and drops where they were.
+        self._malformed_rng = random.Random(f"malformed {self._seed}")
 
     def configure(self, **switches: Any) -> dict[str, Any]:
         unknown = set(switches) - set(self.switch_names)
@@ -138,7 +156,7 @@ class WdsEmulator(EmulatorServer):
         app.router.add_post(
             tasks + "/scrape-multiple", self._task_call(multiple_from_body, self._scrape_multiple)
         )
-        app.router.add_get(tasks + "/info", self._delayed(self._info))
+        app.router.add_get(tasks + "/info", self._delayed(self._spoiling(self._info)))
 
     async def _health(self, request: web.Request) -> web.Response:
         return web.Response(text="Healthy", content_type="text/plain")
@@ -170,7 +188,7 @@ class WdsEmulator(EmulatorServer):
             settings = parse_job_config(config)
         except JobConfigProblem as exc:
             return text_error(400, f"invalid JobConfig: {exc}")
-        tasks = self._book.start_job(request.match_info["job_name"], settings)
+        tasks = self._book.start_job(request.match_info["job_name"], settings, self.known_pages)
         return self._json([{"Id": task.id, "Url": task.url} for task in tasks])
 
     # -- task endpoints --------------------------------------------------
@@ -178,7 +196,7 @@ class WdsEmulator(EmulatorServer):
     def _task_call(
         self,
         read_params: Callable[[web.Request], Awaitable[ScrapeRequest]],
-        answer: Callable[[Task, Page, ScrapeRequest], web.Response],
+        answer: Callable[[web.Request, Task, Page, ScrapeRequest], web.Response],
     ) -> Callable[[web.Request], Awaitable[web.Response]]:
         """The order every crawl/scrape call goes through, from faults to the answer."""
 
@@ -192,18 +210,41 @@ class WdsEmulator(EmulatorServer):
             except (ParamsProblem, SelectorProblem) as exc:
                 return text_error(400, str(exc))
             if not await self._ready(task):
+                self.note_call(request, pending=True)
                 return web.Response(status=202)
             assert task.page is not None
             if task.page.state != HANDLED:
                 return text_error(403, task.page.error or task.page.state)
             try:
-                return answer(task, task.page, params)
+                return answer(request, task, task.page, params)
             except ContentProblem as exc:
                 return text_error(422, str(exc))
             except SelectorProblem as exc:
                 return text_error(400, str(exc))
 
-        return self._delayed(handle)
+        return self._delayed(self._spoiling(handle))
+
+    def _spoiling(
+        self, handler: Callable[[web.Request], Awaitable[web.Response]]
+    ) -> Callable[[web.Request], Awaitable[web.Response]]:
+        """Turn a task call's 200 into a malformed one, as the malformed switches say."""
+
+        async def answer(request: web.Request) -> web.Response:
+            response = await handler(request)
+            task = self._book.get(request.match_info["task_id"])
+            if response.status != 200 or task is None or not self._spoils(task):
+                return response
+            form = pick_form(self.malformed, self._malformed_rng)
+            self.note_call(request, malformed=form)
+            return malformed_answer(form, response, self._json)
+
+        return answer
+
+    def _spoils(self, task: Task) -> bool:
+        if any(re.search(pattern, task.url) for pattern in self.malformed_tasks):
+            return True
+        # Drawn only when asked for, so the default leaves the draws untouched.
+        return self.malformed_rate > 0 and self._malformed_rng.random() < self.malformed_rate
 
     def _find_task(self, request: web.Request) -> tuple[Task | None, web.Response | None]:
         """The task a call is about, or the answer that refuses the call."""
@@ -222,10 +263,10 @@ class WdsEmulator(EmulatorServer):
         return task, None
 
     async def _ready(self, task: Task) -> bool:
-        """True when the task may answer for real; counts the 202s it gave."""
+        """True when the task may answer for real; counts the pending answers it gave."""
         loop = asyncio.get_running_loop()
         waited_enough = (
-            task.polls_answered_202 >= self.pending_polls
+            task.pending_answers >= self.pending_polls
             and loop.time() - task.created >= self.pending_seconds
         )
         if waited_enough:
@@ -233,10 +274,10 @@ class WdsEmulator(EmulatorServer):
             await self._book.wait_for_page(task, self.download_wait)
             if task.page is not None:
                 return True
-        task.polls_answered_202 += 1
+        task.pending_answers += 1
         return False
 
-    def _crawl(self, task: Task, page: Page, params: ScrapeRequest) -> web.Response:
+    def _crawl(self, request: web.Request, task: Task, page: Page, params: ScrapeRequest) -> web.Response:
         (wanted,) = params.fields
         document = page.document()
         links = extract_values(wanted.selector.select(document), wanted.attribute_name)
@@ -248,15 +289,18 @@ class WdsEmulator(EmulatorServer):
                 base_url = urljoin(page.url, base.strip())
             except ValueError:  # a malformed <base href> is ignored, as browsers do
                 pass
-        found = self._book.follow(task, links, base_url)
+        found, known = self._book.follow(task, links, base_url, self.known_pages)
+        self.note_call(request, known_pages=known)
         return self._json([{"Id": found_task.id, "Url": found_task.url} for found_task in found])
 
-    def _scrape(self, task: Task, page: Page, params: ScrapeRequest) -> web.Response:
+    def _scrape(self, request: web.Request, task: Task, page: Page, params: ScrapeRequest) -> web.Response:
         (wanted,) = params.fields
         found = wanted.selector.select(page.document())
         return self._json(extract_values(found, wanted.attribute_name))
 
-    def _scrape_multiple(self, task: Task, page: Page, params: ScrapeRequest) -> web.Response:
+    def _scrape_multiple(
+        self, request: web.Request, task: Task, page: Page, params: ScrapeRequest
+    ) -> web.Response:
         document = page.document()
         results = []
         for wanted in params.fields:
@@ -272,7 +316,11 @@ class WdsEmulator(EmulatorServer):
             return refusal
         assert task is not None
         if not await self._ready(task):
-            return self._json(self._status(task.waiting_state, None), status=202)
+            # The docs list only 200 for info, a waiting task showing Created or
+            # InProgress; "202" plays the servers that answer it like crawl/scrape.
+            self.note_call(request, pending=True)
+            status = 202 if self.pending_info == "202" else 200
+            return self._json(self._status(task.waiting_state, None), status=status)
         assert task.page is not None
         return self._json(self._status(task.page.state, task.page))
 

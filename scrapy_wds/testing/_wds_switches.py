@@ -11,6 +11,9 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from scrapy_wds.testing._wds_malformed import MALFORMED_CHOICES
+from scrapy_wds.testing._wds_tasks import KNOWN_PAGES
+
 #: DownloadTaskStates by name, with the integers a .NET server would send.
 TASK_STATES = {
     "Handled": 0,
@@ -25,9 +28,14 @@ _CHOICES = {
     "key_case": ("pascal", "camel"),
     "enum_style": ("name", "int"),
     "state_field": ("TaskState", "State"),
+    # How info answers while its task waits: "200" is the documented reading
+    # (200 with TaskState Created/InProgress) and is meant to become the default.
+    "pending_info": ("202", "200"),
+    "known_pages": KNOWN_PAGES,
+    "malformed": MALFORMED_CHOICES,
 }
 _NON_NEGATIVE = ("pending_polls", "pending_seconds", "error_delay", "download_wait")
-_RATES = ("error_rate", "drop_rate")
+_RATES = ("error_rate", "drop_rate", "malformed_rate")
 
 
 def _is_number(value: Any) -> bool:
@@ -57,6 +65,14 @@ def check_switches(values: dict[str, Any]) -> None:
             raise ValueError(f"fail_tasks: {pattern!r} is not a regex: {exc}") from None
         if not isinstance(status, int) or isinstance(status, bool) or not 400 <= status <= 599:
             raise ValueError(f"fail_tasks: status for {pattern!r} must be 400-599, not {status!r}")
+    malformed_tasks = values["malformed_tasks"]
+    if not isinstance(malformed_tasks, list):
+        raise ValueError(f"malformed_tasks must be a list of URL regexes, not {malformed_tasks!r}")
+    for pattern in malformed_tasks:
+        try:
+            re.compile(pattern)
+        except (re.error, TypeError) as exc:
+            raise ValueError(f"malformed_tasks: {pattern!r} is not a regex: {exc}") from None
 
 
 def cased(data: Any, key_case: str) -> Any:

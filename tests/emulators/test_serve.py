@@ -63,7 +63,9 @@ class Served:
 @pytest.fixture
 def served() -> Iterator[Served]:
     run = Served("--wds-pending-polls", "3", "--hasdata-numbers-as-strings",
-                 "--hasdata-credits", "7", "--wds-fail-tasks", '{"/admin/": 403}')
+                 "--hasdata-credits", "7", "--wds-fail-tasks", '{"/admin/": 403}',
+                 "--wds-pending-info", "200", "--wds-known-pages", "new", "--wds-malformed", "html",
+                 "--wds-malformed-rate", "0.25", "--wds-malformed-tasks", '["/book/"]')
     yield run
     if run.process.poll() is None:
         run.process.kill()
@@ -117,6 +119,8 @@ def test_switch_flags_reach_the_emulators(served: Served) -> None:
     wds = json.loads(body)
     assert wds["pending_polls"] == 3
     assert wds["fail_tasks"] == {"/admin/": 403}
+    assert (wds["pending_info"], wds["known_pages"]) == ("200", "new")
+    assert (wds["malformed"], wds["malformed_rate"], wds["malformed_tasks"]) == ("html", 0.25, ["/book/"])
     assert wds["key_case"] == WdsEmulator().key_case  # untouched switches keep their defaults
     status, body = call(served.env["HASDATA_API_URL"] + "/__emulator__/config")
     hasdata = json.loads(body)
@@ -155,6 +159,8 @@ def test_a_value_the_emulator_rejects_is_a_clear_error(capsys: pytest.CaptureFix
     out, err = capsys.readouterr()
     assert out == ""
     assert "WdsEmulator refused --wds-key-case" in err and "'snake'" in err
+    assert main(["serve", "--wds-pending-info", "201"]) == 2
+    assert "WdsEmulator refused --wds-pending-info: pending_info must be one of" in capsys.readouterr().err
 
 
 # -- flags generated from switches ---------------------------------------------

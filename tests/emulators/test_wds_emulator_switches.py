@@ -169,7 +169,8 @@ def test_error_delay_still_answers_errors(api: Api, wds_emulator: WdsEmulator) -
 
 def test_switches_have_the_documented_defaults(wds_emulator: WdsEmulator) -> None:
     assert wds_emulator.switches() == {
-        "key_case": "pascal", "enum_style": "name", "state_field": "TaskState",
+        "key_case": "pascal", "enum_style": "name", "state_field": "TaskState", "pending_info": "202",
+        "known_pages": "same", "malformed": "truncated", "malformed_rate": 0.0, "malformed_tasks": [],
         "pending_polls": 0, "pending_seconds": 0.0, "error_rate": 0.0, "drop_rate": 0.0,
         "fail_tasks": {}, "seed": 0, "error_delay": 0.0, "download_wait": 5.0,
     }
@@ -177,7 +178,9 @@ def test_switches_have_the_documented_defaults(wds_emulator: WdsEmulator) -> Non
 
 @pytest.mark.parametrize(
     "switches",
-    [{"key_case": "snake"}, {"enum_style": "roman"}, {"state_field": "Status"}, {"error_rate": 2},
+    [{"key_case": "snake"}, {"enum_style": "roman"}, {"state_field": "Status"}, {"pending_info": 200},
+     {"known_pages": "forget"}, {"malformed": "json"}, {"malformed_rate": 1.5}, {"malformed_tasks": "book"},
+     {"malformed_tasks": ["("]}, {"error_rate": 2},
      {"pending_polls": -1}, {"seed": "x"}, {"fail_tasks": {"(": 404}}, {"fail_tasks": {"x": 200}}, {"nonsense": 1}],
 )
 def test_bad_switch_values_are_refused(wds_emulator: WdsEmulator, switches: dict[str, Any]) -> None:
