@@ -1,4 +1,4 @@
-"""One call per task waits for its page; the task's other calls wait behind it, without calling.
+"""A task's first call waits for its page; its other calls wait behind it, without calling.
 
 Every crawl, scrape and scrape-multiple call waits for its task's page by
 itself (202 or a pending state, then polls from the waiting room).  When a
@@ -6,15 +6,17 @@ callback builds two calls on a task that is not downloaded yet (a listing
 page crawled for its next page and for its items, say), both would poll:
 polls multiplied by the calls per task.  The gate keeps them in line:
 
-* the first call of a task that is not known to be ready *leads*: it goes to
-  the API and does the waiting;
-* while the leader is in flight or parked, the task's other calls that reach
+* the first call of a task not known to be ready *leads*: it does the waiting;
+* once the leader's answer said "pending", the task's other calls that reach
   the downloader middleware are held here (no API call, no slot: the
-  current download ends quietly, like a parked poll);
-* when the leader gets its final answer they go back through the scheduler,
-  with the priority bump of returning calls; the task is then known ready
-  and its later calls pass straight through.  If the leader failed (an error,
-  or waits that ran out), they go back too and the first of them leads.
+  current download ends quietly, like a parked poll).  A call that was sent
+  while the leader's first answer was still on its way makes its own call; if
+  that says pending too, it is parked, and held when it comes back: at most
+  one extra 202 per call, never a poll loop of its own;
+* when any call of the task gets a final good answer, the held calls go back
+  through the scheduler and the task is known ready (its later calls pass
+  straight through).  If the leader failed (an error, or waits that ran
+  out), they go back too and the first of them leads.
 
 Calls that come back from the waiting room, and held calls released, get
 :data:`RETURNING_PRIORITY_BUMP` once: they have waited already, and must not
@@ -58,10 +60,10 @@ class TaskGate:
         self._stats = stats
         #: task id → the leading call's (method, URL, body): its parked copies share them
         self._leader: dict[str, tuple[str, str, bytes]] = {}
-        #: task id → calls held behind its leader (the leader is in flight or parked)
+        #: task ids whose leader was answered "pending" (it polls from the waiting room)
+        self._pending: set[str] = set()
+        #: task id → calls held until the task is ready
         self._held: dict[str, list[Request]] = {}
-        #: task ids whose leader is parked in the waiting room (not in flight)
-        self._parked: set[str] = set()
         self._ready: dict[str, None] = {}
         self._just_parked: Request | None = None
 
@@ -79,12 +81,10 @@ class TaskGate:
         leader = self._leader.get(task)
         if leader is None:
             self._leader[task] = _call_key(request)
-            self._held[task] = []
             return
-        if leader == _call_key(request):
-            self._parked.discard(task)  # the leader's poll is back in flight
-            return
-        self._held[task].append(request.replace(dont_filter=True))
+        if task not in self._pending or leader == _call_key(request):
+            return  # the leader itself, or a call racing the leader's first answer
+        self._held.setdefault(task, []).append(request.replace(dont_filter=True))
         self._stats.inc_value("wds/gate/held")
         # As for a parked poll: the copy stands for this request, whose
         # errback must not see the quiet end of its download.
@@ -101,28 +101,33 @@ class TaskGate:
         """``request``'s answer was handled: parked, ``ok`` (a final 2xx) or failed."""
         was_parked, self._just_parked = self._just_parked is request, None
         task = _task_id(request)
-        if task is None or self._leader.get(task) != _call_key(request):
+        if task is None or task in self._ready:
             return
+        leads = self._leader.get(task) == _call_key(request)
         if was_parked:
-            self._parked.add(task)
+            if leads:
+                self._pending.add(task)
             return
         if ok:
             self._ready[task] = None
             if len(self._ready) > READY_TASKS_KEPT:
                 del self._ready[next(iter(self._ready))]
-        del self._leader[task]
-        self._parked.discard(task)
+        elif not leads:
+            return  # a failed call of its own; the leader still speaks for the task
+        self._leader.pop(task, None)
+        self._pending.discard(task)
         for call in self._held.pop(task, ()):
             self._send_back(call)
 
     def release_stranded(self) -> int:
-        """At idle: release calls whose leader is neither in flight nor parked (it was lost)."""
+        """At idle with nothing parked: release every held call (its leader was lost)."""
         released = 0
-        for task in [task for task in self._leader if task not in self._parked]:
-            del self._leader[task]
-            for call in self._held.pop(task, ()):
+        for task in list(self._held):
+            for call in self._held.pop(task):
                 self._send_back(call)
                 released += 1
+        self._leader.clear()
+        self._pending.clear()
         if released:
             logger.info("Released %d WDS calls whose task's first call was lost", released)
         return released
@@ -133,9 +138,7 @@ class TaskGate:
             self._release(request)
         except Exception:
             # The engine is closing: keep the call held (it is counted as left over).
-            task = str(_task_id(request))
-            self._leader.setdefault(task, ("", "", b""))  # no leader: released at idle
-            self._held.setdefault(task, []).append(request)
+            self._held.setdefault(str(_task_id(request)), []).append(request)  # released at idle
             logger.debug("Could not send a held WDS call back yet", exc_info=True)
             return
         self._stats.inc_value("wds/gate/released")

@@ -40,11 +40,11 @@ def answer(mw: Any, request: scrapy.Request, status: int) -> Any:
 def test_the_second_call_of_a_pending_task_waits_behind_the_first_and_goes_when_it_is_ready(mw: Any) -> None:
     first, second = call("t1", "crawl?selector=a", mw.spider), call("t1", "crawl?selector=b", mw.spider, priority=3)
     assert mw.process_request(first) is None
+    with pytest.raises(IgnoreRequest):
+        answer(mw, first, 202)  # the first call waits: the task is known pending
     with pytest.raises(HeldBehindTask):
         mw.process_request(second)
     assert second.errback is None  # the quiet end of this download reaches no errback
-    with pytest.raises(IgnoreRequest):
-        answer(mw, first, 202)  # the first call waits; the second stays held
     [(_, poll)] = mw.room.close()
     assert mw.released == [] and len(mw.gate) == 1
     assert mw.process_request(poll) is None  # the first call's poll goes on
@@ -59,6 +59,21 @@ def test_the_second_call_of_a_pending_task_waits_behind_the_first_and_goes_when_
     assert (stats["wds/calls/crawl"], stats["wds/calls/scrape"], stats["wds/gate/held"]) == (3, 1, 1)
 
 
+def test_a_call_racing_the_first_answer_makes_one_call_then_waits_behind(mw: Any) -> None:
+    first, second = call("t1", "crawl?selector=a"), call("t1", "crawl?selector=b")
+    assert mw.process_request(first) is None
+    assert mw.process_request(second) is None  # nothing is known of the task yet
+    for request in (first, second):
+        with pytest.raises(IgnoreRequest):
+            answer(mw, request, 202)
+    polls = dict((r.url, r) for _, r in mw.room.close())
+    with pytest.raises(HeldBehindTask):
+        mw.process_request(polls[second.url])  # back from the room: now it waits behind
+    assert mw.process_request(polls[first.url]) is None
+    answer(mw, polls[first.url], 200)
+    assert [r.url for r in mw.released] == [second.url]
+
+
 def test_calls_of_other_tasks_and_job_starts_are_not_held(mw: Any) -> None:
     assert mw.process_request(call("t1", "info")) is None
     assert mw.process_request(call("t2", "info")) is None
@@ -66,37 +81,35 @@ def test_calls_of_other_tasks_and_job_starts_are_not_held(mw: Any) -> None:
     assert mw.process_request(start) is None and mw.process_request(start.copy()) is None
 
 
-def test_when_the_first_call_fails_the_held_calls_go_and_the_next_one_leads(mw: Any) -> None:
-    first, second, third = (call("t1", f"crawl?selector={s}") for s in "abc")
+def pending_task_with_held_calls(mw: Any, count: int) -> tuple[scrapy.Request, list[scrapy.Request]]:
+    first, *others = (call("t1", f"crawl?selector={s}") for s in "abcdef"[: count + 1])
     mw.process_request(first)
-    for held in (second, third):
+    with pytest.raises(IgnoreRequest):
+        answer(mw, first, 202)
+    for held in others:
         with pytest.raises(HeldBehindTask):
             mw.process_request(held)
+    [(_, poll)] = mw.room.close()
+    return poll, others
+
+
+def test_when_the_first_call_fails_the_held_calls_go_and_the_next_one_leads(mw: Any) -> None:
+    poll, (second, third) = pending_task_with_held_calls(mw, 2)
+    mw.process_request(poll)
     with pytest.raises(IgnoreRequest):
-        answer(mw, first, 403)  # the page could not be downloaded
+        answer(mw, poll, 403)  # the page could not be downloaded
     assert [r.url for r in mw.released] == [second.url, third.url]
     assert mw.process_request(mw.released[0]) is None  # leads now
+    with pytest.raises(IgnoreRequest):
+        answer(mw, mw.released[0], 202)
     with pytest.raises(HeldBehindTask):
         mw.process_request(mw.released[1])
 
 
-def test_calls_held_behind_a_lost_first_call_are_released_at_idle(mw: Any) -> None:
-    first, second = call("t1", "crawl?selector=a"), call("t1", "crawl?selector=b")
-    mw.process_request(first)
-    with pytest.raises(HeldBehindTask):
-        mw.process_request(second)
-    # The first call never got an answer (dropped by another middleware, say).
+def test_held_calls_are_released_at_idle_when_nothing_is_parked(mw: Any) -> None:
+    _, [second] = pending_task_with_held_calls(mw, 1)
+    # The first call's poll was lost (the room was emptied above): idle releases the rest.
     assert mw.gate.release_stranded() == 1 and [r.url for r in mw.released] == [second.url]
-
-
-def test_a_parked_first_call_keeps_its_held_calls_at_idle(mw: Any) -> None:
-    first, second = call("t1", "crawl?selector=a"), call("t1", "crawl?selector=b")
-    mw.process_request(first)
-    with pytest.raises(HeldBehindTask):
-        mw.process_request(second)
-    with pytest.raises(IgnoreRequest):
-        answer(mw, first, 202)
-    assert mw.gate.release_stranded() == 0 and mw.released == []
 
 
 def test_a_poll_coming_back_gets_the_returning_bump_once() -> None:
