@@ -16,13 +16,16 @@ HERE = Path(__file__).resolve().parent
 EXAMPLE_PROJECT = HERE.parent / "example_project"
 
 
-def run_crawl(spider: str, emulator: WdsEmulator, settings: dict[str, str]) -> dict[str, Any]:
+def run_crawl(
+    spider: str, emulator: WdsEmulator, settings: dict[str, str], *, fresh: bool = True
+) -> dict[str, Any]:
     """Crawl with ``spider`` (``module:Class``) in a fresh process; its stats and the API calls it made.
 
-    The emulator's log is reset first, so ``calls`` holds this crawl's calls only.
+    The emulator's call log is cleared first, so ``calls`` holds this crawl's
+    calls only; with ``fresh``, its jobs and tasks are forgotten too.
     """
     settings = {"WDS_API_URL": emulator.url, **settings}
-    emulator.reset()
+    clear(emulator, fresh)
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(HERE), str(EXAMPLE_PROJECT)])}
     started = time.monotonic()
     done = subprocess.run(
@@ -34,6 +37,14 @@ def run_crawl(spider: str, emulator: WdsEmulator, settings: dict[str, str]) -> d
         sys.exit(f"the crawl failed:\n{done.stderr[-3000:]}")
     stats: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
     return {"wall": wall, "stats": stats, "calls": api_calls(emulator)}
+
+
+def clear(emulator: WdsEmulator, fresh: bool) -> None:
+    """Clear the emulator's call log; with ``fresh``, forget its jobs and tasks as well."""
+    if fresh:
+        emulator.reset()
+    else:
+        emulator.call_log.clear()  # the jobs' pages stay downloaded
 
 
 def api_calls(emulator: WdsEmulator) -> list[dict[str, Any]]:
