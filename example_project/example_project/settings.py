@@ -31,6 +31,9 @@ DEMO_SITE_URL = os.environ.get("DEMO_SITE_URL", "")
 # itself) and HasData calls do not go through Scrapy's downloader.
 ROBOTSTXT_OBEY = True
 
+# Each item written at once to ITEM_LINES_FILE, when it is set (off otherwise).
+ITEM_PIPELINES = {"example_project.pipelines.ItemLinesPipeline": 900}
+
 CONCURRENT_REQUESTS = 16
 FEED_EXPORT_ENCODING = "utf-8"
 LOG_LEVEL = os.environ.get("SCRAPY_LOG_LEVEL", "INFO")

@@ -18,6 +18,7 @@ from urllib.parse import quote
 
 from scrapy import Request
 
+from scrapy_wds._wds._ledger import TICKET_KEY, make_ticket
 from scrapy_wds._wds._selectors import ScrapeField, WdsSelector
 from scrapy_wds._wds._settings import parse_api_url
 from scrapy_wds._wds._task import META_KEY, WdsTask
@@ -30,8 +31,16 @@ JSON_HEADERS = {"Content-Type": "application/json", "Accept": "application/json"
 #: Scrapy's own meta flags for calls to the API.  robots.txt and the spider's
 #: allowed_domains govern the crawled site, and WDS applies both itself (its
 #: AccessDeniedForRobots state, its start domains); applied to the API host
-#: they would only drop calls.
-SCRAPY_FLAGS = {"dont_obey_robotstxt": True, "allow_offsite": True}
+#: they would only drop calls.  The WDS downloader middleware does the
+#: retrying and the waiting itself: Scrapy's RetryMiddleware must not retry
+#: a call a second time, and its HTTP cache must not replay a 202 ("not yet")
+#: or keep an answer that changes as the task progresses.
+SCRAPY_FLAGS = {
+    "dont_obey_robotstxt": True,
+    "allow_offsite": True,
+    "dont_retry": True,
+    "dont_cache": True,
+}
 
 
 def check_scrape_multiple_method(value: object) -> str:
@@ -146,6 +155,12 @@ class WdsApi:
     ) -> Request:
         """``request`` holds Request arguments plus ``wds``: extra keys for ``meta["wds"]``."""
         meta.update(request.pop("wds", {}))
+        # A call asked on purpose twice (dont_filter) is two calls; any other
+        # is named by what it asks, so an answer processed again after a crash
+        # issues the same tickets again.
+        meta[TICKET_KEY] = make_ticket(
+            method, url, body or "", unique=bool(request.get("dont_filter"))
+        )
         headers = dict(JSON_HEADERS) if body is not None else {"Accept": "application/json"}
         return Request(
             url,

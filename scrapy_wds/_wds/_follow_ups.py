@@ -13,8 +13,12 @@ response (no API call) whose request carries the task's facts in
 A callback skips info when it is marked with :func:`wds_skip_info`, or when
 its spider sets ``wds_info_first = False`` (``WdsCrawlSpider`` does).
 
-Follow-ups are built only for pages seen for the first time in the job
-(:class:`FirstSight`, by canonical URL), whatever ids WDS returns.
+Either way a task's follow-up is built only for a page the job sees for the
+first time (the ledger keeper's ``new_pages``, by canonical URL), and the
+calls a stand-in's callback builds for its task are tied to the page like an
+info follow-up (``meta["wds"]["follow_up"]``): the ledger issues them in the
+same write that records the page, and drops them if another answer saw the
+page first.
 """
 
 from __future__ import annotations
@@ -25,7 +29,6 @@ from typing import Any, TypeVar
 from scrapy import Request
 from scrapy.http import Response
 from twisted.python.failure import Failure
-from w3lib.url import canonicalize_url
 
 from scrapy_wds._wds._answers import TaskRef
 from scrapy_wds._wds._callbacks import iterate_output
@@ -125,11 +128,21 @@ async def call_back_now(
         return
     try:
         async for element in iterate_output(callback(response, **cb_kwargs)):
-            yield element
+            yield _tied_to_page(element, task)
     except reraise:
         raise
     except Exception:
         _report_callback_error(spider, Failure(), response)
+
+
+def _tied_to_page(element: Any, task: WdsTask) -> Any:
+    """Mark a call on ``task`` built from its stand-in as the page's follow-up (see above)."""
+    if isinstance(element, Request):
+        wds = element.meta.get(META_KEY)
+        # Each call built by the mixin has its own meta dict: marking it shares nothing.
+        if isinstance(wds, dict) and (wds.get("task") or {}).get("id") == task.id:
+            wds["follow_up"] = True
+    return element
 
 
 def _report_callback_error(spider: Any, failure: Failure, response: Response) -> None:
@@ -146,23 +159,3 @@ def _report_callback_error(spider: Any, failure: Failure, response: Response) ->
     )
     spider.crawler.stats.inc_value("spider_exceptions/count")
     spider.crawler.stats.inc_value(f"spider_exceptions/{failure.value.__class__.__name__}")
-
-
-class FirstSight:
-    """Pages known per job, by canonical URL: a task is followed only the first time.
-
-    In memory, for one process: the ledger replaces it where pages known must
-    survive a crash or be shared between workers.
-    """
-
-    def __init__(self) -> None:
-        self._known: set[tuple[str, str]] = set()
-
-    def new_pages(self, job: str, tasks: Iterable[TaskRef]) -> list[TaskRef]:
-        fresh = []
-        for task in tasks:
-            key = (job, canonicalize_url(task.url))
-            if key not in self._known:
-                self._known.add(key)
-                fresh.append(task)
-        return fresh

@@ -35,6 +35,7 @@ from scrapy import Request
 from scrapy.exceptions import IgnoreRequest
 
 from scrapy_wds._wds._task import META_KEY
+from scrapy_wds._wds._waiting_room import SetAside
 
 logger = logging.getLogger(__name__)
 _Method = TypeVar("_Method", bound=Callable[..., Any])
@@ -48,15 +49,18 @@ READY_TASKS_KEPT = 100_000
 RETURNING = "returning"
 
 
-class HeldBehindTask(IgnoreRequest):
+class HeldBehindTask(SetAside):
     """Ends the download of a call held behind its task's leading call (a copy is kept)."""
 
 
 class TaskGate:
     """Leaders and held calls per task id; ``release`` sends a held call back to the scheduler."""
 
-    def __init__(self, release: Callable[[Request], None], stats: Any) -> None:
+    def __init__(
+        self, release: Callable[[Request], None], hold: Callable[[Request], None], stats: Any
+    ) -> None:
         self._release = release
+        self._hold = hold  # told of each copy held (the ledger keeps it as parked)
         self._stats = stats
         #: task id → the leading call's (method, URL, body): its parked copies share them
         self._leader: dict[str, tuple[str, str, bytes]] = {}
@@ -84,7 +88,9 @@ class TaskGate:
             return
         if task not in self._pending or leader == _call_key(request):
             return  # the leader itself, or a call racing the leader's first answer
-        self._held.setdefault(task, []).append(request.replace(dont_filter=True))
+        copy = request.replace(dont_filter=True)
+        self._hold(copy)
+        self._held.setdefault(task, []).append(copy)
         self._stats.inc_value("wds/gate/held")
         # As for a parked poll: the copy stands for this request, whose
         # errback must not see the quiet end of its download.

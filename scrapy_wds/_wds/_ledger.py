@@ -23,12 +23,15 @@ and Redis under scrapy-redis (``_ledger_redis``); :func:`backend_for` picks one.
 from __future__ import annotations
 
 import hashlib
+import logging
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
 from w3lib.url import canonicalize_url
+
+logger = logging.getLogger(__name__)
 
 #: A page a job knows: ``(job name, canonical page URL)``.
 Page = tuple[str, str]
@@ -116,7 +119,8 @@ class Ledger(Protocol):
         """The claimed ticket waits until ``owed.due`` (202, pending state, retry).
 
         ``owed.request`` is the copy that will be sent (poll counters updated),
-        so a resumed crawl resumes the wait, not the first try.
+        so a resumed crawl resumes the wait, not the first try.  A ticket that
+        is not owed (untracked, or settled meanwhile) is ignored.
         """
         ...
 
@@ -155,14 +159,18 @@ class Ledger(Protocol):
         ...
 
 
-def make_ticket(method: str, url: str, body: bytes | str = b"", *, unique: bool = False) -> str:
+def make_ticket(
+    method: str, url: str, body: bytes | str = b"", *, unique: bool = False
+) -> str:
     """A short, deterministic name for a call (so a re-processed answer re-issues the same ones).
 
     ``unique`` (``dont_filter`` calls, e.g. an explicit ``wds_info``) adds a
     random part: asking twice on purpose is two calls.
     """
     raw = body.encode() if isinstance(body, str) else body
-    digest = hashlib.sha1(method.upper().encode() + b" " + url.encode() + b"\n" + raw).hexdigest()
+    digest = hashlib.sha1(
+        method.upper().encode() + b" " + url.encode() + b"\n" + raw
+    ).hexdigest()
     ticket = digest[:16]
     return f"{ticket}-{uuid.uuid4().hex[:8]}" if unique else ticket
 
@@ -170,3 +178,30 @@ def make_ticket(method: str, url: str, body: bytes | str = b"", *, unique: bool 
 def page_of(job: str, url: str) -> Page:
     """The key a page is known by in a job: its canonical URL."""
     return (job, canonicalize_url(url))
+
+
+def backend_for(crawler: Any) -> Ledger:
+    """The ledger this crawl uses: Redis under scrapy-redis, a journal with JOBDIR, else memory."""
+    from scrapy_wds._hasdata._shared_state import uses_scrapy_redis
+
+    if uses_scrapy_redis(crawler.settings):
+        try:
+            from scrapy_wds._wds._ledger_redis import (  # type: ignore[import-not-found,unused-ignore]
+                RedisLedger,
+            )
+        except ImportError:
+            logger.warning(
+                "The WDS ledger has no Redis backend in this version: what the crawl owes "
+                "is kept by this worker only"
+            )
+        else:
+            ledger: Ledger = RedisLedger(crawler)
+            return ledger
+    jobdir = crawler.settings.get("JOBDIR")
+    if jobdir:
+        from scrapy_wds._wds._ledger_journal import JournalLedger
+
+        return JournalLedger(jobdir)
+    from scrapy_wds._wds._ledger_memory import MemoryLedger
+
+    return MemoryLedger()

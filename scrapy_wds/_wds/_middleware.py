@@ -1,25 +1,31 @@
 """The downloader middleware that turns WDS API answers into Scrapy behaviour.
 
 A WDS request is any request with ``meta["wds"]`` (built by the spider side).
-This middleware
+This middleware owns *waiting*:
 
-* adds ``WDS_API_HEADERS`` at download time only, and takes them off again
-  when the answer is in, so they never travel back to the scheduler, JOBDIR
-  or a scrapy-redis queue;
-* answers 202 ("page not downloaded yet") by parking a copy of the request in
-  the :class:`~scrapy_wds._wds._waiting_room.WaitingRoom` and dropping the
-  current one quietly: the wait happens outside the downloader, so it holds
-  no concurrency slot; when due, the copy goes back through the scheduler;
-* retries 5xx answers, 408/429 and failed connections the same way, with
-  backoff, a bounded number of times;
-* turns 400/403/404/422 (and retries or waits that ran out) into typed
+* it adds ``WDS_API_HEADERS`` at download time only, and takes them off again
+  when the answer is in, so they never travel back to the scheduler, JOBDIR,
+  the ledger or a scrapy-redis queue;
+* it claims the call's ticket from the ledger first: a copy of a call that is
+  settled, in flight or parked is dropped quietly (see ``_ledger``);
+* it answers 202 ("page not downloaded yet"), and an ``info`` 200 whose task
+  state is still ``Created``/``InProgress`` (the documented reading), by
+  parking a copy of the request in the
+  :class:`~scrapy_wds._wds._waiting_room.WaitingRoom` and in the ledger, and
+  dropping the current one quietly: the wait holds no concurrency slot, and
+  callbacks only ever see final task states;
+* it retries 5xx answers, 408/429 and failed connections the same way, with
+  backoff, up to ``WDS_RETRY_TIMES`` *consecutive* failures of one call (a
+  202 or a pending state starts the count again); Scrapy's
+  ``get_retry_request`` makes the copy, counts it and logs it;
+* it turns 400/403/404/422 (and retries or waits that ran out) into typed
   :mod:`~scrapy_wds._wds._errors` delivered to the request's errback, with
   one log line that says what to do.
 
-It sits at priority 560 (see ``configure_addon``): answers reach it after
-HttpCompression (590) has decoded them and before Scrapy's RetryMiddleware
-(550), and failed downloads reach its ``process_exception`` before
-RetryMiddleware's too, so WDS calls are never retried twice.
+API requests say ``dont_retry`` and ``dont_cache``, so Scrapy's
+RetryMiddleware and HttpCacheMiddleware leave them alone wherever they sit.
+What is owed is re-sent at start, at idle and from a shared room by
+:class:`~scrapy_wds._wds._owed_calls.OwedCalls`.
 """
 
 from __future__ import annotations
@@ -31,11 +37,13 @@ from typing import Any, NoReturn
 
 from scrapy import Request, Spider, signals
 from scrapy.crawler import Crawler
+from scrapy.downloadermiddlewares.retry import get_retry_request
 from scrapy.exceptions import DontCloseSpider, IgnoreRequest, NotConfigured
 from scrapy.http import Response
 from scrapy.utils.misc import load_object
 
 from scrapy_wds._backoff import backoff_delay
+from scrapy_wds._wds._answers import MalformedAnswer, TaskState, load_json, parse_status
 from scrapy_wds._wds._gate import TaskGate, hears_answers, returning
 from scrapy_wds._wds._errors import (
     ERROR_BY_STATUS,
@@ -45,22 +53,26 @@ from scrapy_wds._wds._errors import (
     WdsUnexpectedResponse,
     describe_call,
 )
+from scrapy_wds._wds._ledger import Owed
+from scrapy_wds._wds._ledger_keeper import keeper_for, ticket_of
+from scrapy_wds._wds._ledger_requests import request_to_data
+from scrapy_wds._wds._owed_calls import OwedCalls
 from scrapy_wds._wds._settings import WdsSettings
 from scrapy_wds._wds._task import META_KEY
-from scrapy_wds._wds._waiting_room import WaitingRoom, load_parked, parked_file, save_parked
+from scrapy_wds._wds._waiting_room import SetAside, WaitingRoom
 
 logger = logging.getLogger(__name__)
 
 #: Statuses retried like 5xx: request timeout and "too many requests".
 RETRY_STATUSES = frozenset({408, 429})
-
-
-class _ParkedForLater(IgnoreRequest):
-    """Ends the current download of a request whose copy waits in the waiting room."""
+#: Task states that mean "the page is not there yet": waited on like a 202.
+PENDING_STATES = frozenset({TaskState.Created, TaskState.InProgress})
+#: Scrapy's retry stats for WDS calls: wds/retries/count, …/reason_count/<reason>.
+RETRY_STATS_KEY = "wds/retries"
 
 
 class WdsDownloaderMiddleware:
-    """Headers, 202 polling, retries and typed errors for WDS API calls."""
+    """Headers, waiting (202, pending states), retries and typed errors for WDS API calls."""
 
     def __init__(self, crawler: Crawler, settings: WdsSettings) -> None:
         from twisted.internet import reactor
@@ -69,15 +81,16 @@ class WdsDownloaderMiddleware:
         self.settings = settings
         assert crawler.stats is not None
         self.stats = crawler.stats
+        self.ledger = keeper_for(crawler).ledger
         self.room = WaitingRoom(reactor, self._send_again)  # type: ignore[arg-type]
-        self.gate = TaskGate(self._send_again, self.stats)  # a task's calls wait behind its first
+        self.owed = OwedCalls(crawler, self.ledger, self.room)
+        # A task's other calls wait behind its first one (see _gate).
+        self.gate = TaskGate(self._send_again, self._hold_in_ledger, self.stats)
+        crawler.signals.connect(self._release_held_at_idle, signal=signals.spider_idle)
         self._retry_exceptions = tuple(
             load_object(e) if isinstance(e, str) else e
             for e in crawler.settings.getlist("RETRY_EXCEPTIONS")
         )
-        crawler.signals.connect(self.spider_opened, signal=signals.spider_opened)
-        crawler.signals.connect(self.spider_idle, signal=signals.spider_idle)
-        crawler.signals.connect(self.spider_closed, signal=signals.spider_closed)
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> WdsDownloaderMiddleware:
@@ -93,14 +106,19 @@ class WdsDownloaderMiddleware:
             settings.api_url,
             settings.describe_headers(),
         )
-        _warn_about_order(crawler)
         return cls(crawler, settings)
 
     # -- the downloader side --------------------------------------------
 
-    def process_request(self, request: Request) -> None:
+    def process_request(self, request: Request, spider: Spider | None = None) -> None:
         if not _is_wds(request):
             return
+        ticket = ticket_of(request)
+        if ticket is not None and not self.ledger.claim(ticket):
+            # Settled already, or another copy is in flight or parked (a copy
+            # restored from Scrapy's queue next to the ledger's own, say).
+            self.stats.inc_value("wds/ledger/copies_dropped")
+            self._set_aside(request, "another copy of this WDS call carries its ticket")
         self.gate.check(request)  # raises to hold a call behind its task's first call
         self.stats.inc_value(f"wds/calls/{_action(request)}")
         for name, value in self.settings.headers.items():
@@ -108,13 +126,18 @@ class WdsDownloaderMiddleware:
                 request.headers[name] = value
 
     @hears_answers
-    def process_response(self, request: Request, response: Response) -> Response:
+    def process_response(
+        self, request: Request, response: Response, spider: Spider | None = None
+    ) -> Response:
         if not _is_wds(request):
             return response
         self._take_headers_off(request)
         status = response.status
         self.stats.inc_value(f"wds/status/{status}")
         if status == 202:
+            self._wait_for_task(request, response)
+        if status == 200 and _pending_state(request, response) is not None:
+            self.stats.inc_value("wds/pending_answers")
             self._wait_for_task(request, response)
         if 200 <= status < 300:
             return response
@@ -126,14 +149,21 @@ class WdsDownloaderMiddleware:
         self._fail(WdsUnexpectedResponse, request, status=status, server_text=text)
 
     @hears_answers
-    def process_exception(self, request: Request, exception: Exception) -> None:
+    def process_exception(
+        self, request: Request, exception: Exception, spider: Spider | None = None
+    ) -> None:
         if not _is_wds(request):
-            return None
+            return
         self._take_headers_off(request)
+        if isinstance(exception, SetAside):
+            return  # a copy carries the call on
         if isinstance(exception, IgnoreRequest) or not isinstance(
             exception, self._retry_exceptions
         ):
-            return None  # not a connection problem: Scrapy's usual handling applies
+            # Not a connection problem: Scrapy's usual handling applies, and
+            # the call is over (its errback gets the failure).
+            self._settle(request)
+            return
         self.stats.inc_value(f"wds/exceptions/{type(exception).__name__}")
         self._retry(
             request,
@@ -145,7 +175,7 @@ class WdsDownloaderMiddleware:
     # -- outcomes --------------------------------------------------------
 
     def _wait_for_task(self, request: Request, response: Response) -> NoReturn:
-        """202: poll again later, from the waiting room, until WDS_POLL_MAX_WAIT."""
+        """202 or a pending state: ask again later, from the waiting room, until WDS_POLL_MAX_WAIT."""
         wds = request.meta[META_KEY]
         now = time.time()
         since = float(wds.get("waiting_since", now))
@@ -158,7 +188,7 @@ class WdsDownloaderMiddleware:
             self._fail(
                 WdsGaveUpWaiting,
                 request,
-                status=202,
+                status=response.status,
                 server_text="",
                 stat="gave_up_waiting",
                 detail=(
@@ -177,12 +207,15 @@ class WdsDownloaderMiddleware:
         delay = min(delay, limit - waited)
         self.stats.inc_value("wds/polls")
         logger.debug(
-            "WDS %s: not downloaded yet (202, poll %d); asking again in %.2f s",
+            "WDS %s: not downloaded yet (HTTP %d, poll %d); asking again in %.2f s",
             _describe(request),
+            response.status,
             polls,
             delay,
         )
-        self._park(request, delay, polls=polls, waiting_since=since)
+        # The server answered: the call is working, so its failures count anew.
+        meta = {**request.meta, "retry_times": 0}
+        self._park(request, request.replace(meta=meta), delay, polls=polls, waiting_since=since)
 
     def _retry(
         self,
@@ -194,7 +227,7 @@ class WdsDownloaderMiddleware:
         retry_after: float | None = None,
     ) -> NoReturn:
         """5xx/408/429 or a failed connection: try again later, a bounded number of times."""
-        retries = int(request.meta[META_KEY].get("retries", 0))
+        retries = int(request.meta.get("retry_times", 0))
         what = f"HTTP {status}" if status is not None else reason
         if retries >= self.settings.retry_times:
             self.stats.inc_value("wds/gave_up")
@@ -212,6 +245,17 @@ class WdsDownloaderMiddleware:
                 # The status is in the message already; a failed connection has only its reason.
                 detail=failing if status is not None else f"{reason}, {failing}",
             )
+        assert self.crawler.spider is not None
+        copy = get_retry_request(
+            request,
+            spider=self.crawler.spider,
+            reason=f"{status}" if status is not None else reason.split(":", 1)[0],
+            max_retry_times=self.settings.retry_times,
+            priority_adjust=0,
+            logger=logger,
+            stats_base_key=RETRY_STATS_KEY,
+        )
+        assert copy is not None  # the count was checked above
         delay = retry_after
         if delay is None:
             delay = backoff_delay(
@@ -219,7 +263,6 @@ class WdsDownloaderMiddleware:
                 first=self.settings.retry_first_delay,
                 cap=self.settings.retry_max_delay,
             )
-        self.stats.inc_value("wds/retries")
         logger.info(
             "Retrying WDS %s (%s; retry %d of %d in %.1f s)",
             _describe(request),
@@ -228,25 +271,36 @@ class WdsDownloaderMiddleware:
             self.settings.retry_times,
             delay,
         )
-        self._park(request, delay, retries=retries + 1)
+        self._park(request, copy, delay)
 
-    def _park(self, request: Request, delay: float, **bookkeeping: Any) -> NoReturn:
-        wds = dict(request.meta[META_KEY])  # D2's dict may be shared: copy, never mutate
+    def _park(
+        self, request: Request, next_try: Request, delay: float, **bookkeeping: Any
+    ) -> NoReturn:
+        """``next_try`` waits ``delay`` seconds in the room; ``request`` ends quietly."""
+        wds = dict(next_try.meta[META_KEY])  # the spider side's dict may be shared: copy it
         wds.update(bookkeeping)
-        meta = dict(request.meta)
+        meta = dict(next_try.meta)
         meta[META_KEY] = wds
         # Headers were taken off already, so the copy carries none of ours.
-        self.room.park(request.replace(meta=meta, dont_filter=True), delay)
+        copy = next_try.replace(meta=meta, dont_filter=True)
+        ticket = ticket_of(copy)
+        if ticket is not None:
+            self.ledger.park(Owed(ticket, request_to_data(copy), due=time.time() + delay))
+        self.room.park(copy, delay)
         self.gate.parked(request)
         # The copy now stands for this request.  Ending the current download
         # with an IgnoreRequest is the only quiet way out of process_response
         # (returning a Request would reschedule it at once; waiting here would
-        # hold the concurrency slot).  Scrapy hands download failures to the
-        # request's errback, and the spider must not see this one, so this
-        # request (never used again) loses its errback; without an errback
-        # Scrapy drops an IgnoreRequest silently.
+        # hold the concurrency slot).
+        self._set_aside(request, f"WDS request parked for {delay:.2f} s")
+
+    def _set_aside(self, request: Request, why: str) -> NoReturn:
+        # Scrapy hands download failures to the request's errback, and the
+        # spider must not see this one, so this request (never used again)
+        # loses its errback; without an errback Scrapy drops an
+        # IgnoreRequest silently.
         request.errback = None
-        raise _ParkedForLater(f"WDS request parked for {delay:.2f} s")
+        raise SetAside(why)
 
     def _fail(
         self,
@@ -267,87 +321,42 @@ class WdsDownloaderMiddleware:
         )
         self.stats.inc_value(f"wds/errors/{stat or status}")
         logger.error("%s", error, extra={"spider": self.crawler.spider})
+        self._settle(request)
         raise error
 
-    # -- the waiting room's life ----------------------------------------
+    def _settle(self, request: Request) -> None:
+        """The call failed for good: the crawl owes nothing more for it."""
+        ticket = ticket_of(request)
+        if ticket is not None:
+            self.ledger.record(settled=[ticket])
+
+    # -- the waiting room's side ----------------------------------------
 
     def _send_again(self, request: Request) -> None:
         engine = self.crawler.engine
         assert engine is not None
-        slot = getattr(engine, "_slot", None)
-        if not engine.running or slot is None or slot.closing is not None:
-            # A closing engine may already have closed its scheduler, which
-            # would then keep the request in memory only and lose it on a
-            # pause.  Refusing keeps it parked, and spider_closed saves it.
-            raise RuntimeError("the engine is closing; the request stays parked")
+        if not engine.running:
+            raise RuntimeError("the engine is not running; the request stays parked")
+        ticket = ticket_of(request)
+        if ticket is not None and not self.ledger.unpark(ticket):
+            return  # settled meanwhile, or another worker took it
         engine.crawl(returning(request))
+
+    def _hold_in_ledger(self, copy: Request) -> None:
+        """A call the gate holds is parked as far as the ledger knows, due when a poll would be."""
+        ticket = ticket_of(copy)
+        if ticket is not None:
+            due = time.time() + self.settings.poll_max_delay
+            self.ledger.park(Owed(ticket, request_to_data(copy), due=due))
+
+    def _release_held_at_idle(self, spider: Spider | None = None) -> None:
+        if not len(self.room) and self.gate.release_stranded():
+            raise DontCloseSpider
 
     def _take_headers_off(self, request: Request) -> None:
         for name, value in self.settings.headers.items():
             if request.headers.get(name) == value.encode():
                 del request.headers[name]
-
-    def spider_opened(self, spider: Spider) -> None:
-        jobdir = self.crawler.settings.get("JOBDIR")
-        if not jobdir:
-            return
-        paused, parked = load_parked(jobdir, spider)
-        for delay, request in parked:
-            wds = dict(request.meta[META_KEY])
-            if "waiting_since" in wds:
-                # Time spent paused does not count against WDS_POLL_MAX_WAIT.
-                wds["waiting_since"] = float(wds["waiting_since"]) + paused
-            request.meta[META_KEY] = wds
-            self.room.park(request, delay)
-        if parked:
-            logger.info("Resumed %d WDS requests that were waiting for a later try", len(parked))
-
-    def spider_idle(self, spider: Spider) -> None:
-        if len(self.room) or self.gate.release_stranded():
-            raise DontCloseSpider  # the waiting room still owes the spider answers
-
-    def spider_closed(self, spider: Spider, reason: str) -> None:
-        if len(self.gate):
-            logger.warning("%d WDS calls held behind their task's first call are lost (%s)", len(self.gate), reason)
-        left = self.room.close()
-        jobdir = self.crawler.settings.get("JOBDIR")
-        if jobdir:
-            if left:
-                path = save_parked(jobdir, left, spider)
-                logger.info(
-                    "Kept %d waiting WDS requests in %s; they are polled when the crawl resumes",
-                    len(left),
-                    path,
-                )
-            else:
-                parked_file(jobdir).unlink(missing_ok=True)
-        elif left:
-            logger.warning(
-                "%d WDS requests were still waiting for a later try when the crawl stopped "
-                "(%s) and are lost; set JOBDIR to keep them across a pause",
-                len(left),
-                reason,
-            )
-
-
-def _warn_about_order(crawler: Crawler) -> None:
-    """Warn when the middleware sits where Scrapy's RetryMiddleware sees answers first."""
-    from scrapy.downloadermiddlewares.retry import RetryMiddleware
-
-    priorities = {
-        middleware_class(key): priority
-        for key, priority in crawler.settings.getwithbase("DOWNLOADER_MIDDLEWARES").items()
-    }
-
-    ours, retry = priorities.get(WdsDownloaderMiddleware), priorities.get(RetryMiddleware)
-    if ours is not None and retry is not None and ours <= retry:
-        logger.warning(
-            "WdsDownloaderMiddleware has priority %s, not above RetryMiddleware (%s): "
-            "Scrapy would retry failed WDS calls on top of the WDS retries; use 560 "
-            "(the add-on's choice) in DOWNLOADER_MIDDLEWARES",
-            ours,
-            retry,
-        )
 
 
 def middleware_class(key: object) -> object:
@@ -362,6 +371,20 @@ def middleware_class(key: object) -> object:
         return load_object(key)
     except (ImportError, NameError, ValueError):
         return None
+
+
+def _pending_state(request: Request, response: Response) -> TaskState | None:
+    """The state of an ``info`` answer that says the page is not there yet, else ``None``.
+
+    A body that cannot be read is left to the spider side, which reports it.
+    """
+    if _action(request) != "info":
+        return None
+    try:
+        state = parse_status(load_json(response.body)).state
+    except MalformedAnswer:
+        return None
+    return state if state in PENDING_STATES else None
 
 
 def _is_wds(request: Request) -> bool:

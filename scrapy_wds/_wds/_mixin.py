@@ -1,24 +1,21 @@
 """``WdsSpiderMixin``: a spider that drives a WDS job.
 
 Flow: ``start()`` sends "start job"; every task in its answer (and in every
-crawl answer) becomes a *follow-up*: the task's ``info`` call, which the
-downloader middleware keeps waiting (202) until WDS has downloaded the page,
-and which then reaches the callback the user named with the task's status.
-The follow-up of a task has one URL, so the dupefilter follows a task that
-crawl returns twice only once.  From a callback, ``wds_crawl`` /
-``wds_scrape`` / ``wds_scrape_multiple`` / ``wds_info`` ask more of the same
-task.
+crawl answer) whose page the job has not seen yet becomes a *follow-up*: the
+task's ``info`` call, which the downloader middleware keeps waiting (202 or a
+pending state) until WDS has downloaded the page, and which then reaches the
+callback the user named with the task's final status.  Pages are known by
+canonical URL per job (the ledger), so a page is followed once whatever task
+ids WDS returns for it.  From a callback, ``wds_crawl`` / ``wds_scrape`` /
+``wds_scrape_multiple`` / ``wds_info`` ask more of the same task.
 
-Every request's Scrapy callback is :meth:`_wds_on_answer` (a spider method,
-so requests pickle); the user's callback travels as a method *name* in
-``meta["wds"]``.  Answers are read there first, so a malformed one is logged,
-counted and skipped instead of reaching user code.
+This module builds the requests; :mod:`~scrapy_wds._wds._mixin_answers`
+turns their answers into what callbacks receive.
 """
 
 from __future__ import annotations
 
 import json
-import logging
 from collections.abc import AsyncIterator, Callable, Mapping
 from functools import cached_property
 from typing import Any
@@ -26,47 +23,34 @@ from typing import Any
 from scrapy import Request
 from scrapy.exceptions import CloseSpider
 from scrapy.http import Response
-from twisted.python.failure import Failure
 
-from scrapy_wds._wds._answers import (
-    MalformedAnswer,
-    TaskRef,
-    load_json,
-    parse_scrape_results,
-    parse_status,
-    parse_strings,
-    parse_tasks,
-)
+from scrapy_wds._wds._answers import load_json, parse_strings
 from scrapy_wds._wds._api import WdsApi
-from scrapy_wds._wds._callbacks import WdsSpiderError, iterate_output, method_name
-from scrapy_wds._wds._errors import WdsError
-from scrapy_wds._wds._follow_ups import FirstSight, follow_tasks
+from scrapy_wds._wds._callbacks import WdsSpiderError, method_name
 from scrapy_wds._wds._items import (
     WdsItemError,
-    build_item,
     check_field_names,
     check_values_mode,
     item_class_path,
-    load_item_class,
 )
 from scrapy_wds._wds._job_config import JobConfig, JobConfigError
+from scrapy_wds._wds._mixin_answers import (
+    SETUP_MISTAKES,
+    START_ERROR_REASON,
+    WdsAnswers,
+)
 from scrapy_wds._wds._selectors import (
     FieldSpec,
-    WdsSelectorError,
     check_attribute_name,
     parse_fields,
     parse_selector,
 )
-from scrapy_wds._wds._task import META_KEY, NotAWdsResponse, WdsTask, task_of, wds_meta
+from scrapy_wds._wds._task import NotAWdsResponse, WdsTask, task_of, wds_meta
+
+__all__ = ["SETUP_MISTAKES", "START_ERROR_REASON", "WdsSpiderError", "WdsSpiderMixin"]
 
 
-#: Finish reason of a crawl stopped at start by a set-up mistake (bad JobConfig, rules…).
-START_ERROR_REASON = "wds_config_error"
-#: Mistakes in the spider's own code or declarations, as opposed to answers.
-SETUP_MISTAKES = (JobConfigError, WdsSpiderError, WdsSelectorError, WdsItemError)
-
-
-class WdsSpiderMixin:
+class WdsSpiderMixin(WdsAnswers):
     """Mix into a ``scrapy.Spider`` (before it) to crawl through a WDS job.
 
     Declare the job with ``wds_job = JobConfig(start_urls=[...])`` or override
@@ -81,8 +65,6 @@ class WdsSpiderMixin:
     #: ``False``: every task's callback is called without its ``info`` call first
     #: (a stand-in response, no task state); see ``wds_skip_info`` for one callback.
     wds_info_first: bool = True
-    #: Set once a callback mistake has stopped the crawl, so it is reported once.
-    _wds_stopping: bool = False
 
     # Provided by scrapy.Spider.
     name: str
@@ -116,7 +98,11 @@ class WdsSpiderMixin:
             # finish reason that says why the crawl stopped.
             self.logger.error("WDS spider %r cannot start: %s", self.name, exc)
             raise CloseSpider(START_ERROR_REASON) from None
-        yield request
+        # A resumed crawl whose job start was answered already does not start
+        # it again; what that answer led to is resumed from the ledger.
+        start = self._wds_keeper.start(request)
+        if start is not None:
+            yield start
 
     def wds_start_request(self) -> Request:
         """The "start job" request, after every check (raises naming what is wrong)."""
@@ -261,152 +247,16 @@ class WdsSpiderMixin:
                 f"{where} takes cb_kwargs, priority, dont_filter and errback as request "
                 f"options, not {sorted(unknown)}"
             )
+        try:
+            json.dumps(request_kwargs.get("cb_kwargs") or {})
+        except (TypeError, ValueError):
+            raise WdsSpiderError(
+                f"{where} cb_kwargs must hold JSON-compatible values (the crawl keeps "
+                "the calls it owes as data, to resume them after a stop)"
+            ) from None
         return {
             **request_kwargs,
             "wds": wds,
             "callback": self._wds_on_answer,
             "errback": self._wds_on_error,
         }
-
-    # -- answers ------------------------------------------------------------
-
-    async def _wds_on_answer(self, response: Response, **cb_kwargs: Any) -> AsyncIterator[Any]:
-        wds = response.meta[META_KEY]
-        action = wds.get("action")
-        stats = self.crawler.stats
-        try:
-            if action in ("start", "crawl"):
-                output: Any = self._wds_follow_up(response, wds, cb_kwargs)
-            elif action == "scrape_multiple":
-                output = self._wds_item(response, wds)
-            elif action in ("info", "scrape"):
-                output = self._wds_user_callback(response, wds, cb_kwargs)
-            else:
-                raise MalformedAnswer(f"the request has an unknown WDS action {action!r}")
-            async for element in iterate_output(output):
-                yield element
-        except MalformedAnswer as exc:
-            stats.inc_value(f"wds/malformed_answers/{action}")
-            self.logger.warning(
-                "Skipped a malformed WDS %s answer (%s): %s", action, _about(wds), exc
-            )
-        except SETUP_MISTAKES as exc:
-            raise self._wds_stop_for_mistake(response, wds, exc) from None
-
-    def _wds_stop_for_mistake(
-        self, response: Response, wds: Mapping[str, Any], mistake: Exception
-    ) -> CloseSpider:
-        """A mistake in a callback (a bad selector, say) fails on every page alike.
-
-        Stop at the first one with one line, instead of a traceback per page,
-        and schedule the request again, so that a fixed spider resumed from
-        the same JOBDIR redoes this page instead of finding it already seen.
-        """
-        assert self.crawler.engine is not None
-        request = response.request
-        if request is not None:
-            # Only the headers the request was built with: the downloader
-            # middleware added the WDS_API_HEADERS, which must not be saved.
-            built = {k: request.headers[k] for k in ("Accept", "Content-Type") if k in request.headers}
-            self.crawler.engine.crawl(request.replace(headers=built, dont_filter=True))
-        if not self._wds_stopping:
-            self._wds_stopping = True
-            self.crawler.stats.inc_value("wds/callback_mistakes")
-            self.logger.error(
-                "WDS spider %r stops: callback %r has a mistake: %s",
-                self.name, wds.get("callback"), mistake,
-            )
-        return CloseSpider(START_ERROR_REASON)
-
-    def _wds_follow_up(
-        self, response: Response, wds: Mapping[str, Any], cb_kwargs: dict[str, Any]
-    ) -> AsyncIterator[Any]:
-        tasks, problems = parse_tasks(load_json(response.body))
-        stats = self.crawler.stats
-        for problem in problems:
-            stats.inc_value(f"wds/malformed_answers/{wds['action']}")
-            self.logger.warning(
-                "Skipped a malformed task in a WDS %s answer (%s): %s",
-                wds["action"], _about(wds), problem,
-            )
-        if wds["action"] == "start":
-            stats.inc_value("wds/jobs/started")
-        stats.inc_value("wds/tasks/found", len(tasks))
-        job = str(wds.get("job", ""))
-        follow = {"callback": wds["callback"], "follow_up": True}
-        if "errback" in wds:
-            follow["errback"] = wds["errback"]
-        new = self._wds_first_seen(job, tasks)
-        return follow_tasks(self, job, new, follow, cb_kwargs, reraise=SETUP_MISTAKES)
-
-    # -- follow-ups: the info call first, or the callback at once ------------
-
-    def _wds_first_seen(self, job: str, tasks: list[TaskRef]) -> list[TaskRef]:
-        """The tasks whose pages this job has not seen yet (by canonical URL)."""
-        sight = self.__dict__.get("_wds_first_sight")
-        if sight is None:
-            sight = self._wds_first_sight = FirstSight()
-        fresh = sight.new_pages(job, tasks)
-        if len(fresh) < len(tasks):
-            self.crawler.stats.inc_value("wds/tasks/known_again", len(tasks) - len(fresh))
-        return fresh
-
-    def _wds_user_callback(
-        self, response: Response, wds: Mapping[str, Any], cb_kwargs: dict[str, Any]
-    ) -> Any:
-        body = load_json(response.body)
-        if wds["action"] == "info":
-            status = parse_status(body)
-            if wds.get("follow_up"):
-                self.crawler.stats.inc_value(f"wds/tasks/{status.state.stat_name}")
-        else:
-            self.crawler.stats.inc_value("wds/scraped_values", len(parse_strings(body)))
-        callback = getattr(self, wds["callback"], None)
-        if not callable(callback):
-            self.logger.error(
-                "WDS %s answer (%s) names callback %r, which this spider does not have",
-                wds["action"], _about(wds), wds["callback"],
-            )
-            return None
-        return callback(response, **cb_kwargs)
-
-    def _wds_item(self, response: Response, wds: Mapping[str, Any]) -> Any:
-        results = parse_scrape_results(load_json(response.body))
-        try:
-            item = build_item(
-                load_item_class(wds.get("item_class")),
-                results,
-                wanted=wds.get("fields", []),
-                values=wds.get("values", "first"),
-                fixed=wds.get("fixed"),
-            )
-        except (WdsItemError, ImportError, NameError, AttributeError) as exc:
-            self.crawler.stats.inc_value("wds/items/failed")
-            self.logger.error("Could not build an item (%s): %s", _about(wds), exc)
-            return None
-        self.crawler.stats.inc_value("wds/items")
-        return item
-
-    def _wds_on_error(self, failure: Failure) -> Any:
-        request = getattr(failure, "request", None)
-        wds = request.meta.get(META_KEY, {}) if request is not None else {}
-        action = wds.get("action", "unknown")
-        status = getattr(failure.value, "status", None)
-        reason = status if status is not None else type(failure.value).__name__
-        stats = self.crawler.stats
-        stats.inc_value(f"wds/failed/{action}")
-        if wds.get("follow_up"):
-            stats.inc_value(f"wds/tasks/failed/{reason}")
-        # The downloader middleware already logged its own typed errors (page
-        # URL and server text included); repeat them only at debug level.
-        level = logging.DEBUG if isinstance(failure.value, WdsError) else logging.WARNING
-        self.logger.log(level, "WDS %s failed (%s): %s", action, _about(wds), failure.value)
-        errback = getattr(self, wds.get("errback") or "", None)
-        return errback(failure) if callable(errback) else None
-
-
-def _about(wds: Mapping[str, Any]) -> str:
-    task = wds.get("task")
-    if isinstance(task, Mapping):
-        return f"job {wds.get('job')!r}, task {task.get('id')!r} of {task.get('url')!r}"
-    return f"job {wds.get('job')!r}"

@@ -8,10 +8,9 @@ When a copy is due it is handed to ``release`` (the engine's ``crawl``), so it
 goes back through the scheduler like any new request.  Thousands of waiting
 tasks cost one timer and one heap entry each, and no download slot.
 
-On a graceful stop the parked copies are written to a file in ``JOBDIR``
-(:func:`save_parked`) and parked again when the crawl resumes
-(:func:`load_parked`): Scrapy's own disk queue is closed by then, so the
-room keeps its own file.
+The room only knows *when*: what is owed (and so survives a pause, a
+``kill -9`` or a dead worker) is the ledger's business (``_ledger``), which
+the middleware tells of every parked copy.
 """
 
 from __future__ import annotations
@@ -19,24 +18,21 @@ from __future__ import annotations
 import heapq
 import itertools
 import logging
-import os
-import pickle
-import time
 from collections.abc import Callable
-from pathlib import Path
-from typing import Any, Protocol
+from typing import Protocol
 
-from scrapy import Request, Spider
-from scrapy.utils.request import request_from_dict
+from scrapy import Request
+from scrapy.exceptions import IgnoreRequest
 from twisted.internet.base import DelayedCall
 
 logger = logging.getLogger(__name__)
 
-#: File in ``JOBDIR`` that keeps the parked requests across a pause.
-PARKED_FILE_NAME = "wds-waiting-room.pickle"
-_FORMAT = 1
 #: Seconds before trying again when ``release`` refused a due request.
 RELEASE_RETRY_DELAY = 1.0
+
+
+class SetAside(IgnoreRequest):
+    """Ends a download quietly: a copy of the call waits in the room, or carries its ticket."""
 
 
 class Clock(Protocol):
@@ -50,8 +46,8 @@ class Clock(Protocol):
 class WaitingRoom:
     """Requests parked until a due time, released one by one through ``release``.
 
-    ``release`` may raise (the engine is closing, say): the request then stays
-    parked and is written out with the rest at close.
+    ``release`` may raise (the engine is not running, say): the request then
+    stays parked and is offered again a little later.
     """
 
     def __init__(self, clock: Clock, release: Callable[[Request], None]) -> None:
@@ -104,51 +100,9 @@ class WaitingRoom:
                 self._release(request)
             except Exception:
                 # Keep it and try again a little later (the engine may be
-                # starting or closing; at close, whatever is left is saved).
+                # starting or closing; the ledger still owes it either way).
                 heapq.heappush(self._heap, (due, order, request))
                 logger.debug("Could not hand a parked WDS request back yet", exc_info=True)
                 self._timer = self._clock.callLater(RELEASE_RETRY_DELAY, self._fire)
                 return
         self._arm()
-
-
-def parked_file(jobdir: str) -> Path:
-    return Path(jobdir) / PARKED_FILE_NAME
-
-
-def save_parked(jobdir: str, parked: list[tuple[float, Request]], spider: Spider) -> Path:
-    """Write the parked requests (as Scrapy request dicts) atomically into ``jobdir``."""
-    path = parked_file(jobdir)
-    data: dict[str, Any] = {
-        "format": _FORMAT,
-        "saved_at": time.time(),
-        "requests": [
-            {"delay": delay, "request": request.to_dict(spider=spider)}
-            for delay, request in parked
-        ],
-    }
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp")
-    with tmp.open("wb") as f:
-        pickle.dump(data, f, protocol=4)
-    os.replace(tmp, path)
-    return path
-
-
-def load_parked(jobdir: str, spider: Spider) -> tuple[float, list[tuple[float, Request]]]:
-    """``(seconds paused, [(delay, request)…])`` from ``jobdir``; nothing if there is no file."""
-    path = parked_file(jobdir)
-    if not path.exists():
-        return 0.0, []
-    with path.open("rb") as f:
-        data = pickle.load(f)
-    if not isinstance(data, dict) or data.get("format") != _FORMAT:
-        raise ValueError(
-            f"{path} was not written by this version of scrapy-wds; "
-            "remove it (its waiting WDS requests are lost) or use a fresh JOBDIR"
-        )
-    paused = max(0.0, time.time() - float(data["saved_at"]))
-    return paused, [
-        (float(entry["delay"]), request_from_dict(entry["request"], spider=spider))
-        for entry in data["requests"]
-    ]

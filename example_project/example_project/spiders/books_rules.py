@@ -16,7 +16,7 @@ class BooksRulesSpider(WdsCrawlSpider):
     rules = [
         WdsRule(follow="CSS: ul.categories a", on=r"/$"),
         # Previous and next: listing pages are found again from their
-        # neighbours, and each page is followed once (by canonical URL),
+        # neighbours; each page is followed once per job, by its URL,
         # whatever task id WDS gives it.
         WdsRule(follow="CSS: ul.pager a", on=r"/category/"),
         WdsRule(follow="CSS: article.book h3 a", on=r"/category/"),

@@ -28,7 +28,7 @@ def call(task: str, endpoint: str, spider: Any = None, priority: int = 0) -> scr
 def mw() -> Any:
     mw, spider = middleware()
     mw.released = []
-    mw.gate = TaskGate(mw.released.append, mw.stats)
+    mw.gate = TaskGate(mw.released.append, mw._hold_in_ledger, mw.stats)
     mw.spider = spider
     return mw
 

@@ -18,15 +18,38 @@ EXAMPLE_PROJECT = ROOT / "example_project"
 HERE = Path(__file__).resolve().parent
 
 
+def read_lines(path: Path) -> list[dict[str, Any]]:
+    """Items a crawl's ``ItemLinesPipeline`` wrote (a torn last line, from a kill, is left out)."""
+    if not path.exists():
+        return []
+    items = []
+    for line in path.read_text().splitlines():
+        try:
+            items.append(json.loads(line))
+        except ValueError:
+            pass
+    return items
+
+
 @dataclass
 class CrawlRun:
     process: subprocess.Popen[bytes]
     output: Path
     stats_file: Path
     log_file: Path
+    lines_file: Path
+
+    def written(self) -> list[dict[str, Any]]:
+        """Every item that went through the pipelines so far, even if the crawl was killed."""
+        return read_lines(self.lines_file)
 
     def wait(self, timeout: float = 120) -> CrawlResult:
-        self.process.wait(timeout=timeout)
+        try:
+            self.process.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            self.process.kill()  # a crawl that never ends must not outlive its test
+            self.process.wait()
+            raise
         log = self.log_file.read_text(errors="replace")
         assert self.stats_file.exists(), f"the crawl wrote no stats; its log:\n{log[-5000:]}"
         items = [json.loads(line) for line in self.output.read_text().splitlines() if line.strip()]
@@ -53,9 +76,12 @@ class Crawls:
         self.demo_url = demo_url
         self.count = 0
 
-    def start(self, spider: str, *settings: str, output: Path | None = None) -> CrawlRun:
+    def start(
+        self, spider: str, *settings: str, output: Path | None = None, lines: Path | None = None
+    ) -> CrawlRun:
         self.count += 1
         output = output or self.tmp_path / f"{spider}-{self.count}.jsonl"
+        lines = lines or self.tmp_path / f"{spider}-{self.count}.lines"
         stats_file = self.tmp_path / f"stats-{self.count}.json"
         log_file = self.tmp_path / f"log-{self.count}.txt"
         env = {
@@ -71,6 +97,7 @@ class Crawls:
             "-s", f"STATS_JSON_FILE={stats_file}",
             "-s", "TELNETCONSOLE_ENABLED=False",
             "-s", "LOG_LEVEL=INFO",
+            "-s", f"ITEM_LINES_FILE={lines}",
         ]
         for setting in settings:
             command += ["-s", setting]
@@ -78,7 +105,7 @@ class Crawls:
             process = subprocess.Popen(
                 command, cwd=EXAMPLE_PROJECT, env=env, stdout=log, stderr=subprocess.STDOUT
             )
-        return CrawlRun(process, output, stats_file, log_file)
+        return CrawlRun(process, output, stats_file, log_file, lines)
 
     def run(self, spider: str, *settings: str) -> CrawlResult:
         return self.start(spider, *settings).wait()

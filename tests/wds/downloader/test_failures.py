@@ -49,7 +49,7 @@ async def test_each_4xx_is_a_typed_error_with_server_text_and_no_retry(
         assert sum(task_id in line and error.server_text in line for line in logged) == 1
     # The one healthy task still reaches its callback.
     assert spider.answers == {task_of[paths[4]]: [200]}
-    assert "retry/count" not in stats and "wds/retries" not in stats
+    assert "retry/count" not in stats and "wds/retries/count" not in stats
     assert stats["finish_reason"] == "finished"
     assert not any("Traceback" in r.getMessage() for r in caplog.records)
 
@@ -78,7 +78,7 @@ async def test_5xx_and_dropped_connections_are_retried_until_success(
     served_503 = sum(1 for _, s in failed if s == 503)
     dropped = sum(1 for _, s in failed if s is None)
     assert stats["wds/status/503"] == served_503
-    assert stats["wds/retries"] == served_503 + exceptions
+    assert stats["wds/retries/count"] == served_503 + exceptions
     # Twisted's connection pool silently re-sends an idempotent request once when
     # a reused keep-alive connection drops, so the client sees at most the drops.
     assert 0 < exceptions <= dropped
@@ -107,7 +107,7 @@ async def test_retries_are_bounded_then_a_typed_error(
         assert error.status == 503 and "injected fault" in error.server_text
         assert "WDS_RETRY_TIMES" in str(error)
     stats = crawler.stats.get_stats()
-    assert stats["wds/retries"] == 4
+    assert stats["wds/retries/count"] == 4
     assert stats["wds/gave_up"] == stats["wds/gave_up/retries"] == stats["wds/errors/503"] == 2
     assert "retry/count" not in stats
     assert stats["finish_reason"] == "finished"
@@ -132,7 +132,7 @@ async def test_an_unreachable_server_is_a_typed_error(demo_site: Any) -> None:
     [error] = spider.failures["t-1"]
     assert isinstance(error, WdsServerError) and error.status is None
     stats = crawler.stats.get_stats()
-    assert stats["wds/retries"] == 1 and stats["wds/errors/connection"] == 1
+    assert stats["wds/retries/count"] == 1 and stats["wds/errors/connection"] == 1
 
 
 @pytest_twisted.ensureDeferred

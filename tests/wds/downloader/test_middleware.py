@@ -110,14 +110,6 @@ def test_bad_setting_stops_the_crawl_with_its_name() -> None:
         middleware(WDS_POLL_MAX_WAIT="forever")
 
 
-def test_warns_when_placed_below_scrapys_retry_middleware(caplog: pytest.LogCaptureFixture) -> None:
-    path = "scrapy_wds._wds._middleware.WdsDownloaderMiddleware"
-    middleware(DOWNLOADER_MIDDLEWARES={path: 560})
-    assert "RetryMiddleware" not in caplog.text
-    middleware(DOWNLOADER_MIDDLEWARES={path: 500})
-    assert "priority 500, not above RetryMiddleware (550)" in caplog.text
-
-
 def test_every_request_kind_and_its_parked_copy_round_trip() -> None:
     mw, spider = middleware(WDS_API_HEADERS={"Authorization": "Bearer xyz-secret"})
     for request in every_request_kind(spider):
@@ -186,15 +178,12 @@ def test_answers_and_other_requests_pass_through_untouched() -> None:
     assert mw.process_exception(other, ConnectionError()) is None
 
 
-def test_a_closing_engine_is_not_handed_parked_requests() -> None:
-    """Once the engine closes, its scheduler may be closed too: due requests stay parked to be saved."""
+def test_a_stopped_engine_is_not_handed_parked_requests() -> None:
+    """A due request offered to an engine that is not running stays in the room (tried again later)."""
 
     class Engine:
         running = False
         crawled: list[scrapy.Request] = []
-
-        class _slot:  # noqa: N801 - mirrors the engine's private slot
-            closing = None
 
         def crawl(self, request: scrapy.Request) -> None:
             self.crawled.append(request)
@@ -203,12 +192,61 @@ def test_a_closing_engine_is_not_handed_parked_requests() -> None:
     engine = Engine()
     mw.crawler.engine = engine  # type: ignore[assignment]
     request = every_request_kind(spider)[-1]
-    with pytest.raises(RuntimeError, match="closing"):
+    with pytest.raises(RuntimeError, match="not running"):
         mw._send_again(request)
     engine.running = True
-    engine._slot.closing = object()  # type: ignore[assignment]
-    with pytest.raises(RuntimeError, match="closing"):
-        mw._send_again(request)
-    engine._slot.closing = None
     mw._send_again(request)
     assert engine.crawled == [request]
+
+
+@pytest.mark.parametrize(
+    "body",
+    [b'{"TaskState": "Created"}', b'{"taskState": 11}', b'{"State": "inprogress"}', b'{"state": "10"}'],
+)
+def test_a_pending_info_200_is_waited_on_like_a_202(body: bytes) -> None:
+    mw, spider = middleware()
+    request = every_request_kind(spider)[-1]
+    _, parked = park(mw, request, TextResponse(request.url, status=200, body=body, request=request))
+    assert parked.meta["wds"]["polls"] == 1 and parked.dont_filter
+    assert mw.stats.get_value("wds/pending_answers") == 1 and mw.stats.get_value("wds/polls") == 1
+
+
+def test_final_states_and_other_calls_answers_pass() -> None:
+    mw, spider = middleware()
+    kinds = every_request_kind(spider)
+    for state in ("Handled", "AccessDeniedForRobots", "AllRequestGatesExhausted", "Deleted", 0, 12):
+        request = kinds[-1].copy()
+        answer = TextResponse(request.url, status=200, body=json.dumps({"TaskState": state}).encode(), request=request)
+        assert mw.process_response(request, answer) is answer
+    crawl = kinds[1]
+    answer = TextResponse(crawl.url, status=200, body=b'{"TaskState": "Created"}', request=crawl)
+    assert mw.process_response(crawl, answer) is answer  # not an info answer: the body is the spider's
+    malformed = TextResponse(kinds[-1].url, status=200, body=b"<html>", request=kinds[-1])
+    assert mw.process_response(kinds[-1], malformed) is malformed  # the spider side reports it
+
+
+def test_a_wait_starts_the_failure_count_again() -> None:
+    mw, spider = middleware(WDS_RETRY_TIMES=2)
+    request = every_request_kind(spider)[-1]
+    _, retried = park(mw, request, Response(request.url, status=503, request=request))
+    assert retried.meta["retry_times"] == 1
+    assert mw.stats.get_value("wds/retries/count") == 1
+    assert mw.stats.get_value("wds/retries/reason_count/503") == 1
+    mw.room = type(mw.room)(mw.room._clock, mw._send_again)
+    _, retried = park(mw, retried, Response(request.url, status=503, request=retried))
+    assert retried.meta["retry_times"] == 2
+    mw.room = type(mw.room)(mw.room._clock, mw._send_again)
+    _, waiting = park(mw, retried, Response(request.url, status=202, request=retried))
+    assert waiting.meta["retry_times"] == 0  # the server answered: failures count anew
+    mw.room = type(mw.room)(mw.room._clock, mw._send_again)
+    _, retried = park(mw, waiting, Response(request.url, status=503, request=waiting))
+    assert retried.meta["retry_times"] == 1
+
+
+def test_scrapys_retry_and_cache_leave_api_calls_alone() -> None:
+    from scrapy_wds._wds._api import WdsApi
+    from scrapy_wds._wds._task import WdsTask
+
+    request = WdsApi(API).info(WdsTask("job", "t1", "http://site/"))
+    assert request.meta["dont_retry"] is True and request.meta["dont_cache"] is True
+    assert request.meta["wds"]["ticket"]

@@ -1,21 +1,11 @@
-"""The waiting room on a fake clock: order, one timer, release failures, JOBDIR file."""
+"""The waiting room on a fake clock: order, one timer, release failures."""
 
 from __future__ import annotations
 
-import pickle
-from pathlib import Path
-
-import pytest
-from scrapy import Request, Spider
+from scrapy import Request
 from twisted.internet.task import Clock
 
-from scrapy_wds._wds._waiting_room import (
-    RELEASE_RETRY_DELAY,
-    WaitingRoom,
-    load_parked,
-    parked_file,
-    save_parked,
-)
+from scrapy_wds._wds._waiting_room import RELEASE_RETRY_DELAY, WaitingRoom
 
 
 def make_room() -> tuple[Clock, WaitingRoom, list[str]]:
@@ -83,38 +73,3 @@ def test_close_reports_remaining_delays_and_stops_releasing() -> None:
     room.park(Request("http://x/b"), 0)
     clock.advance(1)
     assert released == []
-
-
-class _Spider(Spider):
-    name = "room"
-
-    def parse_info(self, response):  # pragma: no cover - only named
-        pass
-
-    def on_error(self, failure):  # pragma: no cover - only named
-        pass
-
-
-def test_jobdir_file_round_trip(tmp_path: Path) -> None:
-    spider = _Spider()
-    request = Request(
-        "http://wds/api/v2/tasks/t%201/info",
-        callback=spider.parse_info,
-        errback=spider.on_error,
-        meta={"wds": {"action": "info", "task": {"id": "t 1", "url": "http://s/"}, "polls": 2}},
-        dont_filter=True,
-    )
-    save_parked(str(tmp_path), [(1.5, request)], spider)
-    paused, parked = load_parked(str(tmp_path), spider)
-    assert paused >= 0
-    [(delay, back)] = parked
-    assert delay == 1.5
-    assert back.url == request.url and back.meta == request.meta and back.dont_filter
-    assert back.callback == spider.parse_info and back.errback == spider.on_error
-
-
-def test_foreign_jobdir_file_is_a_clear_error(tmp_path: Path) -> None:
-    parked_file(str(tmp_path)).write_bytes(pickle.dumps(["something else"]))
-    with pytest.raises(ValueError, match="fresh JOBDIR"):
-        load_parked(str(tmp_path), _Spider())
-    assert load_parked(str(tmp_path / "none"), _Spider()) == (0.0, [])

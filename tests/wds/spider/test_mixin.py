@@ -9,10 +9,11 @@ import pytest
 import pytest_twisted
 from scrapy.downloadermiddlewares.offsite import OffsiteMiddleware
 from scrapy.exceptions import CloseSpider
-from scrapy.utils.request import RequestFingerprinter
 from twisted.python.failure import Failure
 
 from scrapy_wds import JobConfig, JobConfigError, WdsSpiderError, WdsTaskNotFound
+
+from scrapy_wds._wds._ledger import make_ticket
 
 from ._spiders import Book, DemoSpider, answer, follow_up, make_spider
 
@@ -35,9 +36,12 @@ async def test_start_answer_gives_one_follow_up_per_task() -> None:
         "http://wds.test/base/path/api/v2/tasks/t1/info",
         "http://wds.test/base/path/api/v2/tasks/7/info",
     ]
+    ticket = out[1].meta["wds"].pop("ticket")
+    assert ticket == make_ticket("GET", out[1].url)  # named by the call: the same after a crash
     assert out[1].meta == {"wds": {"action": "info", "job": "demo", "callback": "parse", "follow_up": True,
                                    "task": {"id": "7", "url": "http://site.test/b"}},
-                           "dont_obey_robotstxt": True, "allow_offsite": True}
+                           "dont_obey_robotstxt": True, "allow_offsite": True,
+                           "dont_retry": True, "dont_cache": True}
     assert stats(spider) == {"wds/jobs/started": 1, "wds/tasks/found": 2, "wds/malformed_answers/start": 1}
 
 
@@ -47,12 +51,16 @@ async def test_crawl_follow_ups_go_to_the_named_callback_with_its_kwargs() -> No
     crawl = spider.wds_crawl(follow_up(spider), "CSS: a", callback=spider.parse_detail, cb_kwargs={"depth": 2},
                              errback="on_failure")
     task = {"Id": "t9", "Url": "http://site.test/9"}
-    out = await run(spider, answer(crawl, [task, task]))
-    # The same page returned twice is followed once (first sight, by canonical URL).
+    # The same page again, under a new id and a URL that differs only in form.
+    again = {"Id": "t10", "Url": "http://site.test/9?"}
+    out = await run(spider, answer(crawl, [task, task, again]))
     assert [r.meta["wds"]["callback"] for r in out] == ["parse_detail"]
     assert [r.meta["wds"]["errback"] for r in out] == ["on_failure"]
     assert [r.cb_kwargs for r in out] == [{"depth": 2}]
-    assert spider.crawler.stats.get_value("wds/tasks/known_again") == 1
+    assert stats(spider) == {"wds/tasks/found": 1, "wds/tasks/known_again": 2}
+    # Another crawl answer naming the page with yet another id: followed never again.
+    crawl = spider.wds_crawl(follow_up(spider, task_id="t2"), "CSS: a", callback=spider.parse_detail)
+    assert await run(spider, answer(crawl, [{"Id": "t11", "Url": "http://site.test/9"}])) == []
 
 
 @pytest_twisted.ensureDeferred

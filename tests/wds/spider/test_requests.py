@@ -13,6 +13,7 @@ from scrapy.utils.request import request_from_dict
 
 from scrapy_wds import WdsSpiderError, WdsTask
 from scrapy_wds._wds._api import MAX_GET_URL_LENGTH
+from scrapy_wds._wds._ledger import make_ticket
 
 from ._spiders import Book, DemoSpider, follow_up, make_spider
 
@@ -29,9 +30,12 @@ def test_start_request_posts_the_job_config_under_the_base_path() -> None:
     assert request.headers[b"Content-Type"] == b"application/json"
     # Besides its own key, only Scrapy's flags that keep site filters off API calls.
     assert request.meta == {
-        "wds": {"action": "start", "job": "demo", "callback": "parse"},
+        "wds": {"action": "start", "job": "demo", "callback": "parse",
+                "ticket": make_ticket("POST", request.url, request.body)},
         "dont_obey_robotstxt": True,
         "allow_offsite": True,
+        "dont_retry": True,
+        "dont_cache": True,
     }
 
 
@@ -142,7 +146,7 @@ def test_every_kind_round_trips_through_request_dicts_and_pickle() -> None:
     for request in every_kind(spider):
         json.dumps(request.meta)  # JSON-compatible meta, nothing else
         assert "wds" in request.meta
-        assert set(request.meta) <= {"wds", "dont_obey_robotstxt", "allow_offsite"}
+        assert set(request.meta) <= {"wds", "dont_obey_robotstxt", "allow_offsite", "dont_retry", "dont_cache"}
         as_dict = request.to_dict(spider=spider)
         assert as_dict["callback"] == "_wds_on_answer"
         assert as_dict["errback"] == "_wds_on_error"

@@ -1,0 +1,159 @@
+"""The spider side's bookkeeping with the ledger: answers in, one write out.
+
+The mixin hands every answer's output here before passing it on to Scrapy:
+
+* follow-ups of pages (requests whose ``meta["wds"]["follow_up"]`` is set)
+  go out only on the page's first sight in the job, by canonical URL;
+* every WDS request in the output becomes an owed ticket;
+* the answer's own ticket is settled in the same write, unless it produced
+  items: then it is settled once the last of them has been through the
+  pipelines (``item_scraped`` / ``item_dropped`` / ``item_error``), so a
+  kill between "item handed to Scrapy" and "item stored" loses nothing.
+
+One keeper per crawler (:func:`keeper_for`); the downloader middleware uses
+the same one's :attr:`LedgerKeeper.ledger` for claims, parking and resume.
+"""
+
+from __future__ import annotations
+
+import weakref
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from typing import Any, TypeVar
+
+from scrapy import Request, signals
+from scrapy.http import Response
+
+from scrapy_wds._wds._ledger import TICKET_KEY, Ledger, Owed, Page, backend_for, page_of
+from scrapy_wds._wds._ledger_requests import request_to_data
+from scrapy_wds._wds._task import META_KEY
+
+_KEEPERS: weakref.WeakKeyDictionary[Any, LedgerKeeper] = weakref.WeakKeyDictionary()
+
+_T = TypeVar("_T")
+
+
+def keeper_for(crawler: Any) -> LedgerKeeper:
+    """The crawler's keeper, made (and its ledger read) on first use."""
+    keeper = _KEEPERS.get(crawler)
+    if keeper is None:
+        keeper = _KEEPERS[crawler] = LedgerKeeper(crawler, backend_for(crawler))
+    return keeper
+
+
+def ticket_of(request: Request | None) -> str | None:
+    wds = request.meta.get(META_KEY) if request is not None else None
+    ticket = wds.get(TICKET_KEY) if isinstance(wds, dict) else None
+    return ticket if isinstance(ticket, str) else None
+
+
+def _page_of_follow_up(request: Request) -> Page | None:
+    wds = request.meta[META_KEY]
+    task = wds.get("task")
+    if not wds.get("follow_up") or not isinstance(task, dict):
+        return None
+    return page_of(str(wds.get("job", "")), str(task.get("url", "")))
+
+
+class LedgerKeeper:
+    def __init__(self, crawler: Any, ledger: Ledger) -> None:
+        self.crawler = crawler
+        self.ledger = ledger
+        self.stats = crawler.stats
+        #: Items of an answer not yet through the pipelines, by the answer's ticket.
+        self._items_pending: Counter[str] = Counter()
+        for signal in (signals.item_scraped, signals.item_dropped, signals.item_error):
+            crawler.signals.connect(self._item_done, signal=signal)
+
+    # -- before building follow-ups ------------------------------------------
+
+    def new_pages(self, job: str, tasks: Sequence[_T], url_of: Any) -> list[_T]:
+        """The tasks whose page the job has not seen (each page once), in order.
+
+        A cheap pre-filter, so follow-up requests are built only for new pages
+        (:meth:`answered` makes the decision that counts).  Counts the others
+        as ``wds/tasks/known_again``.
+        """
+        keys = [page_of(job, url_of(task)) for task in tasks]
+        known = self.ledger.known(keys)
+        fresh, seen = [], set()
+        for task, key, is_known in zip(tasks, keys, known):
+            if is_known or key in seen:
+                continue
+            seen.add(key)
+            fresh.append(task)
+        if len(fresh) < len(tasks):
+            self.stats.inc_value("wds/tasks/known_again", len(tasks) - len(fresh))
+        return fresh
+
+    # -- after an answer's callback ------------------------------------------
+
+    def answered(self, response: Response, output: Iterable[Any]) -> list[Any]:
+        """Record what one answer produced (one write); return what to pass on to Scrapy."""
+        output = list(output)
+        parent = ticket_of(response.request)
+        pages: list[Page] = []
+        issued: list[Owed] = []
+        items = 0
+        for element in output:
+            ticket = ticket_of(element) if isinstance(element, Request) else None
+            if ticket is not None:
+                page = _page_of_follow_up(element)
+                if page is not None and page not in pages:
+                    pages.append(page)
+                issued.append(Owed(ticket, request_to_data(element), page=page))
+            elif not isinstance(element, Request):
+                items += 1
+        settled = [parent] if parent is not None and not items else []
+        if parent is not None and items:
+            self._items_pending[parent] += items
+        if not (pages or issued or settled):
+            return output
+        first = self.ledger.record(pages=pages, issued=issued, settled=settled)
+        fresh = {page for page, is_first in zip(pages, first) if is_first}
+        if pages:
+            self.stats.inc_value("wds/tasks/found", len(fresh))
+            if len(fresh) < len(pages):
+                self.stats.inc_value("wds/tasks/known_again", len(pages) - len(fresh))
+        if len(fresh) == len(pages):
+            return output
+        return [
+            element
+            for element in output
+            if not isinstance(element, Request)
+            or ticket_of(element) is None
+            or _page_of_follow_up(element) in (None, *fresh)
+        ]
+
+    def failed(self, request: Request | None) -> None:
+        """The call failed for good (its errback ran): nothing more is owed for it."""
+        ticket = ticket_of(request)
+        if ticket is not None:
+            self.ledger.record(settled=[ticket])
+
+    def _item_done(self, response: Any = None, **_: Any) -> None:
+        ticket = ticket_of(getattr(response, "request", None))
+        if ticket is None or ticket not in self._items_pending:
+            return
+        self._items_pending[ticket] -= 1
+        if self._items_pending[ticket] <= 0:
+            del self._items_pending[ticket]
+            self.ledger.record(settled=[ticket])
+
+    # -- the job start ---------------------------------------------------------
+
+    def start(self, request: Request) -> Request | None:
+        """The job start, unless a previous run of this JOBDIR/ledger already had its answer.
+
+        A start still owed is sent again ``dont_filter``: the dupefilter of a
+        resumed crawl has seen it, and the ledger drops the copy if one is out.
+        """
+        ticket = ticket_of(request)
+        if ticket is None:
+            return request
+        if self.ledger.is_settled(ticket):
+            self.stats.inc_value("wds/jobs/already_started")
+            return None
+        request = request.replace(dont_filter=True)
+        self.ledger.record(issued=[Owed(ticket, request_to_data(request))])
+        return request
