@@ -77,3 +77,15 @@ def test_books_asks_info_only_for_the_pages_whose_callback_reads_it(
     assert answered == {"info": len(truth), "crawl": shape["crawls"], "scrape-multiple": len(truth)}
     assert sum(answered.values()) < 3 * shape["tasks"] - (shape["tasks"] - len(truth))
     assert sum(c["status"] == 202 for c in calls) == shape["tasks"]
+
+
+@pytest.mark.parametrize("known_pages", ["new", "omit"])
+def test_books_rules_gives_the_truth_whatever_crawl_answers_for_known_pages(
+    crawls: Crawls, wds_emulator: Any, truth: list[dict[str, str]], known_pages: str
+) -> None:
+    wds_emulator.configure(known_pages=known_pages, pending_polls=1, pending_info="200")
+    result = crawls.run("books_rules", *FAST_POLLS)
+    assert_books_equal_truth(result, truth)
+    calls = task_calls(wds_emulator)
+    assert not [c for c in calls if c["path"].endswith("/info")]
+    assert max(Counter(call_of(c) for c in calls if c["status"] == 200).values()) == 1
