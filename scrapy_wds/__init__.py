@@ -25,6 +25,7 @@ from scrapy_wds._wds._task import WdsTask
 from scrapy_wds._wds._follow_ups import wds_skip_info
 from scrapy_wds._wds._errors import (
     WdsAccessDenied,
+    WdsBadAnswer,
     WdsBadRequest,
     WdsError,
     WdsGaveUpWaiting,
@@ -33,6 +34,9 @@ from scrapy_wds._wds._errors import (
     WdsUnexpectedResponse,
     WdsUnprocessable,
 )
+
+#: The release, read by the build too (``pyproject.toml``: one version source).
+__version__ = "0.2.0"
 
 __all__ = [
     "Addon",
@@ -58,6 +62,7 @@ __all__ = [
     "WdsSpiderMixin",
     "WdsTask",
     "WdsAccessDenied",
+    "WdsBadAnswer",
     "WdsBadRequest",
     "WdsError",
     "WdsGaveUpWaiting",

@@ -6,7 +6,8 @@ from urllib.parse import urlsplit
 
 from scrapy.settings import BaseSettings, SETTINGS_PRIORITIES
 
-from scrapy_wds._wds._middleware import WdsDownloaderMiddleware, middleware_class
+from scrapy_wds._wds._call_facts import middleware_class
+from scrapy_wds._wds._middleware import WdsDownloaderMiddleware
 from scrapy_wds._wds._settings import DEFAULTS
 
 MIDDLEWARE_PATH = "scrapy_wds._wds._middleware.WdsDownloaderMiddleware"
@@ -42,10 +43,17 @@ def _give_the_api_its_own_slot(settings: BaseSettings) -> None:
     towards the crawled site is WDS's job (``JobConfig.crawl_delays``).  A
     ``DOWNLOAD_SLOTS`` entry the user wrote for the API host is left alone.
     """
-    host = urlsplit(str(settings.get("WDS_API_URL"))).hostname
-    slots = dict(settings.getdict("DOWNLOAD_SLOTS"))
-    if not host or host in slots:
+    try:
+        host = urlsplit(str(settings.get("WDS_API_URL"))).hostname
+        concurrency = int(settings.get("CONCURRENT_REQUESTS"))
+    except (TypeError, ValueError):
+        return  # a bad value: reported, naming the setting, when the spider opens
+    slots = settings.get("DOWNLOAD_SLOTS") or {}
+    if not isinstance(slots, (dict, BaseSettings)):
         return
-    slots[host] = {"delay": 0, "concurrency": settings.getint("CONCURRENT_REQUESTS")}
+    slots = dict(slots)
+    if not host or host in slots or concurrency < 1:
+        return
+    slots[host] = {"delay": 0, "concurrency": concurrency}
     priority = max(settings.getpriority("DOWNLOAD_SLOTS") or 0, SETTINGS_PRIORITIES["addon"])
     settings.set("DOWNLOAD_SLOTS", slots, priority=priority)

@@ -20,13 +20,12 @@ from scrapy import Request
 
 from scrapy_wds._wds._ledger import TICKET_KEY, make_ticket
 from scrapy_wds._wds._selectors import ScrapeField, WdsSelector
-from scrapy_wds._wds._settings import parse_api_url
+from scrapy_wds._wds._settings import check_scrape_multiple_method, parse_api_url
 from scrapy_wds._wds._task import META_KEY, WdsTask
 
 #: Scrape-multiple goes by GET below this URL length, by POST from it on:
 #: many servers and proxies refuse URLs longer than about 2,000 characters.
 MAX_GET_URL_LENGTH = 2000
-SCRAPE_MULTIPLE_METHODS = ("auto", "get", "post")
 JSON_HEADERS = {"Content-Type": "application/json", "Accept": "application/json"}
 #: Scrapy's own meta flags for calls to the API.  robots.txt and the spider's
 #: allowed_domains govern the crawled site, and WDS applies both itself (its
@@ -41,16 +40,6 @@ SCRAPY_FLAGS = {
     "dont_retry": True,
     "dont_cache": True,
 }
-
-
-def check_scrape_multiple_method(value: object) -> str:
-    text = str(value or "auto").strip().lower()
-    if text not in SCRAPE_MULTIPLE_METHODS:
-        raise ValueError(
-            f"WDS_SCRAPE_MULTIPLE_METHOD is {value!r}; use \"auto\" (GET while the URL "
-            "is short, POST beyond), \"get\" or \"post\""
-        )
-    return text
 
 
 def _segment(value: str) -> str:

@@ -12,6 +12,8 @@ downloader.
 
 from __future__ import annotations
 
+import re
+
 from scrapy.exceptions import IgnoreRequest
 
 #: Longest server text kept on an error (the rest is cut, with a marker).
@@ -24,6 +26,8 @@ def describe_call(action: str, task_id: str | None, job: str | None, page_url: s
     The page URL is there because a task id alone means nothing to the user:
     the page is what they can open, exclude or report.
     """
+    if task_id is None and action == "start":
+        return f"start of job {job!r}" if job else "job start"
     target = f"task {task_id!r}" if task_id is not None else "the job start"
     if job:
         target += f" of job {job!r}"
@@ -73,7 +77,16 @@ class WdsError(IgnoreRequest):
         self.server_text = truncate_server_text(server_text)
         self.url = url
         self.detail = detail
+        self.hint = self.choose_hint()
         super().__init__(self._message())
+
+    def choose_hint(self) -> str:
+        """The hint for this call: subclasses pick by what failed and the server's words."""
+        return type(self).hint
+
+    @property
+    def is_job_start(self) -> bool:
+        return self.task_id is None and self.action == "start"
 
     def _message(self) -> str:
         call = describe_call(self.action, self.task_id, self.job, self.page_url)
@@ -99,10 +112,28 @@ def _rebuild(cls: type[WdsError], state: dict[str, object]) -> WdsError:
     return error
 
 
+#: Where the API lives is wrong: the job start met a route the server does not serve.
+_WRONG_PATH_HINT = (
+    "the server at WDS_API_URL does not serve the WDS API under that path; set WDS_API_URL "
+    "to the base under which /api/v2/ lives (e.g. http://localhost:2807, or "
+    "http://host/wds/ behind a proxy); the call is not retried"
+)
+#: "Page answered HTTP 404": WDS downloaded the page and the site refused it.
+_PAGE_STATUS = re.compile(r"\b(?:page|site|target)\b[^.;]*?\bHTTP\s*(\d{3})\b", re.IGNORECASE)
+
+
 class WdsBadRequest(WdsError):
     """400: the server rejected the call's parameters (selector, attribute, body)."""
 
     hint = "fix the selector or parameters quoted above; the call is not retried"
+
+    def choose_hint(self) -> str:
+        if self.is_job_start:
+            return (
+                "the server refused the job's config: fix the JobConfig field it names "
+                "(wds_job or wds_job_config()); the call is not retried"
+            )
+        return self.hint
 
 
 class WdsAccessDenied(WdsError):
@@ -113,6 +144,27 @@ class WdsAccessDenied(WdsError):
         "check the job's Proxy / CrawlDelays settings; the call is not retried"
     )
 
+    def choose_hint(self) -> str:
+        text = self.server_text
+        page_status = _PAGE_STATUS.search(text)
+        if page_status:
+            return (
+                f"the page itself answered HTTP {page_status.group(1)} to WDS: the link is "
+                "dead or the site refuses it; check the selector that led to it (or the "
+                "start URL); the call is not retried"
+            )
+        if re.search(r"robots", text, re.IGNORECASE):
+            return (
+                "the site's robots.txt forbids this page to WDS's user agent; leave it out "
+                "(an `on=` pattern, a narrower selector); the call is not retried"
+            )
+        if re.search(r"gate|proxy|proxies|timed? ?out|connect", text, re.IGNORECASE):
+            return (
+                "every request gateway (proxy, host IP) failed to download the page; check "
+                "the job's Proxy and CrawlDelays settings on the WDS server; the call is not retried"
+            )
+        return self.hint
+
 
 class WdsTaskNotFound(WdsError):
     """404: the task (or job) is unknown to the server."""
@@ -121,6 +173,9 @@ class WdsTaskNotFound(WdsError):
         "the task id is not known to this server (job restarted FromScratch, "
         "another server, or a stale JOBDIR); the call is not retried"
     )
+
+    def choose_hint(self) -> str:
+        return _WRONG_PATH_HINT if self.is_job_start else self.hint
 
 
 class WdsUnprocessable(WdsError):
@@ -137,6 +192,16 @@ class WdsUnexpectedResponse(WdsError):
         "(an authenticating proxy may need an Authorization header)"
     )
 
+    def choose_hint(self) -> str:
+        if self.status in (401, 407):
+            return (
+                "the server (or a proxy in front of it) wants credentials: add them to "
+                'WDS_API_HEADERS, e.g. {"Authorization": "Bearer …"}'
+            )
+        if self.is_job_start and self.status in (404, 405):
+            return _WRONG_PATH_HINT
+        return self.hint
+
 
 class WdsServerError(WdsError):
     """5xx answers or failed connections, still failing after every retry."""
@@ -144,6 +209,23 @@ class WdsServerError(WdsError):
     hint = (
         "the WDS server is failing or unreachable; check that it runs at WDS_API_URL, "
         "or raise WDS_RETRY_TIMES / WDS_RETRY_MAX_DELAY"
+    )
+
+    def choose_hint(self) -> str:
+        if self.is_job_start:
+            return (
+                "no working WDS API answered at WDS_API_URL; start the WDS server (or fix "
+                "WDS_API_URL), or raise WDS_START_PATIENCE to wait longer for it"
+            )
+        return self.hint
+
+
+class WdsBadAnswer(WdsError):
+    """A 2xx answer whose body is not the documented JSON, still so after every retry."""
+
+    hint = (
+        "something other than WDS answered (a login page, a proxy's error page) or the "
+        "answer was cut short; check that WDS_API_URL reaches the WDS server itself"
     )
 
 

@@ -10,6 +10,7 @@ server expects them) and are sent untouched, so newer servers keep working.
 
 from __future__ import annotations
 
+import difflib
 import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, fields
@@ -181,7 +182,7 @@ class JobConfig:
     part of the config, in wire form (``{"SomeNewSection": {...}}``), sent as is.
     """
 
-    start_urls: Sequence[str]
+    start_urls: Sequence[str] = ()
     type: str | None = None
     headers: Mapping[str, str | Sequence[str]] | None = None
     restart_mode: str | None = None
@@ -203,6 +204,7 @@ class JobConfig:
 
     def to_wire(self) -> dict[str, Any]:
         """The checked JSON body; raises :class:`JobConfigError` naming the bad field."""
+        _check_no_unknown_fields(self)
         wire: dict[str, Any] = {}
         for attr in (f.name for f in fields(self) if f.name != "extra"):
             value = getattr(self, attr)
@@ -217,6 +219,44 @@ class JobConfig:
 
     def validate(self) -> None:
         self.to_wire()
+
+
+#: The constructor the dataclass wrote, wrapped below.
+_dataclass_init = JobConfig.__init__
+_ATTRIBUTES = tuple(f.name for f in fields(JobConfig))
+
+
+def _init_keeping_unknown_fields(self: JobConfig, *args: Any, **kwargs: Any) -> None:
+    """The dataclass constructor, except that unknown keywords are kept for :meth:`to_wire`.
+
+    ``wds_job = JobConfig(strat_urls=[...])`` runs when Scrapy imports the
+    spider module: a TypeError there is a traceback from Scrapy's spider
+    loader.  Kept here, the typo becomes one line naming it when the spider
+    starts, and the crawl is refused before anything is sent.
+    """
+    unknown = {name: kwargs.pop(name) for name in list(kwargs) if name not in _ATTRIBUTES}
+    _dataclass_init(self, *args, **kwargs)
+    self.__dict__["_unknown_fields"] = sorted(unknown)
+
+
+JobConfig.__init__ = _init_keeping_unknown_fields  # type: ignore[method-assign]
+
+
+def _check_no_unknown_fields(config: JobConfig) -> None:
+    unknown = config.__dict__.get("_unknown_fields") or []
+    if not unknown:
+        return
+    guesses = [
+        f"{name!r} (did you mean {close[0]!r}?)" if close else repr(name)
+        for name in unknown
+        for close in [difflib.get_close_matches(name, _ATTRIBUTES, n=1)]
+    ]
+    every_guessed = all("did you mean" in guess for guess in guesses)
+    fields_list = "" if every_guessed else f"; its fields are {', '.join(_ATTRIBUTES)}"
+    raise JobConfigError(
+        f"JobConfig has no field {', '.join(guesses)}{fields_list} "
+        "(wire keys the server knows go in extra={...})"
+    )
 
 
 def _put(wire: dict[str, Any], path: tuple[str, ...], value: Any) -> None:

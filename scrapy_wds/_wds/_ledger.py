@@ -87,6 +87,10 @@ class Ledger(Protocol):
         """Whether ``ticket`` was settled (the job start asks: send it again?)."""
         ...
 
+    def is_owed(self, ticket: str) -> bool:
+        """Whether ``ticket`` is issued and not settled (a resumed job start is sent again)."""
+        ...
+
     def record(
         self,
         *,
@@ -190,10 +194,13 @@ def backend_for(crawler: Any) -> Ledger:
                 RedisLedger,
             )
         except ImportError:
+            from scrapy_wds._wds._ledger_memory import WorkerLocalLedger
+
             logger.warning(
-                "The WDS ledger has no Redis backend in this version: what the crawl owes "
-                "is kept by this worker only"
+                "The WDS ledger has no Redis backend in this version: each worker follows "
+                "pages once by itself, and what a dead worker owed is not picked up"
             )
+            return WorkerLocalLedger()
         else:
             ledger: Ledger = RedisLedger(crawler)
             return ledger

@@ -60,6 +60,9 @@ class LedgerKeeper:
         self.crawler = crawler
         self.ledger = ledger
         self.stats = crawler.stats
+        #: Scrapy's DepthMiddleware drops requests deeper than this (0: no limit);
+        #: they must not be owed, or the end of the crawl would ask them anyway.
+        self._max_depth = crawler.settings.getint("DEPTH_LIMIT")
         #: Items of an answer not yet through the pipelines, by the answer's ticket.
         self._items_pending: Counter[str] = Counter()
         for signal in (signals.item_scraped, signals.item_dropped, signals.item_error):
@@ -92,16 +95,21 @@ class LedgerKeeper:
         """Record what one answer produced (one write); return what to pass on to Scrapy."""
         output = list(output)
         parent = ticket_of(response.request)
+        # What Scrapy's DepthMiddleware will say of this answer's requests.
+        depth = int(response.meta.get("depth", 0)) + 1 if response.request is not None else 1
+        too_deep = bool(self._max_depth) and depth > self._max_depth
         pages: list[Page] = []
         issued: list[Owed] = []
         items = 0
         for element in output:
             ticket = ticket_of(element) if isinstance(element, Request) else None
-            if ticket is not None:
+            if ticket is not None and not too_deep:
                 page = _page_of_follow_up(element)
                 if page is not None and page not in pages:
                     pages.append(page)
-                issued.append(Owed(ticket, request_to_data(element), page=page))
+                data = request_to_data(element)
+                data["meta"]["depth"] = depth  # kept, so a resumed call counts on
+                issued.append(Owed(ticket, data, page=page))
             elif not isinstance(element, Request):
                 items += 1
         settled = [parent] if parent is not None and not items else []
@@ -154,6 +162,9 @@ class LedgerKeeper:
         if self.ledger.is_settled(ticket):
             self.stats.inc_value("wds/jobs/already_started")
             return None
-        request = request.replace(dont_filter=True)
+        if self.ledger.is_owed(ticket):
+            return request.replace(dont_filter=True)  # owed since a previous run
+        # A first start stays filterable: several scrapy-redis workers starting
+        # the same job share one dupefilter, which lets one of them through.
         self.ledger.record(issued=[Owed(ticket, request_to_data(request))])
         return request

@@ -39,6 +39,9 @@ class MemoryLedger:
     def is_settled(self, ticket: str) -> bool:
         return ticket in self.settled
 
+    def is_owed(self, ticket: str) -> bool:
+        return ticket in self.owed_tickets
+
     def owed(self) -> int:
         return len(self.owed_tickets)
 
@@ -130,3 +133,18 @@ class MemoryLedger:
 
     def close(self, graceful: bool) -> None:
         pass
+
+
+class WorkerLocalLedger(MemoryLedger):
+    """One scrapy-redis worker's view when no shared ledger is available.
+
+    Other workers answer the calls this one issued, so it cannot tell a gap
+    from work done elsewhere: it never re-asks at idle nor keeps the spider
+    open for what it issued.
+    """
+
+    def orphans(self) -> list[Owed]:
+        return []
+
+    def owed(self) -> int:
+        return 0

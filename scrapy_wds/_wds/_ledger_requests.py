@@ -17,8 +17,9 @@ from scrapy import Request
 from scrapy_wds._wds._api import SCRAPY_FLAGS
 from scrapy_wds._wds._task import META_KEY
 
-#: Request meta keys kept besides ``meta["wds"]`` (Scrapy's own flags).
-_KEPT_META = (META_KEY, *SCRAPY_FLAGS, "retry_times")
+#: Request meta keys kept besides ``meta["wds"]``: Scrapy's own flags, its
+#: retry counter and its depth (so DEPTH_LIMIT holds across a resume).
+_KEPT_META = (META_KEY, *SCRAPY_FLAGS, "retry_times", "depth")
 _KEPT_HEADERS = ("Accept", "Content-Type")
 
 

@@ -32,7 +32,6 @@ from __future__ import annotations
 
 import logging
 import time
-from email.utils import parsedate_to_datetime
 from typing import Any, NoReturn
 
 from scrapy import Request, Spider, signals
@@ -43,21 +42,33 @@ from scrapy.http import Response
 from scrapy.utils.misc import load_object
 
 from scrapy_wds._backoff import backoff_delay
-from scrapy_wds._wds._answers import MalformedAnswer, TaskState, load_json, parse_status
+from scrapy_wds._wds._answer_shape import shape_problem
+from scrapy_wds._wds._answers import TaskState
+from scrapy_wds._wds._call_facts import (
+    action_of,
+    call_facts,
+    describe,
+    is_wds,
+    pending_state,
+    retry_after,
+)
+from scrapy_wds._wds._config_check import is_refused, settings_or_refuse
 from scrapy_wds._wds._gate import TaskGate, hears_answers, returning
 from scrapy_wds._wds._errors import (
     ERROR_BY_STATUS,
+    WdsBadAnswer,
     WdsError,
     WdsGaveUpWaiting,
     WdsServerError,
     WdsUnexpectedResponse,
-    describe_call,
 )
 from scrapy_wds._wds._ledger import Owed
 from scrapy_wds._wds._ledger_keeper import keeper_for, ticket_of
 from scrapy_wds._wds._ledger_requests import request_to_data
 from scrapy_wds._wds._owed_calls import OwedCalls
+from scrapy_wds._wds._selector_watch import SelectorWatch
 from scrapy_wds._wds._settings import WdsSettings
+from scrapy_wds._wds._start_patience import RetryBudget, close_after_failed_start
 from scrapy_wds._wds._task import META_KEY
 from scrapy_wds._wds._waiting_room import SetAside, WaitingRoom
 
@@ -65,10 +76,12 @@ logger = logging.getLogger(__name__)
 
 #: Statuses retried like 5xx: request timeout and "too many requests".
 RETRY_STATUSES = frozenset({408, 429})
-#: Task states that mean "the page is not there yet": waited on like a 202.
-PENDING_STATES = frozenset({TaskState.Created, TaskState.InProgress})
 #: Scrapy's retry stats for WDS calls: wds/retries/count, …/reason_count/<reason>.
 RETRY_STATS_KEY = "wds/retries"
+#: Times a call that failed WDS_RETRY_TIMES times in a row rests (WDS_RETRY_MAX_DELAY)
+#: and starts again before it is given up: a server that fails one call in ten
+#: over a crawl of thousands of calls must not cost pages.
+RETRY_RESTS = 3
 
 
 class WdsDownloaderMiddleware:
@@ -84,6 +97,7 @@ class WdsDownloaderMiddleware:
         self.ledger = keeper_for(crawler).ledger
         self.room = WaitingRoom(reactor, self._send_again)  # type: ignore[arg-type]
         self.owed = OwedCalls(crawler, self.ledger, self.room)
+        self.selector_watch = SelectorWatch(crawler, settings.selector_warn_pages)
         # A task's other calls wait behind its first one (see _gate).
         self.gate = TaskGate(self._send_again, self._hold_in_ledger, self.stats)
         crawler.signals.connect(self._release_held_at_idle, signal=signals.spider_idle)
@@ -99,8 +113,10 @@ class WdsDownloaderMiddleware:
                 "WdsDownloaderMiddleware is off: WDS_API_URL is not set (give the WDS "
                 "server's base URL, e.g. http://localhost:2807)"
             )
-        # A bad value is a ValueError naming the setting: the crawl stops at start.
-        settings = WdsSettings.from_settings(crawler.settings)
+        # A bad value is one line naming the setting, and the spider closed at open.
+        settings = settings_or_refuse(crawler)
+        if is_refused(crawler):
+            return cls(crawler, settings)
         logger.info(
             "WDS API at %s; extra headers on every call: %s",
             settings.api_url,
@@ -111,8 +127,10 @@ class WdsDownloaderMiddleware:
     # -- the downloader side --------------------------------------------
 
     def process_request(self, request: Request, spider: Spider | None = None) -> None:
-        if not _is_wds(request):
+        if not is_wds(request):
             return
+        if is_refused(self.crawler):
+            raise IgnoreRequest("the WDS crawl was refused at open; nothing is sent")
         ticket = ticket_of(request)
         if ticket is not None and not self.ledger.claim(ticket):
             # Settled already, or another copy is in flight or parked (a copy
@@ -120,7 +138,7 @@ class WdsDownloaderMiddleware:
             self.stats.inc_value("wds/ledger/copies_dropped")
             self._set_aside(request, "another copy of this WDS call carries its ticket")
         self.gate.check(request)  # raises to hold a call behind its task's first call
-        self.stats.inc_value(f"wds/calls/{_action(request)}")
+        self.stats.inc_value(f"wds/calls/{action_of(request)}")
         for name, value in self.settings.headers.items():
             if name not in request.headers:
                 request.headers[name] = value
@@ -129,30 +147,37 @@ class WdsDownloaderMiddleware:
     def process_response(
         self, request: Request, response: Response, spider: Spider | None = None
     ) -> Response:
-        if not _is_wds(request):
+        if not is_wds(request):
             return response
         self._take_headers_off(request)
         status = response.status
         self.stats.inc_value(f"wds/status/{status}")
         if status == 202:
             self._wait_for_task(request, response)
-        if status == 200 and _pending_state(request, response) is not None:
+        pending = pending_state(request, response) if status == 200 else None
+        if pending is not None:
             self.stats.inc_value("wds/pending_answers")
-            self._wait_for_task(request, response)
+            self._wait_for_task(request, response, pending)
         if 200 <= status < 300:
-            return response
+            problem = shape_problem(action_of(request), response.body)
+            if problem is None:
+                self.selector_watch.observe(request, response)
+                return response
+            self.stats.inc_value(f"wds/bad_answers/{action_of(request)}")
+            body = self.settings.redact(response.body.decode("utf-8", "replace"))
+            self._retry(request, status=status, server_text=body, reason=problem, give_up_as=WdsBadAnswer)
         text = self.settings.redact(response.body.decode("utf-8", "replace"))
         if status in ERROR_BY_STATUS:
             self._fail(ERROR_BY_STATUS[status], request, status=status, server_text=text)
         if status >= 500 or status in RETRY_STATUSES:
-            self._retry(request, status=status, server_text=text, retry_after=_retry_after(response))
+            self._retry(request, status=status, server_text=text, retry_after=retry_after(response))
         self._fail(WdsUnexpectedResponse, request, status=status, server_text=text)
 
     @hears_answers
     def process_exception(
         self, request: Request, exception: Exception, spider: Spider | None = None
     ) -> None:
-        if not _is_wds(request):
+        if not is_wds(request):
             return
         self._take_headers_off(request)
         if isinstance(exception, SetAside):
@@ -174,8 +199,11 @@ class WdsDownloaderMiddleware:
 
     # -- outcomes --------------------------------------------------------
 
-    def _wait_for_task(self, request: Request, response: Response) -> NoReturn:
+    def _wait_for_task(
+        self, request: Request, response: Response, state: TaskState | None = None
+    ) -> NoReturn:
         """202 or a pending state: ask again later, from the waiting room, until WDS_POLL_MAX_WAIT."""
+        answer = f"HTTP {response.status}" + (f", state {state.name}" if state else "")
         wds = request.meta[META_KEY]
         now = time.time()
         since = float(wds.get("waiting_since", now))
@@ -192,11 +220,11 @@ class WdsDownloaderMiddleware:
                 server_text="",
                 stat="gave_up_waiting",
                 detail=(
-                    f"still not downloaded after {polls} polls over {waited:.1f} s "
-                    f"(WDS_POLL_MAX_WAIT = {limit:g} s)"
+                    f"still not downloaded ({answer}) after {polls} polls over "
+                    f"{waited:.1f} s (WDS_POLL_MAX_WAIT = {limit:g} s)"
                 ),
             )
-        delay = _retry_after(response)
+        delay = retry_after(response)
         if delay is None:
             delay = backoff_delay(
                 polls - 1,
@@ -207,16 +235,22 @@ class WdsDownloaderMiddleware:
         delay = min(delay, limit - waited)
         self.stats.inc_value("wds/polls")
         logger.debug(
-            "WDS %s: not downloaded yet (HTTP %d, poll %d); asking again in %.2f s",
-            _describe(request),
-            response.status,
+            "WDS %s: not downloaded yet (%s, poll %d); asking again in %.2f s",
+            describe(request),
+            answer,
             polls,
             delay,
         )
         # The server answered: the call is working, so its failures count anew.
         # (One copy per poll, made by _park: polls are the hot path of a crawl.)
         self._park(
-            request, request, delay, meta_update={"retry_times": 0}, polls=polls, waiting_since=since
+            request,
+            request,
+            delay,
+            meta_update={"retry_times": 0},
+            polls=polls,
+            waiting_since=since,
+            rests=0,
         )
 
     def _retry(
@@ -227,37 +261,41 @@ class WdsDownloaderMiddleware:
         server_text: str,
         reason: str = "",
         retry_after: float | None = None,
+        give_up_as: type[WdsError] = WdsServerError,
     ) -> NoReturn:
         """5xx/408/429 or a failed connection: try again later, a bounded number of times."""
         retries = int(request.meta.get("retry_times", 0))
-        what = f"HTTP {status}" if status is not None else reason
-        if retries >= self.settings.retry_times:
+        what = reason or f"HTTP {status}"
+        budget = RetryBudget(request, self.settings, retries)  # the job start waits longer
+        rests = int(request.meta[META_KEY].get("rests", 0))
+        if budget.ran_out() and not budget.is_start and rests < RETRY_RESTS:
+            self._rest(request, what, retries, rests)
+        if budget.ran_out():
             self.stats.inc_value("wds/gave_up")
             self.stats.inc_value("wds/gave_up/retries")
-            failing = (
-                f"still failing after {retries} retries "
-                f"(WDS_RETRY_TIMES = {self.settings.retry_times})"
-            )
+            failing = budget.failing_text()
+            if not budget.is_start:
+                failing += f", and after {RETRY_RESTS} rests"
             self._fail(
-                WdsServerError,
+                give_up_as,
                 request,
                 status=status,
                 server_text=server_text,
-                stat=str(status) if status is not None else "connection",
+                stat="bad_answer" if give_up_as is WdsBadAnswer else str(status or "connection"),
                 # The status is in the message already; a failed connection has only its reason.
-                detail=failing if status is not None else f"{reason}, {failing}",
+                detail=f"{reason}, {failing}" if reason else failing,
             )
         assert self.crawler.spider is not None
         copy = get_retry_request(
             request,
             spider=self.crawler.spider,
             reason=f"{status}" if status is not None else reason.split(":", 1)[0],
-            max_retry_times=self.settings.retry_times,
+            max_retry_times=retries + 1,  # the bound was checked above (a count, or patience)
             priority_adjust=0,
             logger=logger,
             stats_base_key=RETRY_STATS_KEY,
         )
-        assert copy is not None  # the count was checked above
+        assert copy is not None
         delay = retry_after
         if delay is None:
             delay = backoff_delay(
@@ -265,15 +303,32 @@ class WdsDownloaderMiddleware:
                 first=self.settings.retry_first_delay,
                 cap=self.settings.retry_max_delay,
             )
+        delay = budget.cap(delay)
         logger.info(
-            "Retrying WDS %s (%s; retry %d of %d in %.1f s)",
-            _describe(request),
+            "Retrying WDS %s (%s; retry %d %s in %.1f s)",
+            describe(request),
             what,
             retries + 1,
-            self.settings.retry_times,
+            budget.limit_text(),
             delay,
         )
-        self._park(request, copy, delay)
+        self._park(request, copy, delay, **budget.bookkeeping())
+
+    def _rest(self, request: Request, what: str, retries: int, rests: int) -> NoReturn:
+        """WDS_RETRY_TIMES failures in a row: wait WDS_RETRY_MAX_DELAY, then count afresh."""
+        rest = self.settings.retry_max_delay
+        self.stats.inc_value("wds/retries/rests")
+        logger.warning(
+            "WDS %s still failing after %d retries (%s); trying again in %.0f s (rest %d of %d)",
+            describe(request),
+            retries,
+            what,
+            rest,
+            rests + 1,
+            RETRY_RESTS,
+        )
+        meta = {**request.meta, "retry_times": 0}
+        self._park(request, request.replace(meta=meta), rest, rests=rests + 1)
 
     def _park(
         self,
@@ -322,7 +377,7 @@ class WdsDownloaderMiddleware:
     ) -> NoReturn:
         error = error_class(
             status=status,
-            **_call_facts(request),
+            **call_facts(request),
             server_text=server_text,
             url=request.url,
             detail=detail,
@@ -330,6 +385,7 @@ class WdsDownloaderMiddleware:
         self.stats.inc_value(f"wds/errors/{stat or status}")
         logger.error("%s", error, extra={"spider": self.crawler.spider})
         self._settle(request)
+        close_after_failed_start(self.crawler, request, error)
         raise error
 
     def _settle(self, request: Request) -> None:
@@ -365,72 +421,3 @@ class WdsDownloaderMiddleware:
         for name, value in self.settings.headers.items():
             if request.headers.get(name) == value.encode():
                 del request.headers[name]
-
-
-def middleware_class(key: object) -> object:
-    """What a ``DOWNLOADER_MIDDLEWARES`` key (an import path or a class) names.
-
-    ``None`` for a path that does not load: that is the user's own entry,
-    and Scrapy reports it when it builds the middlewares.
-    """
-    if not isinstance(key, str):
-        return key
-    try:
-        return load_object(key)
-    except (ImportError, NameError, ValueError):
-        return None
-
-
-def _pending_state(request: Request, response: Response) -> TaskState | None:
-    """The state of an ``info`` answer that says the page is not there yet, else ``None``.
-
-    A body that cannot be read is left to the spider side, which reports it.
-    """
-    if _action(request) != "info":
-        return None
-    try:
-        state = parse_status(load_json(response.body)).state
-    except MalformedAnswer:
-        return None
-    return state if state in PENDING_STATES else None
-
-
-def _is_wds(request: Request) -> bool:
-    return isinstance(request.meta.get(META_KEY), dict)
-
-
-def _action(request: Request) -> str:
-    """The call's action; only asked of requests that passed :func:`_is_wds`."""
-    return str(request.meta[META_KEY].get("action") or "unknown")
-
-
-def _call_facts(request: Request) -> dict[str, Any]:
-    """What a WDS request asks about, as the keywords of :func:`describe_call` and WdsError."""
-    wds = request.meta[META_KEY]
-    task = wds.get("task") if isinstance(wds.get("task"), dict) else {}
-    return {
-        "action": _action(request),
-        "task_id": str(task["id"]) if "id" in task else None,
-        "job": wds.get("job"),
-        "page_url": task.get("url"),
-    }
-
-
-def _describe(request: Request) -> str:
-    return describe_call(**_call_facts(request))
-
-
-def _retry_after(response: Response) -> float | None:
-    """Seconds from a ``Retry-After`` header (seconds or HTTP date), if any."""
-    raw = response.headers.get("Retry-After")
-    if not raw:
-        return None
-    value = raw.decode("latin-1").strip()
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        pass
-    try:
-        return max(0.0, parsedate_to_datetime(value).timestamp() - time.time())
-    except (TypeError, ValueError, IndexError, OverflowError):
-        return None

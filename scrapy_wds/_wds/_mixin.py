@@ -21,12 +21,12 @@ from functools import cached_property
 from typing import Any
 
 from scrapy import Request
-from scrapy.exceptions import CloseSpider
 from scrapy.http import Response
 
 from scrapy_wds._wds._answers import load_json, parse_strings
 from scrapy_wds._wds._api import WdsApi
 from scrapy_wds._wds._callbacks import WdsSpiderError, method_name
+from scrapy_wds._wds._config_check import api_for, start_request_or_refuse
 from scrapy_wds._wds._items import (
     WdsItemError,
     check_field_names,
@@ -91,13 +91,11 @@ class WdsSpiderMixin(WdsAnswers):
         method_name(self, self.wds_start_callback, where="wds_start_callback")
 
     async def start(self) -> AsyncIterator[Any]:
-        try:
-            request = self.wds_start_request()
-        except SETUP_MISTAKES as exc:
-            # A set-up mistake: one line that names it, not a traceback, and a
-            # finish reason that says why the crawl stopped.
-            self.logger.error("WDS spider %r cannot start: %s", self.name, exc)
-            raise CloseSpider(START_ERROR_REASON) from None
+        # A set-up mistake is one line that names it, and the close reason
+        # wds_bad_config; no traceback, nothing sent.
+        request = start_request_or_refuse(self)
+        if request is None:
+            return
         # A resumed crawl whose job start was answered already does not start
         # it again; what that answer led to is resumed from the ledger.
         start = self._wds_keeper.start(request)
@@ -110,7 +108,7 @@ class WdsSpiderMixin(WdsAnswers):
         if not isinstance(config, JobConfig):
             raise JobConfigError(f"wds_job_config() must return a JobConfig, not {config!r}")
         wire = config.to_wire()
-        job = self.wds_job_name or self.name
+        job = self.name if self.wds_job_name is None else self.wds_job_name
         if not isinstance(job, str) or not job.strip():
             raise WdsSpiderError("wds_job_name must be a non-empty string (it names the WDS job)")
         self.wds_check()
@@ -120,13 +118,7 @@ class WdsSpiderMixin(WdsAnswers):
 
     @cached_property
     def _wds_api(self) -> WdsApi:
-        try:
-            return WdsApi(
-                self.settings.get("WDS_API_URL"),
-                scrape_multiple_method=self.settings.get("WDS_SCRAPE_MULTIPLE_METHOD", "auto"),
-            )
-        except ValueError as exc:
-            raise WdsSpiderError(str(exc)) from None
+        return api_for(self.settings)  # never raises: the feed exporter reads every attribute
 
     # -- what a callback can ask for its task -------------------------------
 

@@ -28,20 +28,19 @@ from scrapy_wds._wds._answers import (
     parse_tasks,
 )
 from scrapy_wds._wds._api import WdsApi
-from scrapy_wds._wds._callbacks import WdsSpiderError, iterate_output
+from scrapy_wds._wds._callbacks import iterate_output
+from scrapy_wds._wds._config_check import BAD_CONFIG_REASON, DECLARATION_MISTAKES
 from scrapy_wds._wds._errors import WdsError
 from scrapy_wds._wds._follow_ups import follow_tasks
 from scrapy_wds._wds._items import WdsItemError, build_item, load_item_class
-from scrapy_wds._wds._job_config import JobConfigError
 from scrapy_wds._wds._ledger_keeper import LedgerKeeper, keeper_for
-from scrapy_wds._wds._selectors import WdsSelectorError
 from scrapy_wds._wds._task import META_KEY, WdsTask
 from scrapy_wds._wds._waiting_room import SetAside
 
-#: Finish reason of a crawl stopped at start by a set-up mistake (bad JobConfig, rules…).
-START_ERROR_REASON = "wds_config_error"
+#: Finish reason of a crawl stopped by a set-up mistake (bad JobConfig, rules…).
+START_ERROR_REASON = BAD_CONFIG_REASON
 #: Mistakes in the spider's own code or declarations, as opposed to answers.
-SETUP_MISTAKES = (JobConfigError, WdsSpiderError, WdsSelectorError, WdsItemError)
+SETUP_MISTAKES = DECLARATION_MISTAKES
 
 
 class WdsAnswers:
@@ -89,7 +88,7 @@ class WdsAnswers:
             )
         except SETUP_MISTAKES as exc:
             raise self._wds_stop_for_mistake(response, wds, exc) from None
-        except Exception as exc:  # noqa: BLE001 - re-raised below, after the output
+        except Exception as exc:
             # The user's callback failed part-way: what it made so far goes
             # on, then Scrapy reports its error as for any callback.  Asking
             # WDS again would only fail the same way, so the call is settled.

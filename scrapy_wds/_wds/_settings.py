@@ -1,32 +1,65 @@
-"""Every ``WDS_*`` setting the downloader side reads: defaults, parsing, validation.
+"""Every ``WDS_*`` setting: defaults, descriptions, parsing, validation.
 
-One table (:data:`DEFAULTS`) feeds the add-on's gap filling, the docs and
+One table (:data:`SETTINGS`) feeds the add-on's gap filling, the docs and
 :class:`WdsSettings`, so a setting cannot be documented with one default and
-read with another.  Each bad value raises a :class:`ValueError` that names
-the setting and says what it accepts.
+read with another.  A bad value raises a :class:`WdsSettingsError` (a
+``ValueError``) that names each bad setting and says what it accepts.
 """
 
 from __future__ import annotations
 
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from functools import partial
+from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 from scrapy.settings import BaseSettings
 
-#: Defaults of the settings read here (``WDS_API_URL`` has none: it enables WDS).
+from scrapy_wds._setting import Setting
+
+#: Every setting of the WDS half, with its default and what it changes.
+SETTINGS: dict[str, Setting] = {
+    "WDS_API_URL": Setting(
+        None, "Base URL of the WDS server (e.g. http://localhost:2807); setting it enables WDS."
+    ),
+    "WDS_API_HEADERS": Setting(
+        {"X-Tenant-Id": "default"},
+        "Headers sent with every API call (a dict or a JSON object string), never stored on requests.",
+    ),
+    "WDS_SECRET_HEADERS": Setting(
+        [], "More header names whose values are masked in logs (Authorization, Cookie and *key*/*token* names always are)."
+    ),
+    "WDS_POLL_FIRST_DELAY": Setting(
+        0.5, "Seconds before the first new poll of a task that is not downloaded yet (202)."
+    ),
+    "WDS_POLL_MAX_DELAY": Setting(10.0, "Cap, in seconds, of the doubling delay between polls."),
+    "WDS_POLL_MAX_WAIT": Setting(
+        600.0, "Seconds a task may stay not-downloaded before its call fails with WdsGaveUpWaiting."
+    ),
+    "WDS_RETRY_TIMES": Setting(
+        3, "Retries of a call that met a 5xx, 408, 429, a failed connection or a malformed 200."
+    ),
+    "WDS_RETRY_FIRST_DELAY": Setting(1.0, "Seconds before the first retry of a failed call."),
+    "WDS_RETRY_MAX_DELAY": Setting(30.0, "Cap, in seconds, of the doubling delay between retries."),
+    "WDS_START_PATIENCE": Setting(
+        60.0,
+        "Seconds the job start keeps retrying while the API is unreachable or failing; "
+        "beyond it the crawl closes with wds_unreachable.",
+    ),
+    "WDS_SCRAPE_MULTIPLE_METHOD": Setting(
+        "auto", 'How scrape-multiple is sent: "auto" (GET while the URL is short), "get" or "post".'
+    ),
+    "WDS_SELECTOR_WARN_PAGES": Setting(
+        20, "Warn once when a selector has matched nothing on its first this-many pages (0: never)."
+    ),
+}
+
+#: Defaults of the settings that have one (``WDS_API_URL`` has none: it enables WDS).
 DEFAULTS: dict[str, Any] = {
-    "WDS_API_HEADERS": {"X-Tenant-Id": "default"},
-    "WDS_SECRET_HEADERS": [],
-    "WDS_POLL_FIRST_DELAY": 0.5,
-    "WDS_POLL_MAX_DELAY": 10.0,
-    "WDS_POLL_MAX_WAIT": 600.0,
-    "WDS_RETRY_TIMES": 3,
-    "WDS_RETRY_FIRST_DELAY": 1.0,
-    "WDS_RETRY_MAX_DELAY": 30.0,
+    name: row.default for name, row in SETTINGS.items() if row.default is not None
 }
 
 #: The settings that are a number of seconds.
@@ -44,7 +77,19 @@ ALWAYS_SECRET = frozenset({"authorization", "proxy-authorization", "cookie"})
 _SECRET_WORDS = re.compile(r"key|token|secret|passw|auth", re.IGNORECASE)
 
 MASK = "***"
+SCRAPE_MULTIPLE_METHODS = ("auto", "get", "post")
 _AUTH_SCHEMES = frozenset({"basic", "bearer", "digest", "token"})
+
+
+class WdsSettingsError(ValueError):
+    """One or more ``WDS_*`` settings are wrong; ``problems`` has one text per setting."""
+
+    def __init__(self, problems: list[str]) -> None:
+        self.problems = problems
+        super().__init__("; ".join(problems))
+
+
+_T = TypeVar("_T")
 
 
 @dataclass(frozen=True)
@@ -60,6 +105,9 @@ class WdsSettings:
     retry_times: int
     retry_first_delay: float
     retry_max_delay: float
+    start_patience: float = SETTINGS["WDS_START_PATIENCE"].default
+    scrape_multiple_method: str = SETTINGS["WDS_SCRAPE_MULTIPLE_METHOD"].default
+    selector_warn_pages: int = SETTINGS["WDS_SELECTOR_WARN_PAGES"].default
     secret_values: tuple[str, ...] = field(init=False)
 
     def __post_init__(self) -> None:
@@ -77,28 +125,57 @@ class WdsSettings:
 
     @classmethod
     def from_settings(cls, settings: BaseSettings) -> WdsSettings:
-        seconds = {name: _positive_number(settings, name) for name in _SECONDS}
+        """Every WDS setting read and checked; :class:`WdsSettingsError` lists each bad one."""
+        problems: list[str] = []
+
+        def read(reader: Callable[[], _T], fallback: _T) -> _T:
+            try:
+                return reader()
+            except ValueError as exc:
+                problems.append(str(exc))
+                return fallback
+
+        seconds: dict[str, float] = {}
+        for name in _SECONDS:
+            seconds[name] = read(partial(_positive_number, settings, name), DEFAULTS[name])
         for first, cap in (
             ("WDS_POLL_FIRST_DELAY", "WDS_POLL_MAX_DELAY"),
             ("WDS_RETRY_FIRST_DELAY", "WDS_RETRY_MAX_DELAY"),
         ):
-            if seconds[first] > seconds[cap]:
-                raise ValueError(
+            already_wrong = any(p.startswith((first + " ", cap + " ")) for p in problems)
+            if not already_wrong and seconds[first] > seconds[cap]:
+                problems.append(
                     f"{first} ({seconds[first]:g} s) must not exceed {cap} ({seconds[cap]:g} s)"
                 )
-        return cls(
-            api_url=parse_api_url(settings.get("WDS_API_URL")),
-            headers=parse_api_headers(
-                settings.get("WDS_API_HEADERS", DEFAULTS["WDS_API_HEADERS"])
+        read_settings = cls(
+            api_url=read(lambda: parse_api_url(settings.get("WDS_API_URL")), ""),
+            headers=read(
+                lambda: parse_api_headers(
+                    settings.get("WDS_API_HEADERS", DEFAULTS["WDS_API_HEADERS"])
+                ),
+                {},
             ),
-            secret_header_names=_secret_header_names(settings),
+            secret_header_names=read(lambda: _secret_header_names(settings), frozenset()),
             poll_first_delay=seconds["WDS_POLL_FIRST_DELAY"],
             poll_max_delay=seconds["WDS_POLL_MAX_DELAY"],
             poll_max_wait=seconds["WDS_POLL_MAX_WAIT"],
-            retry_times=_whole_number(settings, "WDS_RETRY_TIMES"),
+            retry_times=read(lambda: _whole_number(settings, "WDS_RETRY_TIMES"), 0),
             retry_first_delay=seconds["WDS_RETRY_FIRST_DELAY"],
             retry_max_delay=seconds["WDS_RETRY_MAX_DELAY"],
+            start_patience=read(
+                lambda: _positive_number(settings, "WDS_START_PATIENCE", allow_zero=True), 0.0
+            ),
+            scrape_multiple_method=read(
+                lambda: check_scrape_multiple_method(settings.get("WDS_SCRAPE_MULTIPLE_METHOD")),
+                "auto",
+            ),
+            selector_warn_pages=read(
+                lambda: _whole_number(settings, "WDS_SELECTOR_WARN_PAGES"), 0
+            ),
         )
+        if problems:
+            raise WdsSettingsError(problems)
+        return read_settings
 
     def is_secret(self, header_name: str) -> bool:
         name = header_name.strip().lower()
@@ -133,11 +210,22 @@ def parse_api_url(value: Any) -> str:
             "http://localhost:2807 (a path such as http://host/wds/ is fine)"
         )
     if not isinstance(value, str):
-        raise ValueError(f"WDS_API_URL must be a string URL, got {value!r}")
-    parts = urlsplit(value.strip())
-    if parts.scheme not in ("http", "https") or not parts.netloc:
         raise ValueError(
-            f"WDS_API_URL must be an http:// or https:// URL with a host, got {value!r}"
+            f"WDS_API_URL must be a string URL such as http://localhost:2807, "
+            f"got a {type(value).__name__}"
+        )
+    try:
+        parts = urlsplit(value.strip())
+        parts.port  # noqa: B018 - a port that is not a number raises here
+    except ValueError:
+        raise ValueError(
+            f"WDS_API_URL {masked_url(value)!r} does not parse as a URL; give the WDS "
+            "server's base URL, e.g. http://localhost:2807"
+        ) from None
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValueError(
+            f"WDS_API_URL must be an http:// or https:// URL with a host, e.g. "
+            f"http://localhost:2807; got {masked_url(value)!r}"
         )
     if parts.username or parts.password:
         raise ValueError(
@@ -146,10 +234,26 @@ def parse_api_url(value: Any) -> str:
         )
     if parts.query or parts.fragment:
         raise ValueError(
-            f"WDS_API_URL must not carry a query or fragment, got {value!r}; "
+            f"WDS_API_URL must not carry a query or fragment, got {masked_url(value)!r}; "
             "put extra parameters in WDS_API_HEADERS instead"
         )
     return value.strip().rstrip("/") + "/"
+
+
+def masked_url(value: str) -> str:
+    """``value`` fit for a log line: a password and every query value replaced by the mask."""
+    text = re.sub(r"(//[^/@:?#]*:)[^/@?#]*@", rf"\1{MASK}@", value)
+    return re.sub(r"([?&;][^=&;#]*=)[^&;#]*", rf"\1{MASK}", text)
+
+
+def check_scrape_multiple_method(value: object) -> str:
+    text = str(value or "auto").strip().lower()
+    if text not in SCRAPE_MULTIPLE_METHODS:
+        raise ValueError(
+            f"WDS_SCRAPE_MULTIPLE_METHOD is {value!r}; use \"auto\" (GET while the URL "
+            "is short, POST beyond), \"get\" or \"post\""
+        )
+    return text
 
 
 def parse_api_headers(value: Any) -> dict[str, str]:
@@ -213,12 +317,15 @@ def _whole_number(settings: BaseSettings, name: str) -> int:
     return number
 
 
-def _positive_number(settings: BaseSettings, name: str) -> float:
+def _positive_number(settings: BaseSettings, name: str, *, allow_zero: bool = False) -> float:
     raw = settings.get(name, DEFAULTS[name])
+    bound = "≥ 0" if allow_zero else "> 0"
+    problem = ValueError(f"{name} must be a number of seconds {bound}, got {raw!r}")
     try:
         number = float(raw)
     except (TypeError, ValueError):
-        raise ValueError(f"{name} must be a number of seconds > 0, got {raw!r}") from None
-    if isinstance(raw, bool) or not number > 0 or number == float("inf"):
-        raise ValueError(f"{name} must be a number of seconds > 0, got {raw!r}")
+        raise problem from None
+    too_small = number < 0 if allow_zero else not number > 0
+    if isinstance(raw, bool) or too_small or number != number or number == float("inf"):
+        raise problem
     return number

@@ -73,7 +73,7 @@ class WdsEmulator(EmulatorServer):
         key_case: str = "pascal",
         enum_style: str = "name",
         state_field: str = "TaskState",
-        pending_info: str = "202",
+        pending_info: str = "200",
         known_pages: str = "same",
         malformed: str = "truncated",
         malformed_rate: float = 0.0,

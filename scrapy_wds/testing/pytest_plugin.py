@@ -1,10 +1,17 @@
 """Pytest fixtures that start the local emulators once per test session.
 
-Installed with the package (entry point ``pytest11``), so a user's own spider
-tests get them too::
+Opt in from your project's ``conftest.py`` (the plugin is not registered
+automatically, so an unrelated pytest run never loads it)::
+
+    pytest_plugins = ["scrapy_wds.testing.pytest_plugin"]
+
+or per run with ``pytest -p scrapy_wds.testing.pytest_plugin``. Then::
 
     def test_my_spider(wds_emulator, demo_site):
         ...  # wds_emulator.url, demo_site.url, wds_emulator.calls()
+
+Loading the plugin imports only pytest: the servers (and aiohttp, from the
+``emulators`` extra) are imported when a test first asks for a fixture.
 
 The servers live for the whole session; the ``wds_emulator`` and
 ``hasdata_emulator`` fixtures hand each test the shared server with its

@@ -58,7 +58,8 @@ def test_state_field_and_enum_style(
     key_case: str, enum_style: str, state_field: str, key: str, states: tuple[Any, Any, set[Any]],
 ) -> None:
     handled, denied, waiting = states
-    wds_emulator.configure(key_case=key_case, enum_style=enum_style, state_field=state_field, pending_polls=1)
+    wds_emulator.configure(key_case=key_case, enum_style=enum_style, state_field=state_field, pending_polls=1,
+                           pending_info="202")
     urls = [demo_site.url + "/", demo_site.url + "/admin/"]
     status, text = api.call("POST", "/jobs/j/start", body={"StartUrls": urls})
     home, admin = (task["Id" if key_case == "pascal" else "id"] for task in json.loads(text))
@@ -72,7 +73,7 @@ def test_state_field_and_enum_style(
 
 
 def test_pending_polls_count_202s_per_task_across_endpoints(api: Api, demo_site: DemoSite, wds_emulator: WdsEmulator) -> None:
-    wds_emulator.configure(pending_polls=3)
+    wds_emulator.configure(pending_polls=3, pending_info="202")
     home, contact = (t["Id"] for t in api.start("j", demo_site.url + "/", demo_site.url + "/contact.html"))
     assert api.task(home, "info")[0] == 202
     assert api.task(home, "scrape", query={"selector": "CSS: h1"})[0] == 202
@@ -85,7 +86,7 @@ def test_pending_polls_count_202s_per_task_across_endpoints(api: Api, demo_site:
 
 
 def test_pending_seconds_answers_202_until_the_time_is_up(api: Api, demo_site: DemoSite, wds_emulator: WdsEmulator) -> None:
-    wds_emulator.configure(pending_seconds=600)
+    wds_emulator.configure(pending_seconds=600, pending_info="202")
     task = first_task(api, demo_site.url + "/")
     assert statuses(api, task, 3) == [202, 202, 202]
     wds_emulator.configure(pending_seconds=0.05)  # the task is older than that by now, or soon
@@ -98,7 +99,7 @@ def test_pending_seconds_answers_202_until_the_time_is_up(api: Api, demo_site: D
 
 
 def test_a_page_still_downloading_answers_202(api: Api, edge_site: EdgeSite, wds_emulator: WdsEmulator) -> None:
-    wds_emulator.configure(download_wait=0)
+    wds_emulator.configure(download_wait=0, pending_info="202")
     edge_site.release.clear()
     try:
         task = first_task(api, edge_site.url + "/slow.html")
@@ -169,7 +170,7 @@ def test_error_delay_still_answers_errors(api: Api, wds_emulator: WdsEmulator) -
 
 def test_switches_have_the_documented_defaults(wds_emulator: WdsEmulator) -> None:
     assert wds_emulator.switches() == {
-        "key_case": "pascal", "enum_style": "name", "state_field": "TaskState", "pending_info": "202",
+        "key_case": "pascal", "enum_style": "name", "state_field": "TaskState", "pending_info": "200",
         "known_pages": "same", "malformed": "truncated", "malformed_rate": 0.0, "malformed_tasks": [],
         "pending_polls": 0, "pending_seconds": 0.0, "error_rate": 0.0, "drop_rate": 0.0,
         "fail_tasks": {}, "seed": 0, "error_delay": 0.0, "download_wait": 5.0,

@@ -62,7 +62,7 @@ def test_bad_selector_stops_once_and_the_fixed_spider_resumes_every_page(
     }
     with caplog.at_level(logging.INFO):
         broken = yield run(settings, "CSS: article.book h3 a[[")
-    assert broken.stats.get_value("finish_reason") == "wds_config_error"
+    assert broken.stats.get_value("finish_reason") == "wds_bad_config"
     assert broken.stats.get_value("wds/callback_mistakes") == 1
     mistakes = [r for r in caplog.records if r.levelno >= logging.ERROR]
     assert len(mistakes) == 1, [r.getMessage() for r in mistakes]

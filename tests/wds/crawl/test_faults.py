@@ -52,7 +52,7 @@ def test_a_set_up_mistake_stops_the_crawl_at_start_with_one_clear_line(
 ) -> None:
     crawls.demo_url = ""
     result = crawls.run("books_rules")
-    assert result.stats["finish_reason"] == "wds_config_error"
-    assert "WDS spider 'books_rules' cannot start: DEMO_SITE_URL is not set" in result.log
+    assert result.stats["finish_reason"] == "wds_bad_config"
+    assert "WDS crawl stopped before sending anything: spider 'books_rules': DEMO_SITE_URL is not set" in result.log
     assert "Traceback" not in result.log
     assert wds_emulator.calls() == []

@@ -137,13 +137,21 @@ async def run_probe(settings: dict[str, Any], **spider_kwargs: Any) -> tuple[Cra
     return crawler, crawler.spider
 
 
+#: What :func:`task_calls` gives for an answer that said "not yet" (a 202, or a pending info 200).
+PENDING = "pending"
+
+
 def task_calls(calls: list[dict[str, Any]], action: str = "info") -> list[tuple[str, Any]]:
-    """``(task id, status)`` of each task call in an emulator call log, in order."""
+    """``(task id, status)`` of each task call in an emulator call log, in order.
+
+    An answer saying the task still waits is :data:`PENDING`, whichever way
+    the emulator said it (202, or 200 with a Created/InProgress state).
+    """
     out = []
     for call in calls:
         parts = call["path"].split("/")
         if len(parts) >= 2 and parts[-1] == action and "tasks" in parts:
-            out.append((parts[-2], call["status"]))
+            out.append((parts[-2], PENDING if call.get("pending") else call["status"]))
     return out
 
 

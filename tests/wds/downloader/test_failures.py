@@ -16,6 +16,8 @@ from scrapy_wds import (
     WdsUnprocessable,
 )
 
+from scrapy_wds._wds._middleware import RETRY_RESTS
+
 from .probe import crawl_settings, run_probe, start_job, task_calls
 
 EXPECTED = {400: WdsBadRequest, 403: WdsAccessDenied, 404: WdsTaskNotFound, 422: WdsUnprocessable}
@@ -100,14 +102,16 @@ async def test_retries_are_bounded_then_a_typed_error(
         tasks=tasks,
     )
     calls = task_calls(wds_emulator.calls())
+    attempts = (1 + 2) * (1 + RETRY_RESTS)  # WDS_RETRY_TIMES in a row, then a rest, …
     for task in tasks:
-        assert [s for t, s in calls if t == task["id"]] == [503, 503, 503]
+        assert [s for t, s in calls if t == task["id"]] == [503] * attempts
         [error] = spider.failures[task["id"]]
         assert isinstance(error, WdsServerError)
         assert error.status == 503 and "injected fault" in error.server_text
         assert "WDS_RETRY_TIMES" in str(error)
     stats = crawler.stats.get_stats()
-    assert stats["wds/retries/count"] == 4
+    assert stats["wds/retries/count"] == 2 * 2 * (1 + RETRY_RESTS)
+    assert stats["wds/retries/rests"] == 2 * RETRY_RESTS
     assert stats["wds/gave_up"] == stats["wds/gave_up/retries"] == stats["wds/errors/503"] == 2
     assert "retry/count" not in stats
     assert stats["finish_reason"] == "finished"
@@ -132,7 +136,7 @@ async def test_an_unreachable_server_is_a_typed_error(demo_site: Any) -> None:
     [error] = spider.failures["t-1"]
     assert isinstance(error, WdsServerError) and error.status is None
     stats = crawler.stats.get_stats()
-    assert stats["wds/retries/count"] == 1 and stats["wds/errors/connection"] == 1
+    assert stats["wds/retries/count"] == 1 + RETRY_RESTS and stats["wds/errors/connection"] == 1
 
 
 @pytest_twisted.ensureDeferred

@@ -16,6 +16,7 @@ from scrapy.http import Response, TextResponse
 from scrapy.utils.request import request_from_dict
 from scrapy.utils.test import get_crawler
 
+from scrapy_wds._wds._config_check import is_refused
 from scrapy_wds._wds._middleware import WdsDownloaderMiddleware
 
 API = "http://wds.test/base/"
@@ -105,9 +106,11 @@ def test_needs_api_url() -> None:
         WdsDownloaderMiddleware.from_crawler(get_crawler(Owner, {}))
 
 
-def test_bad_setting_stops_the_crawl_with_its_name() -> None:
-    with pytest.raises(ValueError, match="WDS_POLL_MAX_WAIT"):
-        middleware(WDS_POLL_MAX_WAIT="forever")
+def test_bad_setting_refuses_the_crawl_with_its_name(caplog: pytest.LogCaptureFixture) -> None:
+    # No exception out of from_crawler (Scrapy would print a traceback): one line, then closed.
+    mw, _ = middleware(WDS_POLL_MAX_WAIT="forever")
+    assert is_refused(mw.crawler)
+    assert "WDS_POLL_MAX_WAIT must be a number of seconds > 0, got 'forever'" in caplog.text
 
 
 def test_every_request_kind_and_its_parked_copy_round_trip() -> None:
@@ -211,18 +214,13 @@ def test_a_pending_info_200_is_waited_on_like_a_202(body: bytes) -> None:
     assert mw.stats.get_value("wds/pending_answers") == 1 and mw.stats.get_value("wds/polls") == 1
 
 
-def test_final_states_and_other_calls_answers_pass() -> None:
+def test_final_states_pass() -> None:
     mw, spider = middleware()
     kinds = every_request_kind(spider)
     for state in ("Handled", "AccessDeniedForRobots", "AllRequestGatesExhausted", "Deleted", 0, 12):
         request = kinds[-1].copy()
         answer = TextResponse(request.url, status=200, body=json.dumps({"TaskState": state}).encode(), request=request)
         assert mw.process_response(request, answer) is answer
-    crawl = kinds[1]
-    answer = TextResponse(crawl.url, status=200, body=b'{"TaskState": "Created"}', request=crawl)
-    assert mw.process_response(crawl, answer) is answer  # not an info answer: the body is the spider's
-    malformed = TextResponse(kinds[-1].url, status=200, body=b"<html>", request=kinds[-1])
-    assert mw.process_response(kinds[-1], malformed) is malformed  # the spider side reports it
 
 
 def test_a_wait_starts_the_failure_count_again() -> None:

@@ -141,3 +141,71 @@ def test_configure_addon_keeps_the_users_slot_for_the_api_host() -> None:
     settings.set("DOWNLOAD_SLOTS", {"wds.internal": {"concurrency": 2}}, priority="project")
     configure_addon(settings)
     assert settings.getdict("DOWNLOAD_SLOTS") == {"wds.internal": {"concurrency": 2}}
+
+
+def test_every_setting_has_one_row_with_a_sentence() -> None:
+    from scrapy_wds._setting import Setting
+    from scrapy_wds._wds._settings import DEFAULTS, SETTINGS
+
+    assert all(name.startswith("WDS_") for name in SETTINGS)
+    for name, row in SETTINGS.items():
+        assert isinstance(row, Setting)
+        assert row.doc.endswith(".") and row.doc[0].isupper(), name
+    assert DEFAULTS == {n: r.default for n, r in SETTINGS.items() if r.default is not None}
+    assert "WDS_API_URL" not in DEFAULTS  # no default: setting it is what enables WDS
+    settings = Settings({"WDS_API_URL": "http://wds:2807"})
+    configure_addon(settings)
+    for name, value in DEFAULTS.items():
+        assert settings[name] == value, name
+
+
+def test_new_settings_defaults_and_bounds() -> None:
+    s = read()
+    assert (s.start_patience, s.scrape_multiple_method, s.selector_warn_pages) == (60.0, "auto", 20)
+    assert read(WDS_START_PATIENCE=0).start_patience == 0.0  # no patience: give up at once
+    assert read(WDS_SCRAPE_MULTIPLE_METHOD=" POST ").scrape_multiple_method == "post"
+    for name, value in (("WDS_START_PATIENCE", -1), ("WDS_SELECTOR_WARN_PAGES", 1.5),
+                        ("WDS_SCRAPE_MULTIPLE_METHOD", "put")):
+        with pytest.raises(ValueError, match=name):
+            read(**{name: value})
+
+
+def test_every_bad_setting_is_named_at_once() -> None:
+    from scrapy_wds._wds._settings import WdsSettingsError
+
+    with pytest.raises(WdsSettingsError) as info:
+        read(WDS_API_URL="localhost", WDS_RETRY_TIMES=-1, WDS_POLL_FIRST_DELAY=0)
+    assert len(info.value.problems) == 3
+    assert [p.split()[0] for p in info.value.problems] == [
+        "WDS_POLL_FIRST_DELAY", "WDS_API_URL", "WDS_RETRY_TIMES"
+    ]
+
+
+def test_a_bad_number_is_not_also_compared_with_its_cap() -> None:
+    from scrapy_wds._wds._settings import WdsSettingsError
+
+    with pytest.raises(WdsSettingsError) as info:
+        read(WDS_RETRY_FIRST_DELAY="soon", WDS_RETRY_MAX_DELAY=0.2)
+    assert info.value.problems == ["WDS_RETRY_FIRST_DELAY must be a number of seconds > 0, got 'soon'"]
+
+
+@pytest.mark.parametrize(
+    "url, shown",
+    [
+        ("http://me:hunter2@wds/", "http://me:***@wds/"),
+        ("http://wds/?token=hunter2&x=1", "http://wds/?token=***&x=***"),
+        ("http://wds:2807/base", "http://wds:2807/base"),
+    ],
+)
+def test_urls_in_messages_are_masked(url: str, shown: str) -> None:
+    from scrapy_wds._wds._settings import masked_url
+
+    assert masked_url(url) == shown
+
+
+def test_the_api_slot_is_left_alone_when_concurrency_is_bad() -> None:
+    # The bad value is reported, naming CONCURRENT_REQUESTS, when the spider opens.
+    for bad in (0, -3, "many"):
+        settings = Settings({"WDS_API_URL": "http://wds.internal", "CONCURRENT_REQUESTS": bad})
+        configure_addon(settings)
+        assert "wds.internal" not in settings.getdict("DOWNLOAD_SLOTS")

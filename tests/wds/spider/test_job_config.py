@@ -116,3 +116,33 @@ def test_bad_input_gets_an_error_naming_the_field(changes: dict[str, Any], expec
         JobConfig(**kwargs).validate()
     for text in expected:
         assert text in str(info.value)
+
+
+def test_an_unknown_keyword_is_kept_for_start_and_named_with_a_guess() -> None:
+    # In a class body this runs at import: a TypeError there is a Scrapy traceback.
+    config = JobConfig(strat_urls=["http://site.test/"], type="Intranet")  # type: ignore[call-arg]
+    assert config.type == "Intranet"
+    with pytest.raises(JobConfigError) as info:
+        config.to_wire()
+    message = str(info.value)
+    assert message.startswith("JobConfig has no field 'strat_urls' (did you mean 'start_urls'?)")
+    assert message.endswith("(wire keys the server knows go in extra={...})")
+    assert "its fields are" not in message  # the guess says enough
+
+
+def test_a_keyword_with_no_near_name_is_named_alone() -> None:
+    with pytest.raises(JobConfigError, match=r"no field 'zzz'; its fields are start_urls, type"):
+        JobConfig(start_urls=["http://site.test/"], zzz=1).to_wire()  # type: ignore[call-arg]
+
+
+def test_missing_start_urls_is_a_field_error_not_a_type_error() -> None:
+    with pytest.raises(JobConfigError, match="JobConfig.start_urls is empty"):
+        JobConfig().to_wire()
+
+
+def test_the_wrapped_constructor_keeps_positional_use_equality_and_replace() -> None:
+    import dataclasses
+
+    config = JobConfig(["http://site.test/"], "Intranet")
+    assert config == JobConfig(start_urls=["http://site.test/"], type="Intranet")
+    assert dataclasses.replace(config, type="Internet").to_wire()["Type"] == "Internet"

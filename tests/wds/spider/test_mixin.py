@@ -8,7 +8,6 @@ from typing import Any
 import pytest
 import pytest_twisted
 from scrapy.downloadermiddlewares.offsite import OffsiteMiddleware
-from scrapy.exceptions import CloseSpider
 from twisted.python.failure import Failure
 
 from scrapy_wds import JobConfig, JobConfigError, WdsSpiderError, WdsTaskNotFound
@@ -189,10 +188,11 @@ async def test_start_refuses_bad_setups_before_sending(
         spider.wds_start_request()
     assert expected in str(info.value)
     # From start(): one error line naming the problem, and a finish reason.
-    with caplog.at_level(logging.ERROR), pytest.raises(CloseSpider) as closed:
-        [x async for x in spider.start()]
-    assert closed.value.reason == "wds_config_error"
-    assert f"WDS spider {spider.name!r} cannot start: {info.value}" in caplog.text
+    with caplog.at_level(logging.ERROR):
+        assert [x async for x in spider.start()] == []
+    assert spider.crawler.stats.get_value("wds/refused/wds_bad_config") == 1
+    [line] = [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR]
+    assert str(info.value) in line and f"spider {spider.name!r}" in line
 
 
 @pytest_twisted.ensureDeferred

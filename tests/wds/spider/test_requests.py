@@ -8,6 +8,7 @@ from typing import Any
 from urllib.parse import parse_qsl, unquote, urlsplit
 
 import pytest
+import pytest_twisted
 from scrapy import Request
 from scrapy.utils.request import request_from_dict
 
@@ -65,10 +66,11 @@ def test_base_urls_with_or_without_path_and_slash(api_url: str) -> None:
     assert url == prefix + "/api/v2/tasks/t1/info"
 
 
-def test_missing_api_url_is_named() -> None:
+@pytest_twisted.ensureDeferred
+async def test_missing_api_url_is_named(caplog: pytest.LogCaptureFixture) -> None:
     spider = make_spider(WDS_API_URL="")
-    with pytest.raises(WdsSpiderError, match="WDS_API_URL is not set"):
-        spider.wds_start_request()
+    assert [x async for x in spider.start()] == []
+    assert "WDS_API_URL is not set" in caplog.text
 
 
 def test_scrape_multiple_goes_by_get_while_the_url_is_short() -> None:
@@ -115,10 +117,13 @@ def test_a_setting_forces_the_method(setting: str, count: int, method: str) -> N
     assert request.method == method
 
 
-def test_a_bad_method_setting_is_named() -> None:
+@pytest_twisted.ensureDeferred
+async def test_a_bad_method_setting_is_named_at_start(caplog: pytest.LogCaptureFixture) -> None:
     spider = make_spider(WDS_SCRAPE_MULTIPLE_METHOD="put")
-    with pytest.raises(WdsSpiderError, match="WDS_SCRAPE_MULTIPLE_METHOD is 'put'"):
-        spider.wds_info(WdsTask("demo", "t", "u"), callback="parse")
+    # Read by Scrapy's feed exporter (every spider attribute): must not raise.
+    assert spider._wds_api is not None
+    assert [x async for x in spider.start()] == []
+    assert "WDS_SCRAPE_MULTIPLE_METHOD is 'put'" in caplog.text
 
 
 def test_api_headers_are_not_put_on_requests() -> None:

@@ -1,0 +1,62 @@
+"""The only place that touches Scrapy internals, each in one small function.
+
+Scrapy (2.14–2.19) has no public way to ask "has the engine begun closing?",
+to wake the engine's loop now rather than at its 5 s heartbeat, or to make a
+batch of items count as one item in progress so that a close waits for it.
+Each function below reads or writes exactly one private attribute, with no
+``getattr`` guard: when Scrapy renames one, the call raises instead of
+silently misbehaving, and ``tests/packaging/test_compat.py`` (run on the
+oldest and the newest supported Scrapy) fails first.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from scrapy.core.engine import ExecutionEngine
+    from scrapy.core.scraper import Scraper
+
+
+def engine_is_closing(engine: ExecutionEngine) -> bool:
+    """Whether the engine has stopped or begun closing its spider.
+
+    A closing engine may already have closed its scheduler, so a request
+    handed to ``engine.crawl()`` then could be kept in memory only.
+    """
+    slot = engine._slot
+    return not engine.running or slot is None or slot.closing is not None
+
+
+def wake_engine(engine: ExecutionEngine) -> None:
+    """Run the engine's loop soon (it would otherwise wait for its heartbeat).
+
+    The loop is where the engine asks ``spider_idle`` again, so an extension
+    that just finished its last piece of work calls this to let the crawl end
+    promptly.
+    """
+    slot = engine._slot
+    if slot is not None:
+        slot.nextcall.schedule()
+
+
+@contextmanager
+def one_item_in_progress(scraper: Scraper) -> Iterator[None]:
+    """Count the ``with`` block as one item in the item pipelines.
+
+    ``scraper.start_itemproc_async()`` counts each item it runs, so a close
+    waits for that item; wrapping a batch in this makes a close wait for the
+    whole batch.  On the way out the pending close (if any) is re-checked,
+    which the scraper itself does only after a response, never an item.
+    """
+    slot = scraper.slot
+    assert slot is not None, "the scraper has no slot: the spider is not open"
+    slot.itemproc_size += 1
+    try:
+        yield
+    finally:
+        slot.itemproc_size -= 1
+        if slot.closing is not None:
+            scraper._check_if_closing()

@@ -1,0 +1,92 @@
+"""Small readers of WDS requests and answers, for the downloader middleware.
+
+What a request asks (its action, task, job: for stats, log lines and typed
+errors) and what an answer says about waiting (a pending task state, a
+``Retry-After`` header).
+"""
+
+from __future__ import annotations
+
+import time
+from email.utils import parsedate_to_datetime
+from typing import Any
+
+from scrapy import Request
+from scrapy.http import Response
+from scrapy.utils.misc import load_object
+
+from scrapy_wds._wds._answers import MalformedAnswer, TaskState, load_json, parse_status
+from scrapy_wds._wds._errors import describe_call
+from scrapy_wds._wds._task import META_KEY
+
+#: Task states that mean "the page is not there yet": waited on like a 202.
+PENDING_STATES = frozenset({TaskState.Created, TaskState.InProgress})
+
+
+def middleware_class(key: object) -> object:
+    """What a ``DOWNLOADER_MIDDLEWARES`` key (an import path or a class) names.
+
+    ``None`` for a path that does not load: that is the user's own entry,
+    and Scrapy reports it when it builds the middlewares.
+    """
+    if not isinstance(key, str):
+        return key
+    try:
+        return load_object(key)
+    except (ImportError, NameError, ValueError):
+        return None
+
+
+def pending_state(request: Request, response: Response) -> TaskState | None:
+    """The state of an ``info`` answer that says the page is not there yet, else ``None``.
+
+    A body that cannot be read is left to the spider side, which reports it.
+    """
+    if action_of(request) != "info":
+        return None
+    try:
+        state = parse_status(load_json(response.body)).state
+    except MalformedAnswer:
+        return None
+    return state if state in PENDING_STATES else None
+
+
+def is_wds(request: Request) -> bool:
+    return isinstance(request.meta.get(META_KEY), dict)
+
+
+def action_of(request: Request) -> str:
+    """The call's action; only asked of requests that passed :func:`_is_wds`."""
+    return str(request.meta[META_KEY].get("action") or "unknown")
+
+
+def call_facts(request: Request) -> dict[str, Any]:
+    """What a WDS request asks about, as the keywords of :func:`describe_call` and WdsError."""
+    wds = request.meta[META_KEY]
+    task = wds.get("task") if isinstance(wds.get("task"), dict) else {}
+    return {
+        "action": action_of(request),
+        "task_id": str(task["id"]) if "id" in task else None,
+        "job": wds.get("job"),
+        "page_url": task.get("url"),
+    }
+
+
+def describe(request: Request) -> str:
+    return describe_call(**call_facts(request))
+
+
+def retry_after(response: Response) -> float | None:
+    """Seconds from a ``Retry-After`` header (seconds or HTTP date), if any."""
+    raw = response.headers.get("Retry-After")
+    if not raw:
+        return None
+    value = raw.decode("latin-1").strip()
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        return max(0.0, parsedate_to_datetime(value).timestamp() - time.time())
+    except (TypeError, ValueError, IndexError, OverflowError):
+        return None

@@ -1,0 +1,87 @@
+"""The keeper: one write per answer, follow-ups only for new pages, items settle their call when stored."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import scrapy
+from scrapy import signals
+from scrapy.http import TextResponse
+from scrapy.utils.test import get_crawler
+
+from scrapy_wds._wds._api import WdsApi
+from scrapy_wds._wds._ledger import Owed
+from scrapy_wds._wds._ledger_keeper import LedgerKeeper
+from scrapy_wds._wds._ledger_memory import MemoryLedger
+from scrapy_wds._wds._ledger_requests import request_to_data
+from scrapy_wds._wds._selectors import WdsSelector, parse_selector
+from scrapy_wds._wds._task import WdsTask
+
+API = WdsApi("http://wds.test/")
+
+
+class Owner(scrapy.Spider):
+    name = "owner"
+
+
+def keeper(**settings: Any) -> tuple[LedgerKeeper, MemoryLedger, Any]:
+    crawler = get_crawler(Owner, settings)
+    ledger = MemoryLedger()
+    return LedgerKeeper(crawler, ledger), ledger, crawler
+
+
+def answer_to(request: scrapy.Request, depth: int = 0) -> TextResponse:
+    request.meta["depth"] = depth
+    return TextResponse(request.url, body=b"[]", request=request)
+
+
+def follow_up(task_id: str, url: str) -> scrapy.Request:
+    return API.info(WdsTask("job", task_id, url), wds={"follow_up": True, "callback": "parse"})
+
+
+def test_one_answer_is_one_write_and_known_pages_are_not_followed() -> None:
+    keeper_, ledger, crawler = keeper()
+    crawl = API.crawl(WdsTask("job", "t0", "http://s/"), _selector())
+    ledger.record(issued=[_owed(crawl)])
+    writes: list[Any] = []
+    record = ledger.record
+    ledger.record = lambda **kw: writes.append(kw) or record(**kw)  # type: ignore[method-assign]
+    out = keeper_.answered(answer_to(crawl), [follow_up("t1", "http://s/a"), follow_up("t2", "http://s/b")])
+    assert len(out) == 2 and len(writes) == 1
+    assert writes[0]["settled"] == [crawl.meta["wds"]["ticket"]]
+    # The same pages under new ids, from another answer: dropped, counted.
+    other = API.crawl(WdsTask("job", "t9", "http://s/c"), _selector())
+    assert keeper_.answered(answer_to(other), [follow_up("t3", "http://s/a?")]) == []
+    stats = crawler.stats.get_stats()
+    assert stats["wds/tasks/found"] == 2 and stats["wds/tasks/known_again"] == 1
+
+
+def test_an_answer_with_items_is_settled_when_its_items_are_through_the_pipelines() -> None:
+    keeper_, ledger, crawler = keeper()
+    scrape = API.info(WdsTask("job", "t1", "http://s/a"))
+    ledger.record(issued=[_owed(scrape)])
+    ticket = scrape.meta["wds"]["ticket"]
+    response = answer_to(scrape)
+    assert keeper_.answered(response, [{"n": 1}, {"n": 2}]) == [{"n": 1}, {"n": 2}]
+    assert ledger.owed() == 1
+    crawler.signals.send_catch_log(signals.item_scraped, item={"n": 1}, response=response, spider=None)
+    assert ledger.owed() == 1
+    crawler.signals.send_catch_log(signals.item_dropped, item={"n": 2}, response=response, spider=None,
+                                   exception=Exception())
+    assert ledger.owed() == 0 and ledger.is_settled(ticket)
+
+
+def test_requests_deeper_than_depth_limit_are_not_owed() -> None:
+    keeper_, ledger, _ = keeper(DEPTH_LIMIT=2)
+    crawl = API.crawl(WdsTask("job", "t0", "http://s/"), _selector())
+    out = keeper_.answered(answer_to(crawl, depth=2), [follow_up("t1", "http://s/a")])
+    assert len(out) == 1  # Scrapy's DepthMiddleware drops it; the ledger must not wait for it
+    assert ledger.owed() == 0
+
+
+def _selector() -> WdsSelector:
+    return parse_selector("CSS: a", where="test")
+
+
+def _owed(request: scrapy.Request) -> Owed:
+    return Owed(request.meta["wds"]["ticket"], request_to_data(request))
