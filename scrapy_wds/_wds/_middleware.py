@@ -242,16 +242,10 @@ class WdsDownloaderMiddleware:
             delay,
         )
         # The server answered: the call is working, so its failures count anew.
-        # (One copy per poll, made by _park: polls are the hot path of a crawl.)
-        self._park(
-            request,
-            request,
-            delay,
-            meta_update={"retry_times": 0},
-            polls=polls,
-            waiting_since=since,
-            rests=0,
-        )
+        # One copy per poll, made by _park (polls are the hot path of a crawl):
+        # this request ends here, so its own meta may take the reset.
+        request.meta["retry_times"] = 0
+        self._park(request, request, delay, polls=polls, waiting_since=since, rests=0)
 
     def _retry(
         self,
@@ -331,18 +325,12 @@ class WdsDownloaderMiddleware:
         self._park(request, request.replace(meta=meta), rest, rests=rests + 1)
 
     def _park(
-        self,
-        request: Request,
-        next_try: Request,
-        delay: float,
-        meta_update: dict[str, Any] | None = None,
-        **bookkeeping: Any,
+        self, request: Request, next_try: Request, delay: float, **bookkeeping: Any
     ) -> NoReturn:
         """A copy of ``next_try`` waits ``delay`` seconds in the room; ``request`` ends quietly."""
         wds = dict(next_try.meta[META_KEY])  # the spider side's dict may be shared: copy it
         wds.update(bookkeeping)
         meta = dict(next_try.meta)
-        meta.update(meta_update or {})
         meta[META_KEY] = wds
         # Headers were taken off already, so the copy carries none of ours.
         copy = next_try.replace(meta=meta, dont_filter=True)

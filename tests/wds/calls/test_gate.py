@@ -26,7 +26,8 @@ def call(task: str, endpoint: str, spider: Any = None, priority: int = 0) -> scr
 
 @pytest.fixture
 def mw() -> Any:
-    mw, spider = middleware()
+    built, spider = middleware()
+    mw: Any = built  # with two test attributes: what was released, and the spider
     mw.released = []
     mw.gate = TaskGate(mw.released.append, mw._hold_in_ledger, mw.stats)
     mw.spider = spider
