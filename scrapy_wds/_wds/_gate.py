@@ -28,14 +28,18 @@ from __future__ import annotations
 
 import functools
 import logging
+import time
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from scrapy import Request
-from scrapy.exceptions import IgnoreRequest
+from scrapy import Request, signals
+from scrapy.exceptions import DontCloseSpider, IgnoreRequest
 
+from scrapy_wds._wds._ledger import Ledger, Owed
+from scrapy_wds._wds._ledger_keeper import ticket_of
+from scrapy_wds._wds._ledger_requests import request_to_data
 from scrapy_wds._wds._task import META_KEY
-from scrapy_wds._wds._waiting_room import SetAside
+from scrapy_wds._wds._waiting_room import SetAside, WaitingRoom
 
 logger = logging.getLogger(__name__)
 _Method = TypeVar("_Method", bound=Callable[..., Any])
@@ -54,14 +58,28 @@ class HeldBehindTask(SetAside):
 
 
 class TaskGate:
-    """Leaders and held calls per task id; ``release`` sends a held call back to the scheduler."""
+    """Leaders and held calls per task id; ``release`` sends a held call back to the scheduler.
+
+    At idle with nothing in the waiting room, held calls are released (their
+    leader was lost); until then the spider stays open.
+    """
 
     def __init__(
-        self, release: Callable[[Request], None], hold: Callable[[Request], None], stats: Any
+        self,
+        crawler: Any,
+        release: Callable[[Request], None],
+        ledger: Ledger,
+        room: WaitingRoom,
+        hold_for: float,
     ) -> None:
         self._release = release
-        self._hold = hold  # told of each copy held (the ledger keeps it as parked)
-        self._stats = stats
+        self._ledger = ledger
+        self._room = room
+        #: Seconds a held call is parked for in the ledger (a worker that takes
+        #: over a dead one's calls sends it after that long).
+        self._hold_for = hold_for
+        self._stats = crawler.stats
+        crawler.signals.connect(self._spider_idle, signal=signals.spider_idle)
         #: task id → the leading call's (method, URL, body): its parked copies share them
         self._leader: dict[str, tuple[str, str, bytes]] = {}
         #: task ids whose leader was answered "pending" (it polls from the waiting room)
@@ -89,7 +107,9 @@ class TaskGate:
         if task not in self._pending or leader == _call_key(request):
             return  # the leader itself, or a call racing the leader's first answer
         copy = request.replace(dont_filter=True)
-        self._hold(copy)
+        ticket = ticket_of(copy)
+        if ticket is not None:  # parked, as far as the ledger knows
+            self._ledger.park(Owed(ticket, request_to_data(copy), due=time.time() + self._hold_for))
         self._held.setdefault(task, []).append(copy)
         self._stats.inc_value("wds/gate/held")
         # As for a parked poll: the copy stands for this request, whose
@@ -124,6 +144,10 @@ class TaskGate:
         self._pending.discard(task)
         for call in self._held.pop(task, ()):
             self._send_back(call)
+
+    def _spider_idle(self, spider: Any = None) -> None:
+        if not len(self._room) and self.release_stranded():
+            raise DontCloseSpider
 
     def release_stranded(self) -> int:
         """At idle with nothing parked: release every held call (its leader was lost)."""

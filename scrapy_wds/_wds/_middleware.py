@@ -34,10 +34,10 @@ import logging
 import time
 from typing import Any, NoReturn
 
-from scrapy import Request, Spider, signals
+from scrapy import Request, Spider
 from scrapy.crawler import Crawler
 from scrapy.downloadermiddlewares.retry import get_retry_request
-from scrapy.exceptions import DontCloseSpider, IgnoreRequest, NotConfigured
+from scrapy.exceptions import IgnoreRequest, NotConfigured
 from scrapy.http import Response
 from scrapy.utils.misc import load_object
 
@@ -99,8 +99,7 @@ class WdsDownloaderMiddleware:
         self.owed = OwedCalls(crawler, self.ledger, self.room)
         self.selector_watch = SelectorWatch(crawler, settings.selector_warn_pages)
         # A task's other calls wait behind its first one (see _gate).
-        self.gate = TaskGate(self._send_again, self._hold_in_ledger, self.stats)
-        crawler.signals.connect(self._release_held_at_idle, signal=signals.spider_idle)
+        self.gate = TaskGate(crawler, self._send_again, self.ledger, self.room, settings.poll_max_delay)
         self._retry_exceptions = tuple(
             load_object(e) if isinstance(e, str) else e
             for e in crawler.settings.getlist("RETRY_EXCEPTIONS")
@@ -393,17 +392,6 @@ class WdsDownloaderMiddleware:
         if ticket is not None and not self.ledger.unpark(ticket):
             return  # settled meanwhile, or another worker took it
         engine.crawl(returning(request))
-
-    def _hold_in_ledger(self, copy: Request) -> None:
-        """A call the gate holds is parked as far as the ledger knows, due when a poll would be."""
-        ticket = ticket_of(copy)
-        if ticket is not None:
-            due = time.time() + self.settings.poll_max_delay
-            self.ledger.park(Owed(ticket, request_to_data(copy), due=due))
-
-    def _release_held_at_idle(self, spider: Spider | None = None) -> None:
-        if not len(self.room) and self.gate.release_stranded():
-            raise DontCloseSpider
 
     def _take_headers_off(self, request: Request) -> None:
         for name, value in self.settings.headers.items():

@@ -29,13 +29,14 @@ def mw() -> Any:
     built, spider = middleware()
     mw: Any = built  # with two test attributes: what was released, and the spider
     mw.released = []
-    mw.gate = TaskGate(mw.released.append, mw._hold_in_ledger, mw.stats)
+    mw.gate = TaskGate(mw.crawler, mw.released.append, mw.ledger, mw.room, 10.0)
     mw.spider = spider
     return mw
 
 
 def answer(mw: Any, request: scrapy.Request, status: int) -> Any:
-    return mw.process_response(request, Response(request.url, status=status, request=request))
+    body = b"[]" if status == 200 else b""  # a crawl answer that found no link
+    return mw.process_response(request, Response(request.url, status=status, body=body, request=request))
 
 
 def test_the_second_call_of_a_pending_task_waits_behind_the_first_and_goes_when_it_is_ready(mw: Any) -> None:
