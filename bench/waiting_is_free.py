@@ -140,9 +140,10 @@ def main() -> None:
     extra = {"SCHEDULER_MEMORY_QUEUE": "scrapy.squeues.FifoMemoryQueue",
              "SCHEDULER_DISK_QUEUE": "scrapy.squeues.PickleFifoDiskQueue"} if args.fifo else {}
 
-    # The demo site runs in a process of its own: the emulator downloads every
+    # A waiting info answers 202 (not 200 + Created, the emulator's default):
+    # the in-slot baseline re-asks on a 202 only.  The demo site runs in a process of its own: the emulator downloads every
     # task's page from it, and must not wait on its own interpreter for that.
-    with demo_site_process() as site, WdsEmulator(pending_polls=args.pending_polls) as emulator, \
+    with demo_site_process() as site, WdsEmulator(pending_polls=args.pending_polls, pending_info="202") as emulator, \
             tempfile.TemporaryDirectory() as tmp:
         urls_file = Path(tmp) / "urls.txt"
         urls_file.write_text("\n".join(start_urls(site, args.tasks)))
