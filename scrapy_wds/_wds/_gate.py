@@ -21,7 +21,8 @@ polls multiplied by the calls per task.  The gate keeps them in line:
 Calls that come back from the waiting room, and held calls released, get
 :data:`RETURNING_PRIORITY_BUMP` once: they have waited already, and must not
 queue behind fresh tasks (Scrapy's scheduler serves higher priorities first,
-whatever its queue order).
+whatever its queue order).  Not with ``JOBDIR`` (see ``TaskGate.bump``):
+there Scrapy's LIFO queues serve returning calls first anyway.
 """
 
 from __future__ import annotations
@@ -79,6 +80,10 @@ class TaskGate:
         #: over a dead one's calls sends it after that long).
         self._hold_for = hold_for
         self._stats = crawler.stats
+        #: No bump with JOBDIR: each priority is a disk queue file of Scrapy's,
+        #: and one created by a run killed before its first flush is left
+        #: empty; a resumed crawl then fails on every push to that priority.
+        self.bump = 0 if crawler.settings.get("JOBDIR") else RETURNING_PRIORITY_BUMP
         crawler.signals.connect(self._spider_idle, signal=signals.spider_idle)
         #: task id → the leading call's (method, URL, body): its parked copies share them
         self._leader: dict[str, tuple[str, str, bytes]] = {}
@@ -162,8 +167,12 @@ class TaskGate:
             logger.info("Released %d WDS calls whose task's first call was lost", released)
         return released
 
+    def returning(self, request: Request) -> Request:
+        """``request``, come back from waiting, with this crawl's priority bump."""
+        return returning(request, self.bump)
+
     def _send_back(self, request: Request) -> None:
-        returning(request)
+        self.returning(request)
         try:
             self._release(request)
         except Exception:
@@ -207,12 +216,12 @@ def hears_answers(method: _Method) -> _Method:
     return wrapper  # type: ignore[return-value]
 
 
-def returning(request: Request) -> Request:
+def returning(request: Request, bump: int = RETURNING_PRIORITY_BUMP) -> Request:
     """Give a call that has waited the priority bump, once (it keeps it for later polls)."""
     wds = request.meta[META_KEY]
-    if not wds.get(RETURNING):
+    if bump and not wds.get(RETURNING):
         request.meta[META_KEY] = {**wds, RETURNING: True}
-        request.priority += RETURNING_PRIORITY_BUMP
+        request.priority += bump
     return request
 
 

@@ -53,7 +53,7 @@ from scrapy_wds._wds._call_facts import (
     retry_after,
 )
 from scrapy_wds._wds._config_check import is_refused, settings_or_refuse
-from scrapy_wds._wds._gate import TaskGate, hears_answers, returning
+from scrapy_wds._wds._gate import TaskGate, hears_answers
 from scrapy_wds._wds._errors import (
     ERROR_BY_STATUS,
     WdsBadAnswer,
@@ -391,7 +391,7 @@ class WdsDownloaderMiddleware:
         ticket = ticket_of(request)
         if ticket is not None and not self.ledger.unpark(ticket):
             return  # settled meanwhile, or another worker took it
-        engine.crawl(returning(request))
+        engine.crawl(self.gate.returning(request))
 
     def _take_headers_off(self, request: Request) -> None:
         for name, value in self.settings.headers.items():
