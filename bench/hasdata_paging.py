@@ -47,8 +47,8 @@ def drain(proxy_url: str, keywords: int, concurrency: int | None, *, trace: bool
         "HASDATA_API_URL": proxy_url,
         "HASDATA_API_KEY": API_KEY,
         "HASDATA_JOBS": f"@{jobs_file}",
-        "HASDATA_POLL_INTERVAL": "0.05",
-        "HASDATA_POLL_MAX_INTERVAL": "0.05",
+        "HASDATA_POLL_FIRST_DELAY": "0.05",
+        "HASDATA_POLL_MAX_DELAY": "0.05",
     }
     if concurrency is not None:
         settings["HASDATA_PAGE_CONCURRENCY"] = str(concurrency)

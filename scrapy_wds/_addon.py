@@ -24,8 +24,17 @@ class Addon:
 
     def update_settings(self, settings: BaseSettings) -> None:
         has_wds = bool(settings.get("WDS_API_URL"))
-        has_hasdata = bool(settings.get("HASDATA_API_KEY") or os.environ.get("HASDATA_API_KEY"))
+        # Jobs declared without a key still enable HasData: the extension then
+        # stops the crawl with a line naming HASDATA_API_KEY.
+        has_hasdata = bool(
+            settings.get("HASDATA_API_KEY")
+            or os.environ.get("HASDATA_API_KEY")
+            or settings.get("HASDATA_JOBS")
+        )
         if not (has_wds or has_hasdata):
+            # A spider may still declare jobs (its ``hasdata_jobs``): the
+            # extension then stops the crawl with a line naming HASDATA_API_KEY.
+            configure_hasdata(settings)
             raise NotConfigured(
                 "scrapy_wds.Addon has nothing to do: set WDS_API_URL (the WDS server, "
                 "e.g. http://localhost:2807) and/or HASDATA_API_KEY (setting or "

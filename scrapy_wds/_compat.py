@@ -13,7 +13,10 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import TYPE_CHECKING
+
+from scrapy.settings import BaseSettings
 
 if TYPE_CHECKING:
     from scrapy.core.engine import ExecutionEngine
@@ -60,3 +63,32 @@ def one_item_in_progress(scraper: Scraper) -> Iterator[None]:
         slot.itemproc_size -= 1
         if slot.closing is not None:
             scraper._check_if_closing()
+
+
+def remove_torn_request_queues(settings: BaseSettings) -> list[Path]:
+    """Remove JOBDIR request-queue files a killed crawl left too short to open.
+
+    Scrapy's default disk queue (queuelib's ``LifoDiskQueue``, one file per
+    download slot and priority under ``JOBDIR/requests.queue``) writes a
+    4-byte size header into a new file through a buffer; a ``kill -9`` before
+    that buffer is flushed leaves an empty file, and the resumed crawl fails
+    on its first push to that queue (``struct.error``).  Such a file holds
+    nothing readable, and the WDS ledger re-sends what the crawl owed, so it
+    is removed.  Other disk queue classes are left alone.
+    """
+    from queuelib.queue import LifoDiskQueue
+    from scrapy.utils.misc import load_object
+
+    jobdir = settings.get("JOBDIR")
+    queue_class = load_object(settings.get("SCHEDULER_DISK_QUEUE"))
+    if not jobdir or not (isinstance(queue_class, type) and issubclass(queue_class, LifoDiskQueue)):
+        return []
+    root = Path(jobdir) / "requests.queue"
+    torn = [
+        path
+        for path in (root.rglob("*") if root.is_dir() else [])
+        if path.is_file() and path.suffix != ".json" and path.stat().st_size < LifoDiskQueue.SIZE_SIZE
+    ]
+    for path in torn:
+        path.unlink()
+    return torn

@@ -1,3 +1,39 @@
-"""The project's own tests use the emulator fixtures, opted in like any user's suite."""
+"""Settings for the whole suite.
+
+The project's own tests use the emulator fixtures, opted in like any user's
+suite. The tests the oldest supported versions run (``tox -e min``, marker
+``min``) are chosen here by path, so test files need not know about it: the
+unit and component tests, the in-process and real ``scrapy crawl`` runs of
+each service that depend most on Scrapy's engine (closing, start(), resume),
+and the checks of the Scrapy internals the package touches.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
 
 pytest_plugins = ["scrapy_wds.testing.pytest_plugin"]
+
+TESTS = Path(__file__).resolve().parent
+#: Paths under tests/ (a directory ends with /) whose tests are marked ``min``.
+MIN_PATHS = (
+    "wds/spider/",
+    "wds/downloader/",
+    "wds/crawl/test_in_process.py",
+    "wds/crawl/test_faults.py",  # real `scrapy crawl` runs; a set-up mistake closes at start()
+    "hasdata/extension/",  # in-process runs, and real crawls stopped by SIGINT/SIGKILL and resumed
+    "hasdata/webhooks/test_row_keys.py",
+    "hasdata/webhooks/test_receiver.py",
+    "packaging/test_compat.py",
+    "packaging/test_no_private_scrapy.py",
+    "test_pytest_plugin.py",
+)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        where = item.path.relative_to(TESTS).as_posix()
+        if where.startswith(MIN_PATHS):
+            item.add_marker(pytest.mark.min)

@@ -19,7 +19,7 @@ pytest_plugins = ["pytester"]
 
 OPT_IN = 'pytest_plugins = ["scrapy_wds.testing.pytest_plugin"]\n'
 
-USER_TESTS = '''
+USER_TESTS = """
 import json
 import urllib.error
 import urllib.request
@@ -68,7 +68,7 @@ def test_each_test_gets_fresh_servers_with_defaults(wds_emulator, hasdata_emulat
 def test_truth_is_at_hand(demo_site):
     assert len(demo_site.truth()) == 200
     assert all(book["url"].startswith(demo_site.url) for book in demo_site.truth())
-'''
+"""
 
 
 def test_fixtures_serve_each_test_a_reset_server(pytester: pytest.Pytester) -> None:
@@ -117,7 +117,10 @@ _RUN_AND_LIST_MODULES = (
 def _modules_imported_by_pytest_in(project: Path) -> set[str]:
     run = subprocess.run(
         [sys.executable, "-c", _RUN_AND_LIST_MODULES],
-        cwd=project, capture_output=True, text=True, timeout=120,
+        cwd=project,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert run.returncode == 0, run.stdout + run.stderr
     listing = run.stdout.rpartition("MODULES=")[2]

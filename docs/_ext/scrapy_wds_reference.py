@@ -178,7 +178,11 @@ def _literal(value: Any) -> str:
     if value is None:
         return "*(none)*"
     try:
-        shown = json.dumps(value, ensure_ascii=False) if isinstance(value, (dict, list)) else repr(value)
+        shown = (
+            json.dumps(value, ensure_ascii=False)
+            if isinstance(value, (dict, list))
+            else repr(value)
+        )
     except TypeError:
         shown = repr(value)
     return f"``{_cell(shown)}``"

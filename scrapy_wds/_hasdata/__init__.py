@@ -1,42 +1,47 @@
 """HasData Scraper Jobs in Scrapy: submit jobs, stream their rows into item pipelines.
 
-The pieces, in the order data flows through them:
+Data flows one way: extension → runner → client and ledger.
 
+* :mod:`._settings` — every ``HASDATA_*`` setting, one table;
 * :mod:`._job` — what a job declaration looks like (:class:`HasDataJob`) and
   how it is checked;
+* :mod:`._extension` — the Scrapy extension: declares the jobs, starts a
+  runner per job, keeps the spider open, chooses the close reason;
+* :mod:`._runner` — one job's life: submit, poll, drain, reconcile;
 * :mod:`._client` — the HTTP calls to the HasData API, with retries;
-* :mod:`._state` — the file that remembers job ids and delivery progress;
-* :mod:`._shared_state` — the same records in redis, claimed by one scrapy-redis worker at a time;
-* :mod:`._workers` — claiming, watching and heartbeating those records for the extension;
 * :mod:`._rows` — result pages and files → rows → items;
-* :mod:`._row_ledger` — which rows were delivered (ids, content keys);
+* :mod:`._ledger` — which rows were delivered (row positions, content keys);
 * :mod:`._delivery` — new rows → the item pipelines or the job's callback;
-* :mod:`._webhook_bridge` — webhook rows and "finished" events → the job's runner;
-* :mod:`._extension` — the Scrapy extension that runs it all.
+* :mod:`._state` / :mod:`._shared_state` — job records and ledgers in a file,
+  or in redis shared by scrapy-redis workers (:mod:`._workers`);
+* :mod:`._spending` — the crawl's credit cap;
+* :mod:`._webhook_bridge` / :mod:`._webhooks` — the optional webhook receiver.
 """
 
 from __future__ import annotations
 
-import os
-
 from scrapy.settings import BaseSettings
 
 from scrapy_wds._hasdata._job import HasDataJob
+from scrapy_wds._hasdata._settings import DEFAULTS
 
 EXTENSION_ORDER = 500
 
 
 def configure_addon(settings: BaseSettings) -> None:
-    """Enable the HasData extension when a key is configured; fill gaps only.
+    """Enable the HasData extension and fill the gaps of ``SETTINGS``; fill gaps only.
 
-    The key may be a setting or the ``HASDATA_API_KEY`` environment variable.
-    A user who already lists the extension (with any order, or ``None`` to
-    disable it) keeps their choice.
+    The extension is enabled even without a key: jobs declared without one
+    then stop the crawl with a line naming ``HASDATA_API_KEY`` instead of
+    being ignored.  With neither key nor jobs it does nothing.  A user who
+    already lists the extension (with any order, or ``None`` to disable it)
+    keeps their choice.
     """
-    if not (settings.get("HASDATA_API_KEY") or os.environ.get("HASDATA_API_KEY")):
-        return
     from scrapy_wds._hasdata._extension import HasDataExtension
 
+    for name, value in DEFAULTS.items():
+        # "addon" priority sits below the project's own: a user's value wins.
+        settings.set(name, value, priority="addon")
     settings.setdefault_in_component_priority_dict("EXTENSIONS", HasDataExtension, EXTENSION_ORDER)
 
 

@@ -1,15 +1,34 @@
 """The HTTP calls to HasData's Scraper Jobs API, with bounded, jittered retries.
 
-Why not Scrapy Requests: these calls are the extension's own bookkeeping, not
-pages of the crawl.  Sent through the engine they would pass the user's
-downloader middlewares (robots.txt, retries, proxies meant for sites,
-caching) and hold slots of ``CONCURRENT_REQUESTS`` for as long as HasData
-takes to answer.  So the client talks to HasData on its own: Twisted's
-``Agent`` with a small persistent connection pool, on the crawl's reactor,
-with ``readBody`` for the answer.  Nothing else needs installing.
+Why not Scrapy Requests (``engine.download`` with a slot of its own): these
+calls are the extension's own bookkeeping, not pages of the crawl.  Sent
+through the engine they would pass the user's downloader middlewares (a
+middleware that logs headers would log the key; robots.txt, retries, caches
+meant for sites), and the ``DELETE`` of ``HASDATA_STOP_ON_CLOSE`` and of the
+credit cap runs in ``spider_closed``, after Scrapy has closed its
+downloader.  Why not ``treq``: it is the same Twisted ``Agent`` underneath
+plus a dependency, and it reads no proxy settings either.  So the client
+talks to HasData on its own: Twisted's ``Agent`` with a small persistent
+connection pool, on the crawl's reactor, with ``readBody``; every call sends
+a ``User-Agent`` (``scrapy-wds (Scrapy x.y)``) and has ``HASDATA_TIMEOUT``.
+Not done yet: ``HTTP(S)_PROXY`` and Scrapy's proxy settings are not honoured
+(HasData must be reachable directly, or through ``HASDATA_API_URL`` pointing
+at a reverse proxy).
 
 The key travels only in the ``x-api-key`` header.  Error messages name the
 call (method and path) and quote the server's text, never a header.
+
+Retries (:func:`retry_wait`): 5xx, dropped connections and malformed
+answers get ``HASDATA_RETRY_TIMES`` tries with capped, jittered backoff; 429
+(the plan's concurrency is used up) gets a longer patience,
+``HASDATA_RATE_LIMIT_MAX_WAIT`` seconds, honouring ``Retry-After``.  A
+submit is the one call that costs money and HasData cannot list jobs, so a
+submit is resent only when it surely created nothing (connection refused,
+name resolution failure, 429); any other failure after the body may have
+left raises :class:`HasDataSubmitUncertain` unless
+``HASDATA_RETRY_UNCERTAIN_SUBMITS`` allows the risk.  Submits go out on a
+fresh connection: a pooled one the server had closed would fail in a way
+that looks uncertain.
 """
 
 from __future__ import annotations
@@ -18,15 +37,17 @@ import json
 import logging
 import random
 import re
+import time
 import warnings
-from io import BytesIO
 from collections.abc import Callable, Iterable
+from email.utils import parsedate_to_datetime
+from io import BytesIO
 from typing import Any
 from urllib.parse import quote, urlencode
 
 from scrapy.utils.defer import maybe_deferred_to_future
+from twisted.internet import defer
 from twisted.internet import error as net_error
-from twisted.internet.defer import Deferred
 from twisted.internet.task import deferLater
 from twisted.web.client import (
     Agent,
@@ -40,14 +61,18 @@ from twisted.web.client import (
 from twisted.web.http_headers import Headers
 
 from scrapy_wds._backoff import backoff_delay
+from scrapy_wds._hasdata._rows import MalformedAnswer, ResultsPage, parse_page
 
 logger = logging.getLogger(__name__)
 
 #: How much of a server's error text goes into a message.
 _TEXT_LIMIT = 500
+#: Failures after which the request surely never reached the server.
+_NEVER_SENT = (net_error.ConnectError, net_error.DNSLookupError)
 _NETWORK_ERRORS = (
-    net_error.ConnectError,
+    *_NEVER_SENT,
     net_error.ConnectionLost,
+    defer.TimeoutError,
     net_error.ConnectionDone,
     net_error.TimeoutError,
     net_error.DNSLookupError,
@@ -63,6 +88,9 @@ _LEADING_ID = re.compile(r'^\s*\{\s*"id"\s*:\s*(?:"([^"\\]+)"|(\d+))\s*[,}]')
 
 class HasDataApiError(Exception):
     """HasData refused a call; ``status`` is the HTTP status, ``text`` its answer."""
+
+    #: False when the failed call surely never reached HasData (refused, 429).
+    reached = True
 
     def __init__(self, call: str, status: int | None, text: str) -> None:
         self.call, self.status, self.text = call, status, text
@@ -86,10 +114,61 @@ class HasDataUnavailable(HasDataApiError):
     """429, 5xx, dropped connections or malformed answers outlasted every retry."""
 
 
+class HasDataSubmitUncertain(HasDataApiError):
+    """A submit failed after its body may have reached HasData: a job may exist and cost."""
+
+
 class _Retryable(Exception):
-    def __init__(self, reason: str, status: int | None, text: str) -> None:
+    def __init__(
+        self, reason: str, status: int | None, text: str, *, sent: bool = True,
+        retry_after: float | None = None,
+    ) -> None:
         super().__init__(text)
         self.reason, self.status, self.text = reason, status, text
+        #: False only when the request surely never reached the server.
+        self.sent = sent
+        self.retry_after = retry_after
+
+
+def retry_wait(
+    reason: str, attempt: int, waited_429: float, retry_after: float | None, *,
+    retry_times: int, first: float, cap: float, rate_limit_max_wait: float,
+    rng: random.Random | None = None,
+) -> float | None:
+    """Seconds to wait before the next try, or None to give up.
+
+    ``attempt`` counts the failed tries of this kind so far (from 0) and
+    ``waited_429`` the seconds already spent waiting out 429s.  A 429 is
+    retried until ``rate_limit_max_wait`` seconds of waiting are used up,
+    after ``Retry-After`` when the server gives one; anything else
+    ``retry_times`` times.
+    """
+    if reason == "429":
+        left = rate_limit_max_wait - waited_429
+        if left <= 0:
+            return None
+        if retry_after is None:
+            retry_after = backoff_delay(attempt, first=first, cap=max(cap, 60.0), rng=rng)
+        return min(max(retry_after, 0.0), left)
+    if attempt >= retry_times:
+        return None
+    return backoff_delay(attempt, first=first, cap=cap, rng=rng)
+
+
+def parse_retry_after(value: bytes | None) -> float | None:
+    """``Retry-After`` in seconds: a number of seconds or an HTTP date."""
+    if not value:
+        return None
+    text = value.decode("latin-1").strip()
+    try:
+        return max(0.0, float(text))
+    except ValueError:
+        pass
+    try:
+        moment = parsedate_to_datetime(text)
+    except (TypeError, ValueError):
+        return None
+    return max(0.0, moment.timestamp() - time.time())
 
 
 class HasDataClient:
@@ -104,6 +183,9 @@ class HasDataClient:
         retry_times: int,
         retry_delay: float,
         retry_max_delay: float,
+        rate_limit_max_wait: float = 900.0,
+        retry_uncertain_submits: bool = False,
+        user_agent: str = "scrapy-wds",
         pool_size: int = 4,
         on_event: Callable[[str], None] | None = None,
         rng: random.Random | None = None,
@@ -126,12 +208,19 @@ class HasDataClient:
         self._retry_times = retry_times
         self._retry_delay = retry_delay
         self._retry_max_delay = retry_max_delay
+        self._rate_limit_max_wait = rate_limit_max_wait
+        self._retry_uncertain_submits = retry_uncertain_submits
+        self._user_agent = user_agent.encode()
         self._rng = rng or random.Random()
         self._on_event = on_event or (lambda name: None)
         self._hidden = _spellings([api_key, *hidden])
         self._pool = HTTPConnectionPool(reactor, persistent=True)
         self._pool.maxPersistentPerHost = pool_size
         self._agent = Agent(reactor, connectTimeout=timeout, pool=self._pool)
+        # Submits: a fresh connection each (see the module docstring).
+        self._fresh_agent = Agent(
+            reactor, connectTimeout=timeout, pool=HTTPConnectionPool(reactor, persistent=False)
+        )
 
     def __repr__(self) -> str:
         return f"HasDataClient({self._api_url!r})"
@@ -141,23 +230,32 @@ class HasDataClient:
     async def submit(self, slug: str, body: dict[str, Any]) -> dict[str, Any]:
         """Start a paid job.  An answer cut short still counts when it names the job.
 
-        Retrying a submit whose answer was unreadable would pay for a second
-        job, so a damaged answer that begins with the job's ``id`` (every
-        record HasData shows does) is read as ``{"id": ...}``; the next status
-        poll fills in the rest.
+        A damaged answer that begins with the job's ``id`` (every record
+        HasData shows does) is read as ``{"id": ...}``; the next status poll
+        fills in the rest.  Raises :class:`HasDataSubmitUncertain` when a job
+        may have been created but its id never arrived.
         """
-        return await self._call_object(
-            "POST", f"/scrapers/{quote(slug, safe='')}/jobs", body, salvage_id=True
+        answer = await self._call(
+            "POST", f"/scrapers/{quote(slug, safe='')}/jobs", body, read=_an_object,
+            salvage_id=True, submit=True,
         )
+        assert isinstance(answer, dict)
+        return answer
 
     async def status(self, job_id: str) -> dict[str, Any]:
-        return await self._call_object("GET", f"/scrapers/jobs/{quote(job_id, safe='')}")
+        answer = await self._call("GET", f"/scrapers/jobs/{quote(job_id, safe='')}", read=_an_object)
+        assert isinstance(answer, dict)
+        return answer
 
-    async def results(self, job_id: str, page: int, limit: int) -> dict[str, Any]:
+    async def results(self, job_id: str, page: int, limit: int) -> ResultsPage:
+        """One results page; a page not shaped like rows is retried like a 5xx."""
         query = urlencode({"page": page, "limit": limit})
-        return await self._call_object(
-            "GET", f"/scrapers/jobs/{quote(job_id, safe='')}/results?{query}"
+        answer = await self._call(
+            "GET", f"/scrapers/jobs/{quote(job_id, safe='')}/results?{query}",
+            read=lambda body: parse_page(_an_object(body), page),
         )
+        assert isinstance(answer, ResultsPage)
+        return answer
 
     async def stop(self, job_id: str) -> Any:
         return await self._call("DELETE", f"/scrapers/jobs/{quote(job_id, safe='')}")
@@ -169,7 +267,7 @@ class HasDataClient:
         to paging instead of retrying a link that may have expired.
         """
         try:
-            status, body = await self._send("GET", url, None, with_key=False)
+            status, body, _ = await self._send("GET", url, None, with_key=False)
         except Exception as exc:  # network trouble, an odd scheme: paging takes over
             raise HasDataApiError("GET <data link>", None, _describe(exc)) from None
         if not 200 <= status < 300:
@@ -184,87 +282,92 @@ class HasDataClient:
 
     # -- plumbing --------------------------------------------------------
 
-    async def _call_object(
-        self,
-        method: str,
-        path: str,
-        body: dict[str, Any] | None = None,
-        *,
-        salvage_id: bool = False,
-    ) -> dict[str, Any]:
-        answer = await self._call(method, path, body, need_object=True, salvage_id=salvage_id)
-        assert isinstance(answer, dict)
-        return answer
-
     async def _call(
         self,
         method: str,
         path: str,
         body: dict[str, Any] | None = None,
         *,
-        need_object: bool = False,
+        read: Callable[[Any], Any] | None = None,
         salvage_id: bool = False,
+        submit: bool = False,
     ) -> Any:
         call = f"{method} {path.split('?')[0]}"
-        attempt = 0
+        attempts: dict[bool, int] = {True: 0, False: 0}  # by "is it a 429"
+        waited_429 = 0.0
         while True:
             try:
-                return await self._attempt(call, method, path, body, need_object, salvage_id)
+                return await self._attempt(call, method, path, body, read, salvage_id, submit)
             except _Retryable as retry:
-                if attempt >= self._retry_times:
-                    self._on_event(f"errors/{retry.reason}")
-                    raise HasDataUnavailable(
-                        call, retry.status, f"{retry.text} (gave up after {attempt + 1} tries)"
-                    ) from None
-                delay = backoff_delay(
-                    attempt, first=self._retry_delay, cap=self._retry_max_delay, rng=self._rng
+                is_429 = retry.reason == "429"
+                if submit and retry.sent and not is_429 and not self._retry_uncertain_submits:
+                    self._on_event("errors/submit_uncertain")
+                    raise HasDataSubmitUncertain(call, retry.status, retry.text) from None
+                delay = retry_wait(
+                    retry.reason, attempts[is_429], waited_429, retry.retry_after,
+                    retry_times=self._retry_times, first=self._retry_delay,
+                    cap=self._retry_max_delay, rate_limit_max_wait=self._rate_limit_max_wait,
+                    rng=self._rng,
                 )
+                if delay is None:
+                    self._on_event(f"errors/{retry.reason}")
+                    tries = attempts[True] + attempts[False] + 1
+                    error = HasDataUnavailable(
+                        call, retry.status, f"{retry.text} (gave up after {tries} tries)"
+                    )
+                    error.reached = retry.sent and not is_429
+                    raise error from None
+                attempts[is_429] += 1
+                waited_429 += delay if is_429 else 0.0
                 self._on_event("retries")
                 self._on_event(f"retries/{retry.reason}")
                 logger.debug("HasData %s: %s; retrying in %.1fs", call, retry.text, delay)
-                attempt += 1
                 await maybe_deferred_to_future(deferLater(self._reactor, delay, lambda: None))
 
     async def _attempt(
-        self, call: str, method: str, path: str, body: Any, need_object: bool, salvage_id: bool
+        self, call: str, method: str, path: str, body: Any,
+        read: Callable[[Any], Any] | None, salvage_id: bool, submit: bool,
     ) -> Any:
         self._on_event("requests")
         try:
-            status, raw = await self._send(method, self._api_url + path, body, with_key=True)
+            status, raw, retry_after = await self._send(
+                method, self._api_url + path, body, with_key=True, fresh=submit
+            )
         except _NETWORK_ERRORS as exc:
-            raise _Retryable("connection", None, _describe(exc)) from None
+            never_sent = isinstance(exc, _NEVER_SENT)
+            raise _Retryable("connection", None, _describe(exc), sent=not never_sent) from None
         self._on_event(f"responses/{status}")
         if status == 429 or status >= 500:
-            raise _Retryable(str(status), status, self._text(raw))
+            raise _Retryable(str(status), status, self._text(raw), retry_after=retry_after)
         if status >= 400:
             self._on_event(f"errors/{status}")
             error = {401: HasDataUnauthorized, 403: HasDataNoCredits}.get(status, HasDataRejected)
             raise error(call, status, self._text(raw))
-        if not raw.strip() and not need_object:
+        if read is None:
             return None
         try:
-            answer = json.loads(raw)
+            return read(json.loads(raw))
+        except MalformedAnswer as exc:
+            raise _Retryable("malformed", status, str(exc)) from None
         except ValueError:
             leading = _LEADING_ID.match(raw.decode("utf-8", "replace")) if salvage_id else None
             if leading is not None:
                 self._on_event("answers_salvaged")
                 return {"id": leading.group(1) or leading.group(2)}
             raise _Retryable("malformed", status, "the answer is not valid JSON") from None
-        if need_object and not isinstance(answer, dict):
-            raise _Retryable("malformed", status, "the answer is not a JSON object")
-        return answer
 
     async def _send(
-        self, method: str, url: str, body: Any, *, with_key: bool
-    ) -> tuple[int, bytes]:
-        headers = Headers({b"accept": [b"application/json"]})
+        self, method: str, url: str, body: Any, *, with_key: bool, fresh: bool = False
+    ) -> tuple[int, bytes, float | None]:
+        headers = Headers({b"accept": [b"application/json"], b"user-agent": [self._user_agent]})
         if with_key:
             headers.addRawHeader(b"x-api-key", self._api_key.encode())
         producer: Any = None  # an IBodyProducer (zope interfaces escape mypy)
         if body is not None:
             headers.addRawHeader(b"content-type", b"application/json")
             producer = FileBodyProducer(BytesIO(json.dumps(body).encode()))
-        request = self._agent.request(method.encode(), url.encode(), headers, producer)
+        agent = self._fresh_agent if fresh else self._agent
+        request = agent.request(method.encode(), url.encode(), headers, producer)
         request.addTimeout(self._timeout, self._reactor)
         response = await maybe_deferred_to_future(request)
         with warnings.catch_warnings():
@@ -274,8 +377,8 @@ class HasDataClient:
             reading = readBody(response)
         reading.addTimeout(self._timeout, self._reactor)
         raw = await maybe_deferred_to_future(reading)
-        return int(response.code), raw
-
+        retry_after = parse_retry_after(response.headers.getRawHeaders(b"retry-after", [None])[0])
+        return int(response.code), raw, retry_after
 
     def _text(self, raw: bytes) -> str:
         """An answer's text for a message: secrets blanked out, then cut short."""
@@ -289,6 +392,12 @@ def _spellings(secrets: Iterable[str]) -> tuple[str, ...]:
     """Each secret as sent and as JSON escapes it; longest first (a prefix of one is no match)."""
     found = {form for secret in secrets if secret for form in (secret, json.dumps(secret)[1:-1])}
     return tuple(sorted(found, key=len, reverse=True))
+
+
+def _an_object(answer: Any) -> dict[str, Any]:
+    if not isinstance(answer, dict):
+        raise MalformedAnswer("the answer is not a JSON object")
+    return answer
 
 
 def _describe(exc: BaseException) -> str:

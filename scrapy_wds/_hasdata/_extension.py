@@ -17,7 +17,13 @@ Close reasons it uses (also in ``docs/hasdata.md``):
   stopped, the rows they had produced were delivered, then the spider closed;
 * ``hasdata_failed`` — every job failed (e.g. HasData rejected its input);
 * ``hasdata_bad_config`` — a setting, a job declaration, the state file or
-  the webhook receiver's address is unusable (nothing was submitted).
+  the webhook receiver's address is unusable (nothing was submitted);
+* ``hasdata_no_api_key`` — jobs are declared but no ``HASDATA_API_KEY``
+  (setting or environment variable) is set;
+* ``hasdata_submit_uncertain`` — a submit failed after it may have created a
+  job (a 5xx, a timeout, a cut connection): it is not resent, see the ERROR;
+* ``hasdata_job_timeout`` — a job ran past ``HASDATA_JOB_TIMEOUT``: it was
+  stopped and the rows it made delivered.
 """
 
 from __future__ import annotations
@@ -26,9 +32,10 @@ import logging
 import secrets
 from pathlib import Path
 
+import scrapy
 from scrapy import Spider, signals
 from scrapy.crawler import Crawler
-from scrapy.exceptions import CloseSpider, DontCloseSpider, NotConfigured
+from scrapy.exceptions import CloseSpider, DontCloseSpider
 from scrapy.settings import BaseSettings
 from scrapy.utils.defer import deferred_from_coro, maybe_deferred_to_future
 from scrapy.utils.project import data_path
@@ -36,18 +43,22 @@ from twisted.internet.defer import CancelledError, Deferred, DeferredList
 from twisted.internet.error import CannotListenError
 from twisted.internet.task import LoopingCall
 
+from scrapy_wds import _compat
 from scrapy_wds._hasdata._client import (
     HasDataApiError,
     HasDataClient,
     HasDataNoCredits,
+    HasDataSubmitUncertain,
     HasDataUnauthorized,
 )
 from scrapy_wds._hasdata._delivery import CrawlClosing, ItemPusher
 from scrapy_wds._hasdata._job import HasDataJobError, collect_jobs
-from scrapy_wds._hasdata._runner import JobRunner, RunnerContext, SubmitWithheld
+from scrapy_wds._hasdata._runner import JobRunner, JobTimedOut, SubmitUnconfirmed, SubmitWithheld
 from scrapy_wds._hasdata._settings import HasDataSettingError, HasDataSettings
 from scrapy_wds._hasdata._shared_state import ClaimLost, SharedJobStore, uses_scrapy_redis
+from scrapy_wds._hasdata._spending import CLOSE_CREDIT_LIMIT, SpendGuard
 from scrapy_wds._hasdata._state import HasDataStateError, StateFile
+from scrapy_wds._hasdata._submit_report import report_uncertain_submit
 from scrapy_wds._hasdata._webhook_bridge import WebhookBridge
 from scrapy_wds._hasdata._workers import WorkerClaims
 
@@ -55,9 +66,11 @@ logger = logging.getLogger(__name__)
 
 CLOSE_UNAUTHORIZED = "hasdata_unauthorized"
 CLOSE_NO_CREDITS = "hasdata_no_credits"
-CLOSE_CREDIT_LIMIT = "hasdata_credit_limit"
 CLOSE_FAILED = "hasdata_failed"
 CLOSE_BAD_CONFIG = "hasdata_bad_config"
+CLOSE_NO_API_KEY = "hasdata_no_api_key"
+CLOSE_SUBMIT_UNCERTAIN = "hasdata_submit_uncertain"
+CLOSE_JOB_TIMEOUT = "hasdata_job_timeout"
 STATE_FILE_NAME = "hasdata-state.json"
 
 
@@ -76,6 +89,7 @@ class HasDataExtension:
         self._failed: set[str] = set()
         self._close_reason: str | None = None
         self._closing_now = False
+        self.guard = SpendGuard(settings.max_credits)
         self._progress: LoopingCall | None = None
         self.webhooks = WebhookBridge(
             settings,
@@ -96,10 +110,6 @@ class HasDataExtension:
             # extension would let the spider "finish" with no items and no clue.
             setting_error = str(exc)
             settings = HasDataSettings.from_settings(BaseSettings({"HASDATA_API_KEY": "-"}))
-        if not settings.api_key:
-            raise NotConfigured(
-                "HasData extension disabled: set HASDATA_API_KEY (setting or environment variable)"
-            )
         extension = cls(crawler, settings)
         extension._setting_error = setting_error
         crawler.signals.connect(extension.spider_opened, signal=signals.spider_opened)
@@ -124,23 +134,34 @@ class HasDataExtension:
             self._close(CLOSE_BAD_CONFIG, message=None)
             return
         if not jobs:
-            logger.info("HasData extension: no jobs declared (HASDATA_JOBS or spider.hasdata_jobs)")
+            logger.debug("HasData extension: no jobs declared (HASDATA_JOBS or spider.hasdata_jobs)")
+            return
+        if not self.settings.api_key:
+            logger.error(
+                "HasData: %d job(s) declared but HASDATA_API_KEY is not set; set it in "
+                "settings.py or export it as an environment variable", len(jobs),
+            )
+            self._close(CLOSE_NO_API_KEY, message=None)
             return
         from twisted.internet import reactor
 
+        settings = self.settings
         self.client = HasDataClient(
-            api_url=self.settings.api_url,
-            api_key=self.settings.api_key,
-            timeout=self.settings.timeout,
-            retry_times=self.settings.retry_times,
-            retry_delay=self.settings.retry_delay,
-            retry_max_delay=self.settings.retry_max_delay,
-            pool_size=self.settings.page_concurrency + 2,
+            api_url=settings.api_url,
+            api_key=settings.api_key,
+            timeout=settings.timeout,
+            retry_times=settings.retry_times,
+            retry_delay=settings.retry_first_delay,
+            retry_max_delay=settings.retry_max_delay,
+            rate_limit_max_wait=settings.rate_limit_max_wait,
+            retry_uncertain_submits=settings.retry_uncertain_submits,
+            user_agent=f"scrapy-wds (Scrapy {scrapy.__version__})",
+            pool_size=settings.page_concurrency + 2,
             on_event=lambda name: self._count(f"hasdata/{name}", 1),
             reactor=reactor,
             hidden=[self.webhooks.secret],
         )
-        if self.settings.webhook_enabled:
+        if settings.webhook_enabled:
             try:
                 self.webhooks.start()
             except (OSError, CannotListenError, ValueError) as exc:
@@ -148,49 +169,44 @@ class HasDataExtension:
                     "HasData webhook receiver cannot start on %s:%s (%s); change "
                     "HASDATA_WEBHOOK_HOST / HASDATA_WEBHOOK_PORT or set HASDATA_WEBHOOK_ENABLED "
                     "= False",
-                    self.settings.webhook_host, self.settings.webhook_port, exc,
+                    settings.webhook_host, settings.webhook_port, exc,
                 )
                 self._close(CLOSE_BAD_CONFIG, message=None)
                 return
-        context = RunnerContext(
-            client=self.client,
-            settings=self.settings,
-            pusher=ItemPusher(self.crawler, self._count),
-            save_state=self.state.save_job,
-            append_rows=self.state.append_rows,
-            count=self._count,
-            on_status=self._on_status,
-            webhook_block=self.webhooks.block,
-            may_submit=lambda: self._close_reason is None and not self._closing_now,
-            reactor=reactor,
-        )
-        if self.workers is not None:
-            context.check_claim = self.workers.store.check_claim
+        assert self.state is not None
+        assert self.stats is not None
+        pusher = ItemPusher(self.crawler)
         self.runners = [
-            JobRunner(job, self.state.record(job.key, job.scraper, self.settings.api_url), context)
+            JobRunner(
+                job, self.state, client=self.client, settings=settings, pusher=pusher,
+                guard=self.guard, stats=self.stats, reactor=reactor,
+                webhook_block=self.webhooks.block(),
+            )
             for job in jobs
         ]
         self._count("hasdata/jobs/declared", len(jobs))
         for runner in self.runners:
-            task = deferred_from_coro(self._run(runner))
-            self._tasks.append(task)
+            self._tasks.append(deferred_from_coro(self._run(runner)))
         if self.workers is not None:
             self.workers.start_heartbeat(reactor)
-        if self.settings.progress_interval > 0:
+        if settings.progress_interval > 0:
             self._progress = LoopingCall(self.log_progress)
             self._progress.clock = reactor
-            self._progress.start(self.settings.progress_interval, now=False)
+            self._progress.start(settings.progress_interval, now=False)
 
     def spider_idle(self, spider: Spider) -> None:
         if any(not runner.done and runner.job.key not in self._failed for runner in self.runners):
             raise DontCloseSpider()
         if self._close_reason is not None:
             raise CloseSpider(self._close_reason)
+        if self.guard.exhausted:
+            raise CloseSpider(CLOSE_CREDIT_LIMIT)
         if self.runners and all(r.job.key in self._failed for r in self.runners):
             raise CloseSpider(CLOSE_FAILED)
 
     async def spider_closed(self, spider: Spider, reason: str) -> None:
         self._closing_now = True
+        self.guard.closing = True
         if self._progress is not None and self._progress.running:
             self._progress.stop()
         for task in self._tasks:
@@ -238,6 +254,14 @@ class HasDataExtension:
             if self.workers is not None:
                 self.workers.release(runner.job.key)
             self._nudge_engine()
+        except JobTimedOut:
+            self._close_reason = self._close_reason or CLOSE_JOB_TIMEOUT
+            self._nudge_engine()
+        except (HasDataSubmitUncertain, SubmitUnconfirmed) as exc:
+            self._failed.add(runner.key)
+            self._count("hasdata/jobs/submit_uncertain", 1)
+            report_uncertain_submit(runner, exc, self.state, hidden=[self.webhooks.secret])
+            self._close(CLOSE_SUBMIT_UNCERTAIN, message=None)
         except ClaimLost:
             return False
         except (CancelledError, CrawlClosing):
@@ -271,32 +295,14 @@ class HasDataExtension:
     def _nudge_engine(self) -> None:
         # The engine asks spider_idle again only on its 5 s heartbeat; after
         # the last job is drained, ask it now so the crawl ends promptly.
-        slot = getattr(self.crawler.engine, "_slot", None)
-        nextcall = getattr(slot, "nextcall", None)
-        if nextcall is not None and not self._closing_now:
-            nextcall.schedule()
+        if not self._closing_now and self.crawler.engine is not None:
+            _compat.wake_engine(self.crawler.engine)
 
     def _fail(self, runner: JobRunner, exc: HasDataApiError) -> None:
         self._failed.add(runner.job.key)
         self._count("hasdata/jobs/failed", 1)
         logger.error("HasData job %s: %s", runner.label, exc)
         self._nudge_engine()
-
-    def _on_status(self, runner: JobRunner) -> None:
-        spent = sum(r.record.credits_spent for r in self.runners)
-        self.stats.set_value("hasdata/credits_spent", spent)
-        limit = self.settings.max_credits
-        if limit is None or spent < limit or self._close_reason == CLOSE_CREDIT_LIMIT:
-            return
-        self._close_reason = CLOSE_CREDIT_LIMIT
-        logger.warning(
-            "HasData: %g credits spent, HASDATA_MAX_CREDITS is %g; stopping the jobs still "
-            "running (the rows they made are still delivered), then closing (%s)",
-            spent,
-            limit,
-            CLOSE_CREDIT_LIMIT,
-        )
-        deferred_from_coro(self._stop_unfinished())
 
     async def _stop_unfinished(self) -> None:
         for runner in self.runners:
@@ -334,7 +340,7 @@ class HasDataExtension:
                 "HasData job %s: %s, %d/%s rows streamed, %g credits spent",
                 runner.label,
                 record.status or "submitting",
-                record.rows_delivered,
+                runner.rows_delivered,
                 total,
                 record.credits_spent,
             )

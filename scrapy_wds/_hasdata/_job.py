@@ -13,6 +13,7 @@ import json
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 from itemadapter import ItemAdapter
@@ -55,9 +56,12 @@ class HasDataJob:
     content_key: str | None = None
     callback: str | None = None
 
-    @property
+    @cached_property
     def key(self) -> str:
-        """The job's identity across runs: its name, else slug + hash of its input."""
+        """The job's identity across runs: its name, else slug + hash of its input.
+
+        Computed once per job: the hash serialises the whole input.
+        """
         if self.name:
             return self.name
         canonical = json.dumps(

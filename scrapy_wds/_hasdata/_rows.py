@@ -22,18 +22,19 @@ class RowConversionError(ValueError):
     """A row cannot become an instance of the job's item class."""
 
 
-@dataclass(frozen=True)
-class PagedRow:
-    row_id: str | None
-    row: dict[str, Any]
+class MalformedAnswer(ValueError):
+    """A results page (or file) that is not shaped like rows: retried, then the job fails."""
 
 
 @dataclass(frozen=True)
 class ResultsPage:
-    rows: list[PagedRow]
+    #: The rows, unwrapped (row ``i`` of page ``current_page``).
+    rows: list[dict[str, Any]]
     current_page: int
     last_page: int | None
     total: int | None
+    #: Rows per page as the server counted them (``meta.perPage``), if it said.
+    per_page: int | None
 
 
 def as_int(value: Any) -> int | None:
@@ -65,43 +66,48 @@ def job_id_of(record: Mapping[str, Any]) -> str | None:
 
 
 def parse_page(body: Mapping[str, Any], requested_page: int) -> ResultsPage:
-    """One ``/results`` answer; wrapped rows unwrapped, malformed entries skipped."""
+    """One ``/results`` answer, wrapped rows unwrapped; :class:`MalformedAnswer` if not rows.
+
+    A page whose ``data`` is not a list, or holds anything but objects, is
+    refused rather than read as empty: an empty reading would mark rows done
+    that were never delivered.
+    """
     meta = body.get("meta") if isinstance(body.get("meta"), Mapping) else {}
     assert isinstance(meta, Mapping)
-    entries = body.get("data")
-    rows: list[PagedRow] = []
-    for entry in entries if isinstance(entries, list) else []:
-        if isinstance(entry, Mapping) and isinstance(entry.get("data"), Mapping):
-            row_id = entry.get("id")
-            rows.append(PagedRow(None if row_id is None else str(row_id), dict(entry["data"])))
-        elif isinstance(entry, Mapping):  # a bare row: tolerated, deduplicated by content
-            rows.append(PagedRow(None, dict(entry)))
     return ResultsPage(
-        rows=rows,
+        rows=unwrap_rows(body.get("data"), "the results page's 'data'"),
         current_page=as_int(meta.get("currentPage")) or requested_page,
         last_page=as_int(meta.get("lastPage")),
         total=as_int(meta.get("total")),
+        per_page=as_int(meta.get("perPage")),
     )
 
 
-def rows_from_file(body: Any) -> list[PagedRow]:
+def unwrap_rows(entries: Any, what: str) -> list[dict[str, Any]]:
+    """Rows from a list of wrapped (``{"id", "data": {row}}``) or bare row objects."""
+    if not isinstance(entries, list):
+        raise MalformedAnswer(f"{what} is a {type(entries).__name__}, not a list of rows")
+    rows: list[dict[str, Any]] = []
+    for entry in entries:
+        if not isinstance(entry, dict):
+            raise MalformedAnswer(f"{what} holds a {type(entry).__name__}, not a row object")
+        inner = entry.get("data")
+        if isinstance(inner, dict) and ("id" in entry or "jobId" in entry or "dataId" in entry):
+            rows.append(inner)
+        elif "data" in entry and not isinstance(inner, dict) and "id" in entry:
+            raise MalformedAnswer(f"{what} holds a row whose 'data' is not an object")
+        else:  # a bare row: what the json file holds
+            rows.append(entry)
+    return rows
+
+
+def rows_from_file(body: Any) -> list[dict[str, Any]]:
     """Rows of a finished job's ``json`` file, bare or wrapped (detected, not assumed)."""
     if isinstance(body, Mapping) and isinstance(body.get("data"), list):
         return parse_page(body, 1).rows  # laid out like a results page
     if not isinstance(body, list):
-        raise ValueError(f"the json file holds a {type(body).__name__}, not a list of rows")
-    if body and all(_is_wrapped(entry) for entry in body):
-        return [PagedRow(str(e["id"]) if e.get("id") is not None else None, dict(e["data"]))
-                for e in body]
-    return [PagedRow(None, dict(entry)) for entry in body if isinstance(entry, Mapping)]
-
-
-def _is_wrapped(entry: Any) -> bool:
-    return (
-        isinstance(entry, Mapping)
-        and isinstance(entry.get("data"), Mapping)
-        and any(name in entry for name in ("id", "jobId", "dataId"))
-    )
+        raise MalformedAnswer(f"the json file holds a {type(body).__name__}, not a list of rows")
+    return unwrap_rows(body, "the json file")
 
 
 def pick(row: Mapping[str, Any], path: str) -> Any:

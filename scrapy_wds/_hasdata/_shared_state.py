@@ -12,11 +12,11 @@ it, and the others leave it alone:
   another one take the job over;
 * ``<spider>:hasdata:<job key>`` — the job's record as JSON (id, status,
   pages done, counts, ``drained``), the same fields as in the state file;
-* ``<spider>:hasdata:<job key>:rows`` — a list of the rows handled, one JSON
-  entry per delivered batch, as in the state file's ``.rows`` side file.
+* ``<spider>:hasdata:<job key>:rows`` — the job's delivery ledger, one JSON
+  entry per row handled, as in the state file's ``.rows`` side file.
 
-The owner writes the record the moment the job id is known and after every
-batch, exactly when the state file would be written.  Every write checks, in
+The owner writes the record when the state file would be written, and one
+ledger entry per row as it goes through.  Every write checks, in
 the same redis script, that the writer still holds the claim: a worker whose
 claim expired (it was stalled longer than the TTL) can no longer write and
 stops at once (:class:`ClaimLost`).  A worker that takes a job over reads the
@@ -42,16 +42,8 @@ from scrapy.utils.defer import maybe_deferred_to_future
 from scrapy.utils.misc import load_object
 from twisted.internet.task import deferLater
 
-from scrapy_wds._hasdata._runner import JobRunner
-
-from scrapy_wds._hasdata._state import (
-    JobRecord,
-    RowProgress,
-    progress_from_entry,
-    progress_to_entry,
-    record_from_dict,
-    record_to_dict,
-)
+from scrapy_wds._hasdata._job import HasDataJob
+from scrapy_wds._hasdata._state import JobRecord, parse_entry, record_from_dict, record_to_dict
 
 logger = logging.getLogger(__name__)
 
@@ -97,8 +89,7 @@ def uses_scrapy_redis(settings: BaseSettings) -> bool:
 class SharedJobStore:
     """The crawl's job records in redis, written only by the worker that owns each job.
 
-    Offers what :class:`~._state.StateFile` offers the extension (``record``,
-    ``append_rows``, ``save_job``, ``save``, ``clear``, ``close``) plus the
+    Offers what :class:`~._state.StateFile` offers (:class:`~._store.JobStore`) plus the
     claims: :meth:`try_claim`, :meth:`drained_elsewhere`, :meth:`renew`,
     :meth:`release`.
     """
@@ -111,6 +102,7 @@ class SharedJobStore:
         self.claim_ttl_ms = max(1, int(claim_ttl * 1000))
         self.token = f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(4)}"
         self.jobs: dict[str, JobRecord] = {}
+        self._entries: dict[str, list[list[Any]]] = {}
         self._owned: set[str] = set()
         self._script = server.register_script(_FENCED_WRITE)
 
@@ -142,11 +134,11 @@ class SharedJobStore:
             known = self.jobs[key] = JobRecord(scraper=scraper, api_url=api_url)
         return known
 
-    def append_rows(self, key: str, progress: RowProgress) -> None:
-        if not progress:
-            return
-        self._write(key, self._rows_key(key), "push", json.dumps(progress_to_entry(progress)))
-        self.jobs[key].rows_seen.extend(progress)
+    def row_entries(self, key: str) -> list[list[Any]]:
+        return self._entries.pop(key, [])
+
+    def append_row(self, key: str, entry: list[Any]) -> None:
+        self._write(key, self._rows_key(key), "push", json.dumps(entry, separators=(",", ":")))
 
     def save_job(self, key: str) -> None:
         if key in self._owned:
@@ -177,6 +169,7 @@ class SharedJobStore:
         if not got:
             return None
         self._owned.add(key)
+        self._entries.pop(key, None)
         record = self._load(key)
         if record is not None and (record.api_url not in (None, api_url) or record.scraper != scraper):
             logger.warning(
@@ -185,6 +178,7 @@ class SharedJobStore:
                 key, self._record_key(key), record.api_url, record.scraper, api_url, scraper,
             )
             record = None
+            self._entries.pop(key, None)
             self.server.delete(self._rows_key(key))
         if record is None:
             record = JobRecord(scraper=scraper, api_url=api_url)
@@ -192,31 +186,28 @@ class SharedJobStore:
         return record
 
     async def claim_or_watch(
-        self, runner: JobRunner, api_url: str, interval: float, reactor: Any
-    ) -> bool:
-        """Wait until this worker owns the job (True) or another one has drained it (False).
+        self, job: HasDataJob, api_url: str, interval: float, reactor: Any
+    ) -> JobRecord | None:
+        """Wait until this worker owns the job (its record) or another one has drained it (None).
 
         The owner's claim expires if it dies, so a watching worker (or a
         restarted one) takes the job over and goes on from its record.
         """
-        job = runner.job
         told = False
         while True:
             record = self.try_claim(job.key, job.scraper, api_url)
             if record is not None and not record.drained:
-                runner.adopt(record)
-                return True
+                return record
             if record is not None or self.drained_elsewhere(job.key):
                 self.release(job.key)
-                runner.record.drained = True
-                logger.info("HasData job %s: delivered by another worker", runner.label)
-                return False
+                logger.info("HasData job %r: delivered by another worker", job.key)
+                return None
             if not told:
                 told = True
                 logger.info(
-                    "HasData job %s: another worker owns it (%s); this worker neither submits "
+                    "HasData job %r: another worker owns it (%s); this worker neither submits "
                     "nor delivers it, and takes it over should that worker stop",
-                    runner.label, self.path,
+                    job.key, self.path,
                 )
             await maybe_deferred_to_future(deferLater(reactor, interval, lambda: None))
 
@@ -290,9 +281,6 @@ class SharedJobStore:
         record = self._load_record(key)
         if record is None:
             return None
-        for raw in self.server.lrange(self._rows_key(key), 0, -1):
-            try:
-                record.rows_seen.extend(progress_from_entry(json.loads(raw)))
-            except (ValueError, TypeError, AttributeError, KeyError):
-                continue
+        entries = [parse_entry(raw) for raw in self.server.lrange(self._rows_key(key), 0, -1)]
+        self._entries[key] = [entry for entry in entries if entry is not None]
         return record

@@ -5,24 +5,23 @@ down as soon as HasData answers, before anything else happens; a crawl that
 is resumed (JOBDIR) or simply started again - even after SIGKILL - finds the
 id here and polls that job instead of paying for a new one.
 
-Delivery progress is written after each batch of rows (a page, a chunk of
-the ``json`` file, one webhook call) has gone through the item pipelines -
-also when a batch stops partway: the ids and content keys of exactly the rows
-that went through (see :class:`RowProgress`), then the page as done.  A crash
-can therefore repeat at most the rows of the one batch that was in flight.
+Delivery is recorded row by row in a side file (``path`` + ``.rows``),
+append-only, one short JSON line per row written the moment the row went
+through the pipelines (see :mod:`._ledger`).  The line goes to the
+operating system at once but is not fsynced: it survives ``kill -9`` and any
+crash of the crawl process, so such a crash repeats at most the one row that
+was in the pipelines.  A power cut (or kernel crash) can lose the lines the
+kernel had not yet written to disk (typically the last few seconds; Linux
+writes dirty pages back within 30 s): those rows are delivered again, never
+lost.  A line cut short is ignored when read back, and the side file is
+compacted into ranges when a crawl opens it.
 
-Two files, so that the cost of a write does not grow with the crawl:
+The state itself (``path``) is small: job ids, statuses, counts.  It is
+rewritten atomically (a temporary file in the same directory, flushed and
+fsynced, renamed over the old one, the directory fsynced) when a job is
+submitted, changes status or is drained - never per row or per page.
 
-* the state itself (``path``): job ids, statuses, pages done, counts.  Small;
-  rewritten atomically (a temporary file in the same directory, flushed and
-  fsynced, renamed over the old one, the directory fsynced), so a crash
-  leaves the old or the new state, never half of one;
-* the rows handled (``path`` + ``.rows``): append-only, one JSON line per
-  delivered batch, fsynced.  A line cut short by a crash is ignored when read
-  back.  Rows are appended before the page is marked done, so a crash in
-  between makes the page's rows known duplicates, not repeats.
-
-The files hold job ids, statuses, counts, row ids and content hashes - never
+The files hold job ids, statuses, counts, row positions and content hashes - never
 the API key, the webhook secret or the job's input (HasData echoes the
 submitted body, webhook headers included, in every job record; nothing of a
 job record but its status, id and counts is kept).
@@ -34,9 +33,9 @@ import json
 import logging
 import os
 import tempfile
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, fields
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 STATE_VERSION = 1
 
@@ -48,32 +47,6 @@ class HasDataStateError(RuntimeError):
 
 
 @dataclass
-class RowProgress:
-    """Rows of one job handled so far (see ``_row_ledger`` for the rules).
-
-    Kept in the ``.rows`` side file, never in the state file itself.
-    """
-
-    #: Row ids of paged rows delivered, or skipped as matched by a webhook row.
-    ids: list[str] = field(default_factory=list)
-    #: Content keys of every row delivered, whatever its source.
-    keys: list[str] = field(default_factory=list)
-    #: Content keys of rows delivered early, by webhook (one entry per row).
-    early: list[str] = field(default_factory=list)
-    #: Content keys of paged rows skipped because a webhook row delivered them.
-    matched: list[str] = field(default_factory=list)
-
-    def __bool__(self) -> bool:
-        return bool(self.ids or self.keys or self.early or self.matched)
-
-    def extend(self, more: RowProgress) -> None:
-        self.ids.extend(more.ids)
-        self.keys.extend(more.keys)
-        self.early.extend(more.early)
-        self.matched.extend(more.matched)
-
-
-@dataclass
 class JobRecord:
     """What is known about one declared job (keyed by :attr:`HasDataJob.key`)."""
 
@@ -82,29 +55,30 @@ class JobRecord:
     api_url: str | None = None
     job_id: str | None = None
     status: str | None = None
-    #: The page size the pages below were read with (page numbers depend on it).
+    #: Rows per results page as the server serves them (learnt from ``perPage``).
     page_limit: int | None = None
-    pages_done: list[int] = field(default_factory=list)
-    #: The rows handled so far; kept in the ``.rows`` file, not in the state file itself.
-    rows_seen: RowProgress = field(default_factory=RowProgress)
-    rows_delivered: int = 0
     rows_total: int | None = None
     credits_spent: float = 0.0
     #: Every row of a terminal job went through the pipelines: nothing left to do.
     drained: bool = False
     #: A submit was sent but its answer never arrived (the crawl stopped in between).
     submit_unconfirmed: bool = False
+    #: When the submit was answered (seconds since the epoch): HASDATA_JOB_TIMEOUT counts from it.
+    submitted_at: float | None = None
 
 
 class StateFile:
-    """Job records of one crawl, persisted in one JSON file."""
+    """Job records of one crawl in one JSON file, and their delivered rows in a side file."""
 
     def __init__(self, path: str | os.PathLike[str]) -> None:
         self.path = Path(path)
         self.keys_path = self.path.with_name(self.path.name + ".rows")
         self.jobs: dict[str, JobRecord] = {}
+        self._entries: dict[str, list[list[Any]]] = {}
+        self._log: IO[str] | None = None
+        self._prefixes: dict[str, str] = {}
         self._load()
-        self._load_keys()
+        self._load_rows()
 
     def record(self, key: str, scraper: str, api_url: str) -> JobRecord:
         """The record of job ``key``; a fresh one if unknown or made on another API."""
@@ -117,27 +91,37 @@ class StateFile:
                 self.path, key, known.api_url, api_url,
             )
             known = None
+            self._entries.pop(key, None)
         if known is None:
             known = self.jobs[key] = JobRecord(scraper=scraper, api_url=api_url)
         return known
 
-    def append_rows(self, key: str, progress: RowProgress) -> None:
-        """Record (durably) the rows of job ``key`` that one batch handled."""
-        if not progress:
+    def row_entries(self, key: str) -> list[list[Any]]:
+        """The ledger entries of job ``key`` read back at open (see :mod:`._ledger`)."""
+        return self._entries.pop(key, [])
+
+    def append_row(self, key: str, entry: list[Any]) -> None:
+        """One ledger entry, handed to the operating system at once (no fsync: see above)."""
+        if self._log is None:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            # Line-buffered: each entry is written (a syscall) as its newline arrives.
+            self._log = open(self.keys_path, "a", encoding="utf-8", buffering=1)  # noqa: SIM115 (kept open for the crawl, closed in close())
+        if len(entry) == 2 and type(entry[1]) is int:  # a position: the common case, made cheap
+            prefix = self._prefixes.get(key)
+            if prefix is None:
+                prefix = self._prefixes[key] = "[" + json.dumps(key)
+            self._log.write(f'{prefix},"{entry[0]}",{entry[1]}]\n')
             return
-        self.jobs[key].rows_seen.extend(progress)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        entry = {"job": key, **progress_to_entry(progress)}
-        line = json.dumps(entry, separators=(",", ":")) + "\n"
-        with open(self.keys_path, "a", encoding="utf-8") as handle:
-            handle.write(line)
-            handle.flush()
-            os.fsync(handle.fileno())
+        self._log.write(json.dumps([key, *entry], separators=(",", ":")) + "\n")
+
+    def check_claim(self, key: str) -> None:
+        """A state file belongs to one crawl process: nothing can take a job away."""
 
     def clear(self) -> None:
         """Forget every job (the crawl finished: nothing is left to resume)."""
         self.jobs.clear()
         self.save()
+        self._close_log()
         self.keys_path.unlink(missing_ok=True)
 
     def save_job(self, key: str) -> None:
@@ -145,25 +129,19 @@ class StateFile:
         self.save()
 
     def close(self) -> None:
-        """Nothing to let go of (the redis store releases its claims here)."""
+        self._close_log()
+
+    def _close_log(self) -> None:
+        if self._log is not None:
+            self._log.close()
+            self._log = None
 
     def save(self) -> None:
         data = {
             "version": STATE_VERSION,
             "jobs": {key: record_to_dict(record) for key, record in self.jobs.items()},
         }
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=self.path.name + ".", suffix=".tmp", dir=self.path.parent)
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as handle:
-                json.dump(data, handle, ensure_ascii=False, separators=(",", ":"))
-                handle.flush()
-                os.fsync(handle.fileno())
-            os.replace(tmp, self.path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
-        _fsync_dir(self.path.parent)
+        _write_atomically(self.path, json.dumps(data, ensure_ascii=False, separators=(",", ":")))
 
     def _load(self) -> None:
         try:
@@ -186,8 +164,7 @@ class StateFile:
                 "the jobs already paid for - repair it, or delete it to submit every job again"
             ) from None
 
-
-    def _load_keys(self) -> None:
+    def _load_rows(self) -> None:
         try:
             lines = self.keys_path.read_text(encoding="utf-8").splitlines()
         except FileNotFoundError:
@@ -197,46 +174,58 @@ class StateFile:
                 f"cannot read {str(self.keys_path)!r} ({exc}); fix its permissions"
             ) from None
         for line in lines:
-            try:
-                entry = json.loads(line)
-                record = self.jobs.get(entry["job"])
-                progress = progress_from_entry(entry)
-            except (ValueError, KeyError, TypeError, AttributeError):
-                continue  # the tail of a write a crash cut short
-            if record is not None:
-                record.rows_seen.extend(progress)
+            entry = parse_entry(line)
+            if entry is not None and entry[0] in self.jobs:
+                self._entries.setdefault(entry[0], []).append(entry[1:])
+        self._compact()
+
+    def _compact(self) -> None:
+        """Rewrite the side file as ranges: its size stays that of the gaps, not of the rows."""
+        from scrapy_wds._hasdata._ledger import JobLedger
+
+        lines = []
+        for key, entries in self._entries.items():
+            compact = JobLedger(key, self, entries).compact_entries()
+            self._entries[key] = compact
+            lines += [json.dumps([key, *entry], separators=(",", ":")) for entry in compact]
+        _write_atomically(self.keys_path, "".join(line + "\n" for line in lines))
 
 
-_PROGRESS_FIELDS = tuple(RowProgress.__dataclass_fields__)
-#: What the state file keeps of a record: every field but the rows handled,
-#: which live in the side file (or a redis list).
-_RECORD_FIELDS = tuple(f.name for f in fields(JobRecord) if f.name != "rows_seen")
+def parse_entry(line: str | bytes) -> list[Any] | None:
+    """One ledger line as a list, or None for the tail of a write a crash cut short."""
+    try:
+        entry = json.loads(line)
+    except ValueError:
+        return None
+    return entry if isinstance(entry, list) and len(entry) >= 2 else None
+
+
+#: What the state file keeps of a record: every field.
+_RECORD_FIELDS = tuple(f.name for f in fields(JobRecord))
 
 
 def record_to_dict(record: JobRecord) -> dict[str, Any]:
-    """The record as JSON-ready data, without its rows.
-
-    Read field by field: ``dataclasses.asdict`` would deep-copy every row id
-    and key handled so far on each save (once per page), a cost that grows
-    with the job and made big drains quadratic.
-    """
-    data = {name: getattr(record, name) for name in _RECORD_FIELDS}
-    data["pages_done"] = list(record.pages_done)
-    return data
+    return {name: getattr(record, name) for name in _RECORD_FIELDS}
 
 
 def record_from_dict(value: Any) -> JobRecord:
     known = JobRecord.__dataclass_fields__
-    return JobRecord(**{k: v for k, v in value.items() if k in known and k != "rows_seen"})
+    return JobRecord(**{k: v for k, v in value.items() if k in known})
 
 
-def progress_to_entry(progress: RowProgress) -> dict[str, list[str]]:
-    """One batch's rows as JSON-ready data (empty lists left out)."""
-    return {name: getattr(progress, name) for name in _PROGRESS_FIELDS if getattr(progress, name)}
-
-
-def progress_from_entry(entry: dict[str, Any]) -> RowProgress:
-    return RowProgress(**{name: [str(v) for v in entry.get(name, [])] for name in _PROGRESS_FIELDS})
+def _write_atomically(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(text)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    _fsync_dir(path.parent)
 
 
 def _fsync_dir(directory: Path) -> None:

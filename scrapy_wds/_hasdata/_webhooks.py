@@ -163,6 +163,16 @@ class _WebhookResource(resource.Resource):
         super().__init__()
         self._receiver = receiver
 
+    def render(self, request: server.Request) -> bytes:
+        # twisted.web answers a method it has no render_* for with 501 (not
+        # implemented, a server fault); the resource exists, it only takes POST.
+        if request.method != b"POST":
+            request.setResponseCode(405)
+            request.setHeader(b"Allow", b"POST")
+            request.setHeader(b"Content-Type", b"application/json")
+            return json.dumps({"error": "only POST is accepted here"}).encode()
+        return super().render(request)  # type: ignore[no-any-return]
+
     def render_POST(self, request: server.Request) -> bytes:
         status, message = self._receiver._handle(request)
         request.setResponseCode(status)

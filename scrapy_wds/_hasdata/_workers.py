@@ -77,8 +77,13 @@ class WorkerClaims:
         """True once this worker owns the job; False if another worker delivered it."""
         from twisted.internet import reactor
 
-        interval = max(WATCH_MIN_INTERVAL, self.settings.poll_interval)
-        return await self.store.claim_or_watch(runner, self.settings.api_url, interval, reactor)
+        interval = max(WATCH_MIN_INTERVAL, self.settings.poll_first_delay)
+        record = await self.store.claim_or_watch(runner.job, self.settings.api_url, interval, reactor)
+        if record is None:
+            runner.record.drained = True
+            return False
+        runner.adopt(record)
+        return True
 
     def runs_here(self, key: str) -> bool:
         """Whether this worker owns job ``key`` (only the owner stops, delivers, reports it)."""

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from urllib.parse import urlsplit
 
-from scrapy.settings import BaseSettings, SETTINGS_PRIORITIES
+from scrapy.settings import SETTINGS_PRIORITIES, BaseSettings
 
 from scrapy_wds._wds._call_facts import middleware_class
+from scrapy_wds._wds._ledger_pipeline import PIPELINE_ORDER, PIPELINE_PATH
 from scrapy_wds._wds._middleware import WdsDownloaderMiddleware
 from scrapy_wds._wds._settings import DEFAULTS
 
@@ -32,6 +33,10 @@ def configure_addon(settings: BaseSettings) -> None:
     middlewares = settings["DOWNLOADER_MIDDLEWARES"]
     if not any(middleware_class(key) is WdsDownloaderMiddleware for key in middlewares):
         middlewares[MIDDLEWARE_PATH] = MIDDLEWARE_PRIORITY
+    # Last of the item pipelines: an item stored settles its WDS answer at once.
+    pipelines = settings["ITEM_PIPELINES"]
+    if PIPELINE_PATH not in pipelines:
+        pipelines[PIPELINE_PATH] = PIPELINE_ORDER
 
 
 def _give_the_api_its_own_slot(settings: BaseSettings) -> None:

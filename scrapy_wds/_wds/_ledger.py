@@ -163,18 +163,14 @@ class Ledger(Protocol):
         ...
 
 
-def make_ticket(
-    method: str, url: str, body: bytes | str = b"", *, unique: bool = False
-) -> str:
+def make_ticket(method: str, url: str, body: bytes | str = b"", *, unique: bool = False) -> str:
     """A short, deterministic name for a call (so a re-processed answer re-issues the same ones).
 
     ``unique`` (``dont_filter`` calls, e.g. an explicit ``wds_info``) adds a
     random part: asking twice on purpose is two calls.
     """
     raw = body.encode() if isinstance(body, str) else body
-    digest = hashlib.sha1(
-        method.upper().encode() + b" " + url.encode() + b"\n" + raw
-    ).hexdigest()
+    digest = hashlib.sha1(method.upper().encode() + b" " + url.encode() + b"\n" + raw).hexdigest()
     ticket = digest[:16]
     return f"{ticket}-{uuid.uuid4().hex[:8]}" if unique else ticket
 

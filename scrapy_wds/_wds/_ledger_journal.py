@@ -43,9 +43,7 @@ def _owed_line(owed: Owed) -> dict[str, Any]:
 
 def _owed_from(data: dict[str, Any]) -> Owed:
     due = data.get("d")
-    return Owed(
-        str(data["t"]), dict(data["q"]), float(due) if due is not None else None
-    )
+    return Owed(str(data["t"]), dict(data["q"]), float(due) if due is not None else None)
 
 
 class JournalLedger(MemoryLedger):

@@ -17,7 +17,6 @@ the same one's :attr:`LedgerKeeper.ledger` for claims, parking and resume.
 from __future__ import annotations
 
 import weakref
-from collections import Counter
 from collections.abc import Iterable, Sequence
 from typing import Any, TypeVar
 
@@ -63,8 +62,12 @@ class LedgerKeeper:
         #: Scrapy's DepthMiddleware drops requests deeper than this (0: no limit);
         #: they must not be owed, or the end of the crawl would ask them anyway.
         self._max_depth = crawler.settings.getint("DEPTH_LIMIT")
-        #: Items of an answer not yet through the pipelines, by the answer's ticket.
-        self._items_pending: Counter[str] = Counter()
+        #: Items not yet through the pipelines: item id → its answer's ticket,
+        #: and each such ticket → the ids of its items still on their way.
+        self._item_ticket: dict[int, str] = {}
+        self._items_pending: dict[str, set[int]] = {}
+        #: Items the ledger pipeline saw through, until their signal comes.
+        self._stored: set[int] = set()
         for signal in (signals.item_scraped, signals.item_dropped, signals.item_error):
             crawler.signals.connect(self._item_done, signal=signal)
 
@@ -110,11 +113,11 @@ class LedgerKeeper:
                 data = request_to_data(element)
                 data["meta"]["depth"] = depth  # kept, so a resumed call counts on
                 issued.append(Owed(ticket, data, page=page))
-            elif not isinstance(element, Request):
+            elif not isinstance(element, Request) and parent is not None:
                 items += 1
+                self._item_ticket[id(element)] = parent
+                self._items_pending.setdefault(parent, set()).add(id(element))
         settled = [parent] if parent is not None and not items else []
-        if parent is not None and items:
-            self._items_pending[parent] += items
         if not (pages or issued or settled):
             return output
         first = self.ledger.record(pages=pages, issued=issued, settled=settled)
@@ -139,12 +142,37 @@ class LedgerKeeper:
         if ticket is not None:
             self.ledger.record(settled=[ticket])
 
-    def _item_done(self, response: Any = None, **_: Any) -> None:
-        ticket = ticket_of(getattr(response, "request", None))
-        if ticket is None or ticket not in self._items_pending:
+    def item_stored(self, item: Any) -> None:
+        """``item`` got through the pipelines (the ledger pipeline says so, first)."""
+        ticket = self._item_ticket.pop(id(item), None)
+        if ticket is not None:
+            self._stored.add(id(item))
+            self._done_with(ticket, id(item))
+
+    def _item_done(self, item: Any = None, response: Any = None, **_: Any) -> None:
+        """item_scraped / item_dropped / item_error: the item's way ends here."""
+        if id(item) in self._stored:
+            self._stored.discard(id(item))  # the ledger pipeline saw it through
             return
-        self._items_pending[ticket] -= 1
-        if self._items_pending[ticket] <= 0:
+        ticket = self._item_ticket.pop(id(item), None)
+        if ticket is None:
+            # A pipeline returned another object than it was given: the
+            # answer the item came from still says which ticket it was.
+            ticket = ticket_of(getattr(response, "request", None))
+            waiting = self._items_pending.get(ticket or "")
+            if ticket is None or not waiting:
+                return
+            self._done_with(ticket, next(iter(waiting)))
+            return
+        self._done_with(ticket, id(item))
+
+    def _done_with(self, ticket: str, item_id: int) -> None:
+        self._item_ticket.pop(item_id, None)
+        waiting = self._items_pending.get(ticket)
+        if waiting is None:
+            return
+        waiting.discard(item_id)
+        if not waiting:
             del self._items_pending[ticket]
             self.ledger.record(settled=[ticket])
 

@@ -125,11 +125,7 @@ class MemoryLedger:
 
     def orphans(self) -> list[Owed]:
         self.in_flight.clear()
-        return [
-            owed
-            for ticket, owed in self.owed_tickets.items()
-            if ticket not in self.parked
-        ]
+        return [owed for ticket, owed in self.owed_tickets.items() if ticket not in self.parked]
 
     def close(self, graceful: bool) -> None:
         pass

@@ -112,14 +112,18 @@ class WdsAnswers:
         if request is not None:
             # Only the headers the request was built with: the downloader
             # middleware added the WDS_API_HEADERS, which must not be saved.
-            built = {k: request.headers[k] for k in ("Accept", "Content-Type") if k in request.headers}
+            built = {
+                k: request.headers[k] for k in ("Accept", "Content-Type") if k in request.headers
+            }
             self.crawler.engine.crawl(request.replace(headers=built, dont_filter=True))
         if not self._wds_stopping:
             self._wds_stopping = True
             self.crawler.stats.inc_value("wds/callback_mistakes")
             self.logger.error(
                 "WDS spider %r stops: callback %r has a mistake: %s",
-                self.name, wds.get("callback"), mistake,
+                self.name,
+                wds.get("callback"),
+                mistake,
             )
         return CloseSpider(START_ERROR_REASON)
 
@@ -132,7 +136,9 @@ class WdsAnswers:
             stats.inc_value(f"wds/malformed_answers/{wds['action']}")
             self.logger.warning(
                 "Skipped a malformed task in a WDS %s answer (%s): %s",
-                wds["action"], _about(wds), problem,
+                wds["action"],
+                _about(wds),
+                problem,
             )
         if wds["action"] == "start":
             stats.inc_value("wds/jobs/started")
@@ -159,7 +165,9 @@ class WdsAnswers:
         if not callable(callback):
             self.logger.error(
                 "WDS %s answer (%s) names callback %r, which this spider does not have",
-                wds["action"], _about(wds), wds["callback"],
+                wds["action"],
+                _about(wds),
+                wds["callback"],
             )
             return None
         return callback(response, **cb_kwargs)

@@ -24,6 +24,7 @@ from scrapy import Request, signals
 from scrapy.exceptions import CloseSpider, DontCloseSpider
 from twisted.internet.task import LoopingCall
 
+from scrapy_wds._compat import remove_torn_request_queues
 from scrapy_wds._wds._ledger import Ledger, Owed
 from scrapy_wds._wds._ledger_memory import MemoryLedger
 from scrapy_wds._wds._ledger_requests import request_from_data
@@ -61,6 +62,12 @@ class OwedCalls:
     # -- resume --------------------------------------------------------------
 
     def spider_opened(self, spider: Any = None) -> None:
+        for path in remove_torn_request_queues(self.crawler.settings):
+            logger.warning(
+                "Removed %s: a killed crawl left this Scrapy request queue file empty, "
+                "and Scrapy cannot open it; the WDS calls it held are re-sent from the ledger",
+                path,
+            )
         owed = self.ledger.open()
         now = time.time()
         for entry in owed:
@@ -93,7 +100,14 @@ class OwedCalls:
                 self._give_up(owed)
                 continue
             assert self.crawler.engine is not None
-            self.crawler.engine.crawl(self._request(owed))
+            try:
+                self.crawler.engine.crawl(self._request(owed))
+            except Exception:
+                # The scheduler refuses it (a damaged JOBDIR queue, say): the
+                # crawl cannot finish whole, and must not end "finished".
+                logger.exception("Could not schedule an owed WDS call again")
+                self._give_up(owed)
+                continue
             sent += 1
         if sent:
             self.stats.inc_value("wds/ledger/reissued", sent)
@@ -139,6 +153,4 @@ class OwedCalls:
                 reason,
             )
         else:
-            logger.info(
-                "%d WDS calls still owed are kept for the crawl's resumption", left
-            )
+            logger.info("%d WDS calls still owed are kept for the crawl's resumption", left)

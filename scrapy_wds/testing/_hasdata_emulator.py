@@ -30,13 +30,10 @@ from scrapy_wds.testing._hasdata_jobs import (
     IN_PROGRESS,
     STOPPED,
     Job,
-    iso,
     make_id,
 )
 from scrapy_wds.testing._hasdata_scrapers import SCRAPERS, InputError, ScrapeContext
 from scrapy_wds.testing._hasdata_webhooks import (
-    EVENT_DATA,
-    EVENT_DATA_LEGACY,
     EVENT_FINISHED,
     EVENT_STARTED,
     MODES,
@@ -58,7 +55,12 @@ DEFAULT_API_KEY = "hasdata-test-key"
 TICK = 0.05
 
 #: Switches that take one of a few words, and those words.
-_SWITCH_CHOICES = {"id_style": ("int", "uuid"), "webhook_mode": MODES}
+_SWITCH_CHOICES = {
+    "id_style": ("int", "uuid"),
+    "webhook_mode": MODES,
+    "submit_then_fail": ("", "502", "drop"),
+    "results_shape": ("", "data_not_list", "rows_not_objects"),
+}
 
 
 def _check_choices(switches: dict[str, Any]) -> None:
@@ -90,7 +92,18 @@ class HasDataEmulator(EmulatorServer):
         "webhook_legacy",
         "serp_site",
         "seed",
+        # Well-formed but wrong answers (see ``_hasdata_faults``); set with ``configure``.
+        "retry_after",
+        "submit_then_fail",
+        "results_shape",
+        "finished_word",
+        "rows_count_extra",
     )
+    retry_after: float | None = None
+    submit_then_fail = ""
+    results_shape = ""
+    finished_word = "finished"
+    rows_count_extra = 0
 
     def __init__(
         self,
@@ -270,21 +283,7 @@ class HasDataEmulator(EmulatorServer):
             return text_error(422, "'limit' must be a positive integer")
         limit = min(limit, cap)
         self._advance(job)
-        total = len(job.stored)
-        last = max(1, -(-total // limit))
-        rows = job.stored[(page - 1) * limit : page * limit]
-        meta = {
-            "total": self._number(total),
-            "perPage": self._number(limit),
-            "currentPage": self._number(page),
-            "lastPage": self._number(last),
-            "firstPage": self._number(1),
-            "firstPageUrl": "/?page=1",
-            "lastPageUrl": f"/?page={last}",
-            "nextPageUrl": f"/?page={page + 1}" if page < last else None,
-            "previousPageUrl": f"/?page={page - 1}" if page > 1 else None,
-        }
-        return json_body({"meta": meta, "data": [r.wrapped(job.id) for r in rows]})
+        return json_body(job.results_page(page, limit, numbers_as_strings=self.numbers_as_strings))
 
     async def _stop(self, request: web.Request) -> web.Response:
         job = self._job(request)
@@ -304,18 +303,7 @@ class HasDataEmulator(EmulatorServer):
 
     async def _admin_jobs(self, request: web.Request) -> web.Response:
         """Every job's record plus what only the emulator knows (for tests)."""
-        return web.json_response([
-            {
-                **job.record(numbers_as_strings=False),
-                "emulator": {
-                    "producedRows": len(job.produced),
-                    "producerDone": job.producer_done,
-                    "pollsSeen": job.polls_seen,
-                    "failure": job.failure,
-                },
-            }
-            for job in self._jobs.values()
-        ])
+        return web.json_response([job.admin_view() for job in self._jobs.values()])
 
     # -- running a job ---------------------------------------------------------
 
@@ -391,32 +379,13 @@ class HasDataEmulator(EmulatorServer):
     # -- webhooks ---------------------------------------------------------------
 
     def _send_row_batches(self, job: Job, *, final: bool) -> None:
-        if job.webhook is None:
-            return
-        batch = max(1, int(self.webhook_batch))
-        while len(job.stored) - job.webhook_rows_sent >= (1 if final else batch):
-            chunk = job.stored[job.webhook_rows_sent : job.webhook_rows_sent + batch]
-            job.webhook_rows_sent += len(chunk)
-            rows = [stored.row for stored in chunk]
-            if self.webhook_legacy:
-                self._send_webhook(job, EVENT_DATA_LEGACY, dataRows=rows)
-            else:
-                self._send_webhook(job, EVENT_DATA, data=rows)
+        job.send_row_batches(
+            max(1, int(self.webhook_batch)), legacy=self.webhook_legacy,
+            numbers_as_strings=self.numbers_as_strings, final=final,
+        )
 
-    def _send_webhook(self, job: Job, event: str, **extra: Any) -> None:
-        if job.webhook is None:
-            return
-        payload: dict[str, Any] = {
-            "event": event,
-            "jobId": job.id,
-            "jobStatus": job.status,
-            "timestamp": iso(time.time()),
-        }
-        if event != EVENT_STARTED:
-            payload["dataRowsCount"] = self._number(len(job.stored))
-            payload["creditsSpent"] = self._number(len(job.stored))
-        payload.update(extra)
-        job.webhook.send(payload)
+    def _send_webhook(self, job: Job, event: str) -> None:
+        job.send_event(event, numbers_as_strings=self.numbers_as_strings)
 
 
 def _cancel_jobs(jobs: list[Job]) -> None:

@@ -26,7 +26,12 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
 
-from scrapy_wds.testing._hasdata_webhooks import WebhookChannel
+from scrapy_wds.testing._hasdata_webhooks import (
+    EVENT_DATA,
+    EVENT_DATA_LEGACY,
+    EVENT_STARTED,
+    WebhookChannel,
+)
 
 PENDING = "pending"
 IN_PROGRESS = "in_progress"
@@ -140,6 +145,73 @@ class Job:
         """Forget the rows not stored yet (credits ran out, or DELETE)."""
         del self.produced[len(self.stored) :]
         self.producer_done = True
+
+    def send_row_batches(
+        self, batch: int, *, legacy: bool, numbers_as_strings: bool, final: bool
+    ) -> None:
+        """Data callbacks for the stored rows not sent yet, ``batch`` rows each
+        (the last, shorter one only when ``final``)."""
+        if self.webhook is None:
+            return
+        while len(self.stored) - self.webhook_rows_sent >= (1 if final else batch):
+            chunk = self.stored[self.webhook_rows_sent : self.webhook_rows_sent + batch]
+            self.webhook_rows_sent += len(chunk)
+            rows = [stored.row for stored in chunk]
+            if legacy:
+                self.send_event(EVENT_DATA_LEGACY, numbers_as_strings=numbers_as_strings, dataRows=rows)
+            else:
+                self.send_event(EVENT_DATA, numbers_as_strings=numbers_as_strings, data=rows)
+
+    def send_event(self, event: str, *, numbers_as_strings: bool, **extra: Any) -> None:
+        """One callback of ``event`` (the job's webhook channel decides how it is delivered)."""
+        if self.webhook is None:
+            return
+        payload: dict[str, Any] = {
+            "event": event,
+            "jobId": self.id,
+            "jobStatus": self.status,
+            "timestamp": iso(time.time()),
+        }
+        if event != EVENT_STARTED:
+            count = str(len(self.stored)) if numbers_as_strings else len(self.stored)
+            payload["dataRowsCount"] = count
+            payload["creditsSpent"] = count
+        payload.update(extra)
+        self.webhook.send(payload)
+
+    def admin_view(self) -> dict[str, Any]:
+        """The record plus what only the emulator knows (``GET /__emulator__/jobs``)."""
+        return {
+            **self.record(numbers_as_strings=False),
+            "emulator": {
+                "producedRows": len(self.produced),
+                "producerDone": self.producer_done,
+                "pollsSeen": self.polls_seen,
+                "failure": self.failure,
+            },
+        }
+
+    def results_page(self, page: int, limit: int, *, numbers_as_strings: bool) -> dict[str, Any]:
+        """What ``/results?page=&limit=`` answers: ``meta`` and the wrapped rows of that page."""
+
+        def number(value: int) -> int | str:
+            return str(value) if numbers_as_strings else value
+
+        total = len(self.stored)
+        last = max(1, -(-total // limit))
+        rows = self.stored[(page - 1) * limit : page * limit]
+        meta = {
+            "total": number(total),
+            "perPage": number(limit),
+            "currentPage": number(page),
+            "lastPage": number(last),
+            "firstPage": number(1),
+            "firstPageUrl": "/?page=1",
+            "lastPageUrl": f"/?page={last}",
+            "nextPageUrl": f"/?page={page + 1}" if page < last else None,
+            "previousPageUrl": f"/?page={page - 1}" if page > 1 else None,
+        }
+        return {"meta": meta, "data": [row.wrapped(self.id) for row in rows]}
 
     def record(self, *, numbers_as_strings: bool) -> dict[str, Any]:
         """The job record the status, submit and stop calls answer with."""

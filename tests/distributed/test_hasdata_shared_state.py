@@ -9,7 +9,6 @@ import redis
 from scrapy.settings import Settings
 
 from scrapy_wds._hasdata._shared_state import ClaimLost, SharedJobStore, uses_scrapy_redis
-from scrapy_wds._hasdata._state import RowProgress
 
 API = "http://hasdata.invalid"
 
@@ -26,14 +25,15 @@ def test_only_the_first_worker_claims_a_job_and_the_next_one_reads_its_record(re
 
     record.job_id = "416349"
     first.save_job("job")
-    first.append_rows("job", RowProgress(ids=["1", "2"], keys=["a", "b"]))
-    first.append_rows("job", RowProgress(ids=["3"], keys=["c"]))
+    for position in range(3):
+        first.append_row("job", ["p", position])
+    first.append_row("job", ["e", "a"])
     first.close()  # lets the claim go
 
     taken = second.try_claim("job", "crawler", API)
     assert taken is not None
     assert taken.job_id == "416349"
-    assert taken.rows_seen.ids == ["1", "2", "3"] and taken.rows_seen.keys == ["a", "b", "c"]
+    assert second.row_entries("job") == [["p", 0], ["p", 1], ["p", 2], ["e", "a"]]
 
 
 def test_an_expired_claim_passes_on_and_the_old_owner_can_no_longer_write(redis_url: str) -> None:
@@ -50,13 +50,13 @@ def test_an_expired_claim_passes_on_and_the_old_owner_can_no_longer_write(redis_
     with pytest.raises(ClaimLost):
         stalled.save_job("job")
     with pytest.raises(ClaimLost):
-        stalled.append_rows("job", RowProgress(ids=["9"]))
+        stalled.append_row("job", ["p", 9])
     with pytest.raises(ClaimLost):
         stalled.check_claim("job")
     again = store(redis_url)
     other.close()
     reread = again.try_claim("job", "crawler", API)
-    assert reread is not None and reread.status is None and reread.rows_seen.ids == []
+    assert reread is not None and reread.status is None and again.row_entries("job") == []
 
 
 def test_the_heartbeat_keeps_a_claim_and_notices_one_lost(redis_url: str) -> None:

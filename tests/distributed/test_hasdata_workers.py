@@ -55,8 +55,8 @@ def test_two_workers_submit_a_declared_hasdata_job_once(
     # The job runs for a while, so the second worker opens while the first owns it.
     hasdata_emulator.configure(job_polls=3, job_seconds=2)
     settings = {
-        "HASDATA_POLL_INTERVAL": "0.05",
-        "HASDATA_POLL_MAX_INTERVAL": "0.1",
+        "HASDATA_POLL_FIRST_DELAY": "0.05",
+        "HASDATA_POLL_MAX_DELAY": "0.1",
         "HASDATA_PAGE_LIMIT": str(PAGE),
     }
     workers = [
@@ -101,8 +101,8 @@ def test_a_worker_takes_over_the_job_of_a_worker_killed_mid_drain(
     tmp_path: Path, hasdata_emulator: Any, demo_site: Any, redis_url: str
 ) -> None:
     settings = {
-        "HASDATA_POLL_INTERVAL": "0.05",
-        "HASDATA_POLL_MAX_INTERVAL": "0.1",
+        "HASDATA_POLL_FIRST_DELAY": "0.05",
+        "HASDATA_POLL_MAX_DELAY": "0.1",
         "HASDATA_PAGE_LIMIT": str(PAGE),
         "HASDATA_PAGE_CONCURRENCY": "1",
         # A killed owner's claim lapses after a second; the heartbeat renews a live one.

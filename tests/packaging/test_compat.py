@@ -21,8 +21,6 @@ from scrapy.exceptions import DontCloseSpider
 
 from scrapy_wds._compat import engine_is_closing, one_item_in_progress, wake_engine
 
-pytestmark = pytest.mark.min
-
 
 class BatchSpider(scrapy.Spider):
     """Sends no request; from start(), pushes one item from a slow "batch" of rows."""

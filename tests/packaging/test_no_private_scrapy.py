@@ -11,15 +11,11 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-import pytest
-
 PACKAGE = Path(__file__).resolve().parents[2] / "scrapy_wds"
 COMPAT = PACKAGE / "_compat.py"
 #: The internals the package has needed so far (engine slot, scraper slot counters).
 #: ``"_slot"`` catches ``getattr(engine, "_slot", None)`` too.
 PRIVATE_SCRAPY = re.compile(r"\._slot\b|[\"']_slot[\"']|_check_if_closing|itemproc_size")
-
-pytestmark = pytest.mark.min
 
 
 def test_scrapy_internals_appear_only_in_the_compat_module() -> None:

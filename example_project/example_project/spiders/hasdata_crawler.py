@@ -43,7 +43,7 @@ class HasDataCrawlerSpider(scrapy.Spider):
     # (and may poll the emulator faster than HasData's 10 s).
     custom_settings = {
         name: os.environ[name]
-        for name in ("HASDATA_API_URL", "HASDATA_POLL_INTERVAL")
+        for name in ("HASDATA_API_URL", "HASDATA_POLL_FIRST_DELAY")
         if os.environ.get(name)
     }
 

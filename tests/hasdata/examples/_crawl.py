@@ -14,7 +14,7 @@ from typing import Any
 EXAMPLE_PROJECT = Path(__file__).resolve().parents[3] / "example_project"
 #: Polling every few hundredths of a second keeps the runs short (nothing
 #: asserts on time).
-FAST = ("HASDATA_POLL_INTERVAL=0.05", "HASDATA_POLL_MAX_INTERVAL=0.1", "HASDATA_RETRY_DELAY=0.01")
+FAST = ("HASDATA_POLL_FIRST_DELAY=0.05", "HASDATA_POLL_MAX_DELAY=0.1", "HASDATA_RETRY_FIRST_DELAY=0.01")
 RUN_TIMEOUT = 120
 
 

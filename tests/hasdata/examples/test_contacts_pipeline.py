@@ -7,14 +7,14 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
-from scrapy.exceptions import DropItem
-
 from example_project.pipelines import (
     ContactsNormalizePipeline,
     normalize_email,
     normalize_phone,
 )
 from example_project.spiders.hasdata_contacts import contact_pages
+from scrapy.exceptions import DropItem
+
 from scrapy_wds.testing import DemoSite
 
 from ._crawl import get_json
@@ -101,7 +101,7 @@ def test_items_that_are_not_contacts_rows_pass_untouched() -> None:
 class ContactItem:
     url: str
     emails: list[str] = field(default_factory=list)
-    phoneNumbers: list[str] = field(default_factory=list)  # noqa: N815 (HasData's name)
+    phoneNumbers: list[str] = field(default_factory=list)
 
 
 def test_item_classes_are_normalised_through_itemadapter() -> None:

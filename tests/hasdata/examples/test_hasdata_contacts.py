@@ -6,9 +6,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from example_project.pipelines import ContactsNormalizePipeline
 from scrapy.exceptions import DropItem
 
-from example_project.pipelines import ContactsNormalizePipeline
 from scrapy_wds.testing import DemoSite, HasDataEmulator
 
 from ._crawl import get_json, scrapy_crawl

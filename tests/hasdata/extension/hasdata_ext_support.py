@@ -26,9 +26,9 @@ from scrapy_wds.testing import DemoSite, HasDataEmulator
 API_KEY = "hasdata-test-key"
 
 FAST = {
-    "HASDATA_POLL_INTERVAL": 0.02,
-    "HASDATA_POLL_MAX_INTERVAL": 0.05,
-    "HASDATA_RETRY_DELAY": 0.01,
+    "HASDATA_POLL_FIRST_DELAY": 0.02,
+    "HASDATA_POLL_MAX_DELAY": 0.05,
+    "HASDATA_RETRY_FIRST_DELAY": 0.01,
     "HASDATA_RETRY_MAX_DELAY": 0.05,
     "HASDATA_PROGRESS_INTERVAL": 0,
     "LOG_LEVEL": "INFO",

@@ -10,9 +10,9 @@ from typing import Any
 import pytest
 import pytest_twisted
 import scrapy
+from hasdata_ext_support import PageTitle, crawl_jobs, small_job
 from scrapy.http import Response
 
-from hasdata_ext_support import PageTitle, crawl_jobs, small_job
 from scrapy_wds import HasDataJob, HasDataJobError
 from scrapy_wds._hasdata._job import collect_jobs
 

@@ -7,7 +7,6 @@ from typing import Any
 
 import pytest
 import pytest_twisted
-
 from hasdata_ext_support import (
     book_pages_job,
     calls,
@@ -56,12 +55,16 @@ async def test_server_trouble_loses_nothing(
 
 
 @pytest_twisted.ensureDeferred
-async def test_retries_are_bounded(hasdata_emulator: Any, demo_site: Any, tmp_path: Path) -> None:
-    hasdata_emulator.configure(burst_429=50)
+async def test_429_patience_is_bounded_and_honours_retry_after(
+    hasdata_emulator: Any, demo_site: Any, tmp_path: Path
+) -> None:
+    hasdata_emulator.configure(burst_429=50, retry_after=0.04)
     result = await crawl_jobs(
-        hasdata_emulator, tmp_path, [book_pages_job(demo_site)], HASDATA_RETRY_TIMES=3
+        hasdata_emulator, tmp_path, [book_pages_job(demo_site)],
+        HASDATA_RETRY_TIMES=0, HASDATA_RATE_LIMIT_MAX_WAIT=0.1,
     )
-    assert len(hasdata_emulator.calls()) == 4  # one try and three retries
+    # Waits of 0.04 s (Retry-After), 0.04 s, then the 0.02 s left of the patience.
+    assert len(hasdata_emulator.calls()) == 4
     assert result.items == []
     assert result.stats["hasdata/jobs/failed"] == 1
     assert result.reason == "hasdata_failed"

@@ -7,8 +7,6 @@ from typing import Any
 
 import pytest
 import pytest_twisted
-from itemadapter import ItemAdapter
-
 from hasdata_ext_support import (
     book_pages_job,
     calls,
@@ -16,6 +14,7 @@ from hasdata_ext_support import (
     emulator_jobs,
     submits,
 )
+from itemadapter import ItemAdapter
 
 SWITCHES = [
     pytest.param({}, id="defaults"),
@@ -82,6 +81,7 @@ async def test_several_jobs_from_settings_and_spider(
     hasdata_emulator: Any, demo_site: Any, tmp_path: Path
 ) -> None:
     from hasdata_ext_support import JobsOnlySpider
+
     from scrapy_wds import HasDataJob
 
     class TwoSourcesSpider(JobsOnlySpider):

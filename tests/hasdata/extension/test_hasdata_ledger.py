@@ -1,63 +1,94 @@
-"""The delivery ledger's rules: paged rows by id, webhook rows matched by content as a multiset."""
+"""The delivery ledger: paged and file rows by position, webhook rows matched by content."""
 
 from __future__ import annotations
 
-from scrapy_wds import HasDataJob
-from scrapy_wds._hasdata._row_ledger import WEBHOOK, JobRows
-from scrapy_wds._hasdata._rows import PagedRow
-from scrapy_wds._hasdata._state import JobRecord, RowProgress
+from typing import Any
+
+from hasdata_runner_support import MemoryStore
+
+from scrapy_wds._hasdata._ledger import JobLedger, Positions
+from scrapy_wds._hasdata._row_keys import row_content_key
 
 A = {"url": "a"}
 B = {"url": "b"}
 
 
-def _run(rows: JobRows, source: str, batch: list[PagedRow], progress: RowProgress) -> list[bool]:
-    """Decide and record each row as the pusher does; which were delivered."""
-    delivered = []
-    for index, paged in enumerate(batch):
-        decision = rows.decide(paged, source, position=f"page.1.{index}")
-        delivered.append(decision.deliver)
-        rows.note_done(decision, progress)
-    return delivered
+def paged(ledger: JobLedger, rows: list[dict[str, Any]], first: int) -> list[bool]:
+    """Which rows of a page starting at position ``first`` are delivered (as the pusher does)."""
+    out = []
+    for index, row in enumerate(rows):
+        deliver = not ledger.skip_paged(first + index, row, None)
+        if deliver:
+            ledger.note_paged(first + index)
+        out.append(deliver)
+    return out
+
+
+def webhook(ledger: JobLedger, rows: list[dict[str, Any]]) -> list[bool]:
+    out = []
+    for row in rows:
+        key = row_content_key(row)
+        deliver = not ledger.webhook_seen(key)
+        if deliver:
+            ledger.note_webhook(key)
+        out.append(deliver)
+    return out
 
 
 def test_twins_by_paging_are_all_delivered_once_each() -> None:
-    rows = JobRows(HasDataJob("contacts"), JobRecord("contacts"))
-    progress = RowProgress()
-    page = [PagedRow("1", A), PagedRow("2", A), PagedRow("3", B)]
-    assert _run(rows, "pages", page, progress) == [True, True, True]
-    assert _run(rows, "pages", page, progress) == [False, False, False]  # a page read twice
+    ledger = JobLedger("job", MemoryStore())
+    assert paged(ledger, [A, A, B], 0) == [True, True, True]
+    assert paged(ledger, [A, A, B], 0) == [False, False, False]  # a page read twice
+    assert ledger.delivered == 3
+
+
+def test_file_and_pages_share_positions() -> None:
+    store = MemoryStore()
+    first = JobLedger("job", store)
+    assert paged(first, [A, B, A], 0) == [True, True, True]  # the json file's first rows
+    again = JobLedger("job", store, store.row_entries("job"))  # a resumed crawl, paging by 2
+    assert paged(again, [A, B], 0) == [False, False]
+    assert paged(again, [A, B], 2) == [False, True]
+    assert again.delivered == 4
 
 
 def test_each_webhook_row_is_matched_by_exactly_one_paged_twin() -> None:
-    rows = JobRows(HasDataJob("contacts"), JobRecord("contacts"))
-    progress = RowProgress()
-    # The same callback twice, each with two twins: one of them is delivered early.
-    assert _run(rows, WEBHOOK, [PagedRow(None, A), PagedRow(None, A)], progress) == [True, False]
-    assert _run(rows, WEBHOOK, [PagedRow(None, A)], progress) == [False]
-    page = [PagedRow("1", A), PagedRow("2", A), PagedRow("3", A), PagedRow("4", B)]
-    assert _run(rows, "pages", page, progress) == [False, True, True, True]
-    assert _run(rows, WEBHOOK, [PagedRow(None, B)], progress) == [False]  # late callback
-    assert progress == RowProgress(
-        ids=["1", "2", "3", "4"], keys=[progress.keys[0], progress.keys[1]],
-        early=[progress.keys[0]], matched=[progress.keys[0]],
-    )
+    ledger = JobLedger("job", MemoryStore())
+    assert webhook(ledger, [A, A]) == [True, False]  # one of two twins is delivered early
+    assert webhook(ledger, [A]) == [False]  # the same callback again
+    assert paged(ledger, [A, A, A, B], 0) == [False, True, True, True]
+    assert ledger.delivered == 4
 
 
 def test_a_restart_resumes_the_matching() -> None:
-    job = HasDataJob("contacts")
-    first = JobRows(job, JobRecord("contacts"))
-    progress = RowProgress()
-    _run(first, WEBHOOK, [PagedRow(None, A), PagedRow(None, B)], progress)
-    _run(first, "pages", [PagedRow("1", A)], progress)  # matches the early A
-    # A new run restores the ledger from what was recorded.
-    again = JobRows(job, JobRecord("contacts", rows_seen=progress))
-    page = [PagedRow("1", A), PagedRow("2", A), PagedRow("3", B), PagedRow("4", B)]
-    assert _run(again, "pages", page, RowProgress()) == [False, True, False, True]
+    store = MemoryStore()
+    first = JobLedger("job", store)
+    webhook(first, [A, B])
+    paged(first, [A], 0)  # matches the early A
+    again = JobLedger("job", store, store.row_entries("job"))
+    assert paged(again, [A, A, B, B], 0) == [False, True, False, True]
 
 
-def test_rows_without_ids_are_known_by_their_place() -> None:
-    rows = JobRows(HasDataJob("contacts"), JobRecord("contacts"))
-    page = [PagedRow(None, A), PagedRow(None, A)]
-    assert _run(rows, "pages", page, RowProgress()) == [True, True]
-    assert _run(rows, "pages", page, RowProgress()) == [False, False]
+def test_no_content_key_without_webhooks(monkeypatch: Any) -> None:
+    import scrapy_wds._hasdata._ledger as module
+
+    monkeypatch.setattr(module, "row_content_key", lambda *a: (_ for _ in ()).throw(AssertionError))
+    assert paged(JobLedger("job", MemoryStore()), [A, B], 0) == [True, True]
+
+
+def test_positions_are_ranges_and_compact() -> None:
+    positions = Positions()
+    for n in [*range(1000), *range(2000, 2100), 1500, 1001, 1000]:
+        positions.add(n)
+    assert positions.ranges() == [(0, 1002), (1500, 1501), (2000, 2100)]
+    assert positions.count == 1103 and 1500 in positions and 1499 not in positions
+    assert positions.covers(0, 1002) and not positions.covers(0, 1003)
+    assert positions.first_missing() == 1002
+    store = MemoryStore()
+    ledger = JobLedger("job", store)
+    for n in range(5000):
+        ledger.note_paged(n)
+    webhook(ledger, [A])
+    compact = ledger.compact_entries()
+    assert compact == [["r", 0, 5000], ["e", row_content_key(A)]]
+    assert JobLedger("job", store, compact).delivered == 5001

@@ -18,11 +18,13 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
+import pytest
 from hasdata_ext_support import API_KEY, calls, emulator_jobs
 
 HERE = Path(__file__).parent
 PROJECT = HERE.parents[2] / "example_project"
 PAGE = 5  # rows per results page in these tests
+FAULTS: dict[str, Any] = {"burst_429": 3, "malformed_rate": 0.1, "seed": 5}
 
 
 def start_crawl(emulator: Any, site: Any, tmp_path: Path, *extra: str) -> subprocess.Popen[bytes]:
@@ -34,10 +36,13 @@ def start_crawl(emulator: Any, site: Any, tmp_path: Path, *extra: str) -> subpro
         PYTHONPATH=os.pathsep.join([str(HERE), os.environ.get("PYTHONPATH", "")]),
     )
     settings = {
-        "HASDATA_POLL_INTERVAL": 0.05,
-        "HASDATA_POLL_MAX_INTERVAL": 0.1,
+        "HASDATA_POLL_FIRST_DELAY": 0.05,
+        "HASDATA_POLL_MAX_DELAY": 0.1,
         "HASDATA_PAGE_LIMIT": PAGE,
         "HASDATA_PAGE_CONCURRENCY": 2,
+        "HASDATA_RETRY_TIMES": 10,
+        "HASDATA_RETRY_FIRST_DELAY": 0.01,
+        "HASDATA_RETRY_MAX_DELAY": 0.05,
         "DURABLE_OUTPUT": tmp_path / "delivered.jsonl",
         "ITEM_PIPELINES": json.dumps({"hasdata_durable_pipeline.DurableLinesPipeline": 100}),
         "LOG_FILE": tmp_path / "crawl.log",
@@ -96,6 +101,7 @@ def test_sigkill_while_the_job_runs(hasdata_emulator: Any, demo_site: Any, tmp_p
 def test_sigkill_while_rows_stream(
     hasdata_emulator: Any, demo_site: Any, tmp_path: Path, book_truth: list[dict[str, Any]]
 ) -> None:
+    hasdata_emulator.configure(**FAULTS)
     state = f"HASDATA_STATE_FILE={tmp_path / 'state.json'}"
     slow = "DURABLE_DELAY=0.01"
     first = start_crawl(hasdata_emulator, demo_site, tmp_path, "-s", state, "-s", slow)
@@ -108,14 +114,72 @@ def test_sigkill_while_rows_stream(
 
     second = start_crawl(hasdata_emulator, demo_site, tmp_path, "-s", state)
     finish(second)
-    assert len(calls(hasdata_emulator, "POST", "/jobs")) == 1
+    assert len(emulator_jobs(hasdata_emulator)) == 1  # 429s resent, one job paid
     urls = delivered(tmp_path)
     assert set(urls) == {book["url"] for book in book_truth}  # none lost
     repeated = sum(n - 1 for n in Counter(urls).values())
-    assert repeated <= PAGE  # at most the one page that was in flight
+    assert repeated <= 1  # at most the one row that was in the pipelines
     # The second run read only the pages the first had not recorded as done.
-    pages_read_second = len(calls(hasdata_emulator, "GET", "/results")) - pages_read_first
-    assert pages_read_second <= 200 // PAGE - before // PAGE + 1
+    second_reads = calls(hasdata_emulator, "GET", "/results")[pages_read_first:]
+    pages_read_second = {dict(c["query"])["page"] for c in second_reads}  # retries aside
+    assert len(pages_read_second) <= 200 // PAGE - before // PAGE + 1
+
+
+def repeats(urls: list[str]) -> int:
+    return sum(n - 1 for n in Counter(urls).values())
+
+
+@pytest.mark.parametrize("link_uses", [0, 1], ids=["fresh-link", "link-used-up"])
+@pytest.mark.parametrize("stop", ["SIGINT", "SIGKILL"])
+def test_stopped_during_json_file_delivery_then_resumed(
+    hasdata_emulator: Any, demo_site: Any, tmp_path: Path, book_truth: list[dict[str, Any]],
+    link_uses: int, stop: str,
+) -> None:
+    """The resumed run refreshes the file link, or pages when it is used up: rows are
+    known by their position in the job, which the file and the pages share."""
+    # Faults on: a 429 burst (the submit is resent: a 429 created nothing) and
+    # answers cut in half (the submit's id is salvaged, the rest retried).
+    hasdata_emulator.configure(link_uses=link_uses, **FAULTS)
+    state = f"HASDATA_STATE_FILE={tmp_path / 'state.json'}"
+    file = "HASDATA_USE_JSON_FILE=True"
+    first = start_crawl(hasdata_emulator, demo_site, tmp_path, "-s", state, "-s", file,
+                        "-s", "DURABLE_DELAY=0.01")
+    wait_for(lambda: len(delivered(tmp_path)) >= 42, first, "42 rows delivered")
+    if stop == "SIGINT":  # Ctrl-C: a graceful stop
+        first.send_signal(signal.SIGINT)
+        assert first.wait(timeout=60) == 0
+    else:
+        first.kill()
+        first.wait()
+    assert len(delivered(tmp_path)) < 200
+    assert "json_file/used" in (tmp_path / "crawl.log").read_text() or stop == "SIGKILL"
+
+    second = start_crawl(hasdata_emulator, demo_site, tmp_path, "-s", state, "-s", file)
+    finish(second)
+    assert len(emulator_jobs(hasdata_emulator)) == 1  # 429s resent, one job paid
+    urls = delivered(tmp_path)
+    assert set(urls) == {book["url"] for book in book_truth}  # none lost
+    assert repeats(urls) <= (0 if stop == "SIGINT" else 1)
+    log = (tmp_path / "crawl.log").read_text()
+    if link_uses == 1:  # the link worked once: the second run paged the rest
+        assert "'hasdata/json_file/fallbacks': 1" in log
+
+
+@pytest.mark.parametrize("how", ["502", "drop"])
+def test_a_submit_that_created_a_job_and_then_failed_is_never_resent(
+    hasdata_emulator: Any, demo_site: Any, tmp_path: Path, how: str
+) -> None:
+    hasdata_emulator.configure(submit_then_fail=how)
+    state = f"HASDATA_STATE_FILE={tmp_path / 'state.json'}"
+    for _ in range(2):  # the run, then a run started again
+        finish(start_crawl(hasdata_emulator, demo_site, tmp_path, "-s", state))
+        assert len(emulator_jobs(hasdata_emulator)) == 1  # created once, paid once
+        log = (tmp_path / "crawl.log").read_text()
+        assert "'finish_reason': 'hasdata_submit_uncertain'" in log
+        assert "check your hasdata dashboard" in log.lower() and API_KEY not in log
+        (tmp_path / "crawl.log").unlink()
+    assert len(emulator_jobs(hasdata_emulator)) == 1  # 429s resent, one job paid
+    assert delivered(tmp_path) == []
 
 
 def test_sigint_and_resume_with_jobdir(

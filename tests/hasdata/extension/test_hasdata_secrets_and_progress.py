@@ -9,8 +9,7 @@ from typing import Any
 
 import pytest
 import pytest_twisted
-
-from hasdata_ext_support import book_pages_job, close_once, crawl_jobs, calls
+from hasdata_ext_support import book_pages_job, calls, close_once, crawl_jobs
 
 SECRET_KEY = "hd-live-5ecret-Key-9f8e7d6c5b4a"
 
@@ -77,7 +76,7 @@ async def test_progress_lines_while_jobs_run(
     await crawl_jobs(
         hasdata_emulator, tmp_path, [book_pages_job(demo_site, name="books")],
         on_crawler=lambda crawler: close_once(crawler, polled),
-        HASDATA_PROGRESS_INTERVAL=0.01, HASDATA_POLL_INTERVAL=0.05,
+        HASDATA_PROGRESS_INTERVAL=0.01, HASDATA_POLL_FIRST_DELAY=0.05,
     )
     lines = [r.getMessage() for r in caplog.records if "rows streamed" in r.getMessage()]
     assert lines

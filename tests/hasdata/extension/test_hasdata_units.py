@@ -24,7 +24,7 @@ from scrapy_wds._hasdata._rows import (
     rows_from_file,
 )
 from scrapy_wds._hasdata._settings import HasDataSettingError, HasDataSettings
-from scrapy_wds._hasdata._state import HasDataStateError, RowProgress, StateFile
+from scrapy_wds._hasdata._state import HasDataStateError, StateFile
 
 
 class NoJobsSpider(scrapy.Spider):
@@ -96,7 +96,7 @@ def test_job_key_is_stable_and_input_sensitive() -> None:
     "name, value, words",
     [
         ("HASDATA_PAGE_LIMIT", 500, ["HASDATA_PAGE_LIMIT", "100"]),
-        ("HASDATA_POLL_INTERVAL", "soon", ["HASDATA_POLL_INTERVAL", "number"]),
+        ("HASDATA_POLL_FIRST_DELAY", "soon", ["HASDATA_POLL_FIRST_DELAY", "number"]),
         ("HASDATA_PAGE_CONCURRENCY", 0, ["HASDATA_PAGE_CONCURRENCY", "1 or more"]),
         ("HASDATA_MAX_CREDITS", -5, ["HASDATA_MAX_CREDITS"]),
     ],
@@ -111,14 +111,17 @@ def test_bad_settings_are_named(name: str, value: Any, words: list[str]) -> None
 def test_settings_repr_hides_key() -> None:
     settings = HasDataSettings.from_settings(Settings({"HASDATA_API_KEY": "abcdef-secret"}))
     assert "abcdef" not in repr(settings)
-    assert settings.poll_interval == 10.0  # HasData's own advice by default
+    assert settings.poll_first_delay == 10.0  # HasData's own advice by default
 
 
-def test_addon_enables_extension_only_with_a_key(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_addon_enables_extension_and_fills_gaps(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("HASDATA_API_KEY", raising=False)
     without = Settings()
     configure_addon(without)
-    assert HasDataExtension not in without.getdict("EXTENSIONS")
+    # Without a key too: declared jobs then stop the crawl naming HASDATA_API_KEY.
+    assert without.getdict("EXTENSIONS")[HasDataExtension] == 500
+    assert without.getfloat("HASDATA_POLL_FIRST_DELAY") == 10.0
+    assert without.get("HASDATA_API_URL") is None  # left to the environment fallback
     with_key = Settings({"HASDATA_API_KEY": "k"})
     configure_addon(with_key)
     assert with_key.getdict("EXTENSIONS")[HasDataExtension] == 500
@@ -136,28 +139,29 @@ def test_state_file_round_trip_and_atomic_write(tmp_path: Path) -> None:
     path = tmp_path / "sub" / "state.json"
     state = StateFile(path)
     record = state.record("crawler-1", "crawler", "https://api")
-    record.job_id, record.pages_done = "416349", [1, 2]
+    record.job_id, record.rows_total = "416349", 12
     state.save()
     assert [p.name for p in path.parent.iterdir()] == ["state.json"]  # no temp file left
     again = StateFile(path)
     assert again.jobs["crawler-1"].job_id == "416349"
-    assert again.jobs["crawler-1"].pages_done == [1, 2]
+    assert again.jobs["crawler-1"].rows_total == 12
 
 
-def test_delivered_keys_survive_a_cut_short_write(tmp_path: Path) -> None:
+def test_delivered_rows_survive_a_cut_short_write_and_are_compacted(tmp_path: Path) -> None:
     path = tmp_path / "state.json"
     state = StateFile(path)
     state.record("job-a", "crawler", "https://api")
     state.save()
-    state.append_rows("job-a", RowProgress(ids=["1", "2"], keys=["k1", "k2"]))
-    state.append_rows("job-a", RowProgress(keys=["k3"], early=["k3"]))
-    state.append_rows("job-a", RowProgress(ids=["4"], matched=["k3"]))
+    for position in range(300):
+        state.append_row("job-a", ["p", position])
+    state.append_row("job-a", ["e", "k3"])
+    state.append_row("job-a", ["m", 300, "k3"])
     with open(state.keys_path, "a") as handle:
-        handle.write('{"job": "job-a", "keys": ["k4"')  # a crash mid-line
-    assert "k1" not in path.read_text()  # keys live beside the state, appended
-    assert StateFile(path).jobs["job-a"].rows_seen == RowProgress(
-        ids=["1", "2", "4"], keys=["k1", "k2", "k3"], early=["k3"], matched=["k3"]
-    )
+        handle.write('["job-a","p",30')  # a crash mid-line
+    assert "k3" not in path.read_text()  # rows live beside the state, appended
+    again = StateFile(path)
+    assert again.row_entries("job-a") == [["r", 0, 301], ["e", "k3"], ["m", -1, "k3"]]
+    assert len(again.keys_path.read_text().splitlines()) == 3  # compacted on open
     state.clear()
     assert not state.keys_path.exists() and StateFile(path).jobs == {}
 
@@ -171,20 +175,32 @@ def test_damaged_state_file_says_what_to_do(tmp_path: Path) -> None:
 
 def test_page_unwrapping_tolerates_strings_and_bare_rows() -> None:
     page = parse_page(
-        {"meta": {"currentPage": "2", "lastPage": "3", "total": "250"},
-         "data": [{"id": 7, "jobId": 1, "data": {"url": "u1"}}, {"url": "u2"}, "junk"]},
+        {"meta": {"currentPage": "2", "lastPage": "3", "total": "250", "perPage": "100"},
+         "data": [{"id": 7, "jobId": 1, "data": {"url": "u1"}}, {"url": "u2"}]},
         2,
     )
-    assert (page.current_page, page.last_page, page.total) == (2, 3, 250)
-    assert [(r.row_id, r.row) for r in page.rows] == [("7", {"url": "u1"}), (None, {"url": "u2"})]
+    assert (page.current_page, page.last_page, page.total, page.per_page) == (2, 3, 250, 100)
+    assert page.rows == [{"url": "u1"}, {"url": "u2"}]
+
+
+@pytest.mark.parametrize(
+    "body",
+    [{"data": {"rows": []}}, {"data": None}, {"data": ["junk"]}, {"data": [{"id": 1, "data": "x"}]}],
+    ids=["data-object", "data-null", "row-string", "wrapped-not-object"],
+)
+def test_a_page_not_shaped_like_rows_is_malformed_not_empty(body: dict[str, Any]) -> None:
+    from scrapy_wds._hasdata._rows import MalformedAnswer
+
+    with pytest.raises(MalformedAnswer):
+        parse_page(body, 1)
 
 
 def test_json_file_layouts_are_detected() -> None:
     bare = [{"url": "a", "data": {"x": 1}}, {"url": "b"}]
     wrapped = [{"id": "r1", "jobId": 5, "data": {"url": "a"}}]
-    assert [r.row for r in rows_from_file(bare)] == bare
-    assert [(r.row_id, r.row) for r in rows_from_file(wrapped)] == [("r1", {"url": "a"})]
-    assert [r.row for r in rows_from_file({"meta": {}, "data": wrapped})] == [{"url": "a"}]
+    assert rows_from_file(bare) == bare
+    assert rows_from_file(wrapped) == [{"url": "a"}]
+    assert rows_from_file({"meta": {}, "data": wrapped}) == [{"url": "a"}]
     with pytest.raises(ValueError):
         rows_from_file("nope")
 
@@ -213,17 +229,9 @@ def test_rows_to_items() -> None:
 
 
 def test_unknown_status_is_logged_once_and_means_not_done(caplog: Any) -> None:
-    from scrapy_wds._hasdata._runner import JobRunner, RunnerContext
-    from scrapy_wds._hasdata._state import JobRecord
+    from hasdata_runner_support import runner_for
 
-    counted: list[str] = []
-    context = RunnerContext(
-        client=None, settings=None, pusher=None, save_state=lambda key: None,  # type: ignore[arg-type]
-        append_rows=lambda key, progress: None,
-        count=lambda name, n: counted.append(name), on_status=lambda runner: None,
-        webhook_block=lambda: None, reactor=None, may_submit=lambda: True,
-    )
-    runner = JobRunner(HasDataJob("crawler", {}), JobRecord("crawler", job_id="1"), context)
+    runner = runner_for(None, None, record=None)
     for _ in range(3):
         runner._note_status({"status": "queued_for_review", "dataRowsCount": "4",
                              "creditsSpent": "2.5"})
@@ -231,7 +239,7 @@ def test_unknown_status_is_logged_once_and_means_not_done(caplog: Any) -> None:
     assert runner.record.rows_total == 4 and runner.record.credits_spent == 2.5
     warnings = [r for r in caplog.records if "queued_for_review" in r.getMessage()]
     assert len(warnings) == 1
-    assert counted.count("hasdata/status_unknown") == 3
+    assert runner._stats.get_value("hasdata/status_unknown") == 3
     runner._note_status({"status": "finished"})
     assert runner.terminal
 

@@ -32,9 +32,9 @@ def jobs_crawler(
         "HASDATA_JOBS": jobs,
         "HASDATA_STATE_FILE": str(tmp_path / "state.json"),
         "HASDATA_WEBHOOK_ENABLED": True,
-        "HASDATA_POLL_INTERVAL": 0.05,
-        "HASDATA_POLL_MAX_INTERVAL": 0.1,
-        "HASDATA_RETRY_DELAY": 0.01,
+        "HASDATA_POLL_FIRST_DELAY": 0.05,
+        "HASDATA_POLL_MAX_DELAY": 0.1,
+        "HASDATA_RETRY_FIRST_DELAY": 0.01,
         "HASDATA_PROGRESS_INTERVAL": 0,
         **settings,
     })

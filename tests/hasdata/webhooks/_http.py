@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from twisted.internet.defer import Deferred, succeed
@@ -19,6 +19,8 @@ from zope.interface import implementer
 class Answer:
     status: int
     body: bytes
+    #: Header names lower-cased, first value of each.
+    headers: dict[str, str] = field(default_factory=dict)
 
     def json(self) -> Any:
         return json.loads(self.body)
@@ -84,7 +86,11 @@ async def request(
     response: Any = await agent.request(method, url.encode(), raw, producer)  # type: ignore[arg-type]
     collect = _Collect()
     response.deliverBody(collect)
-    return Answer(response.code, await collect.done)
+    first = {
+        name.decode().lower(): values[0].decode()
+        for name, values in response.headers.getAllRawHeaders()
+    }
+    return Answer(response.code, await collect.done, first)
 
 
 async def post(

@@ -29,7 +29,6 @@ from ._crawls import jobs_crawler
 from ._http import request
 
 
-
 def _get(url: str) -> Any:
     with urllib.request.urlopen(url) as answer:
         return json.loads(answer.read())
@@ -62,8 +61,8 @@ def _crawler(
         HASDATA_WEBHOOK_ENABLED=webhooks,
         HASDATA_USE_JSON_FILE=json_file,  # bare rows: known by their place in the file
         HASDATA_PAGE_LIMIT=1,  # a page per row: a close can fall between twins
-        HASDATA_POLL_INTERVAL=0.02,
-        HASDATA_POLL_MAX_INTERVAL=0.05,
+        HASDATA_POLL_FIRST_DELAY=0.02,
+        HASDATA_POLL_MAX_DELAY=0.05,
     )
 
 
@@ -104,7 +103,10 @@ async def test_identical_rows_are_all_delivered(
     stats = crawler.stats.get_stats()
     assert stats["item_scraped_count"] == 4
     if webhooks and mode != "dropped":
-        assert stats.get("hasdata/rows/webhook", 0) > 0, "no row came by webhook"
+        # Callbacks that come once paging has begun are counted, not delivered:
+        # paging reads those rows (all of them, when the batch is the whole job).
+        came = stats.get("hasdata/rows/webhook", 0) + stats.get("hasdata/rows/webhook_late", 0)
+        assert came > 0, "no row came by webhook"
     if json_file:
         assert stats.get("hasdata/json_file/used") == 1
 

@@ -218,9 +218,16 @@ async def test_malformed_bodies_are_refused(
     assert receiver.counts["bad_request"] == 1
 
 
+@pytest.mark.parametrize("method", [b"GET", b"PUT", b"DELETE", b"PATCH", b"HEAD"])
 @pytest_twisted.ensureDeferred
-async def test_only_post_on_the_webhook_path(receiver: WebhookReceiver) -> None:
-    assert (await post(receiver.url, b"", secret=SECRET, method=b"GET")).status == 405
+async def test_only_post_on_the_webhook_path(receiver: WebhookReceiver, method: bytes) -> None:
+    answer = await post(receiver.url, data_event(), secret=SECRET, method=method)
+    assert answer.status == 405  # not 501: the path exists, the method is wrong
+    assert answer.headers.get("allow") == "POST"
+
+
+@pytest_twisted.ensureDeferred
+async def test_an_unknown_path_is_404(receiver: WebhookReceiver) -> None:
     other = receiver.url.replace("/hasdata/webhook", "/hasdata/other")
     assert (await post(other, data_event(), secret=SECRET)).status == 404
 

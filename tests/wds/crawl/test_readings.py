@@ -43,21 +43,25 @@ def test_every_reading_gives_the_truth_and_ends(
     pending_info: str,
 ) -> Iterator[Any]:
     wds_emulator.configure(pending_info=pending_info, known_pages=known_pages, pending_polls=1)
-    runner = CrawlerRunner({
-        "ADDONS": {"scrapy_wds.Addon": 300},
-        "WDS_API_URL": wds_emulator.url,
-        "DEMO_SITE_URL": demo_site.url,
-        "WDS_POLL_FIRST_DELAY": 0.02,
-        "WDS_POLL_MAX_DELAY": 0.05,
-        "TELNETCONSOLE_ENABLED": False,
-        "LOG_LEVEL": "INFO",
-        # A crawl that never ends fails the test instead of hanging it.
-        "CLOSESPIDER_TIMEOUT": 120,
-    })
+    runner = CrawlerRunner(
+        {
+            "ADDONS": {"scrapy_wds.Addon": 300},
+            "WDS_API_URL": wds_emulator.url,
+            "DEMO_SITE_URL": demo_site.url,
+            "WDS_POLL_FIRST_DELAY": 0.02,
+            "WDS_POLL_MAX_DELAY": 0.05,
+            "TELNETCONSOLE_ENABLED": False,
+            "LOG_LEVEL": "INFO",
+            # A crawl that never ends fails the test instead of hanging it.
+            "CLOSESPIDER_TIMEOUT": 120,
+        }
+    )
     crawler = runner.create_crawler(SPIDERS[spider])
     items: list[dict[str, Any]] = []
     crawler.signals.connect(
-        lambda item: items.append(ItemAdapter(item).asdict()), signal=signals.item_scraped, weak=False
+        lambda item: items.append(ItemAdapter(item).asdict()),
+        signal=signals.item_scraped,
+        weak=False,
     )
     yield runner.crawl(crawler)
 
@@ -68,7 +72,9 @@ def test_every_reading_gives_the_truth_and_ends(
     assert sorted(items, key=lambda item: item["url"]) == truth
     shape = site_shape(truth)
     assert stats["wds/tasks/found"] == shape["tasks"]  # each page followed once
-    infos = [c for c in wds_emulator.calls() if c["path"].endswith("/info") and not c.get("pending")]
+    infos = [
+        c for c in wds_emulator.calls() if c["path"].endswith("/info") and not c.get("pending")
+    ]
     # books asks every task info first; books_rules (rules) skips info everywhere.
     assert len(infos) == (shape["tasks"] if spider == "books" else 0)
     if spider == "books_rules" and known_pages != "omit":

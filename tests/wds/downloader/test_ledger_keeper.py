@@ -46,7 +46,9 @@ def test_one_answer_is_one_write_and_known_pages_are_not_followed() -> None:
     writes: list[Any] = []
     record = ledger.record
     ledger.record = lambda **kw: writes.append(kw) or record(**kw)  # type: ignore[method-assign]
-    out = keeper_.answered(answer_to(crawl), [follow_up("t1", "http://s/a"), follow_up("t2", "http://s/b")])
+    out = keeper_.answered(
+        answer_to(crawl), [follow_up("t1", "http://s/a"), follow_up("t2", "http://s/b")]
+    )
     assert len(out) == 2 and len(writes) == 1
     assert writes[0]["settled"] == [crawl.meta["wds"]["ticket"]]
     # The same pages under new ids, from another answer: dropped, counted.
@@ -64,10 +66,13 @@ def test_an_answer_with_items_is_settled_when_its_items_are_through_the_pipeline
     response = answer_to(scrape)
     assert keeper_.answered(response, [{"n": 1}, {"n": 2}]) == [{"n": 1}, {"n": 2}]
     assert ledger.owed() == 1
-    crawler.signals.send_catch_log(signals.item_scraped, item={"n": 1}, response=response, spider=None)
+    crawler.signals.send_catch_log(
+        signals.item_scraped, item={"n": 1}, response=response, spider=None
+    )
     assert ledger.owed() == 1
-    crawler.signals.send_catch_log(signals.item_dropped, item={"n": 2}, response=response, spider=None,
-                                   exception=Exception())
+    crawler.signals.send_catch_log(
+        signals.item_dropped, item={"n": 2}, response=response, spider=None, exception=Exception()
+    )
     assert ledger.owed() == 0 and ledger.is_settled(ticket)
 
 
@@ -85,3 +90,24 @@ def _selector() -> WdsSelector:
 
 def _owed(request: scrapy.Request) -> Owed:
     return Owed(request.meta["wds"]["ticket"], request_to_data(request))
+
+
+def test_the_ledger_pipeline_settles_first_and_the_signals_do_not_count_twice() -> None:
+    keeper_, ledger, crawler = keeper()
+    call = API.info(WdsTask("job", "t1", "http://s/a"))
+    ledger.record(issued=[_owed(call)])
+    response = answer_to(call)
+    first, second, third = {"n": 1}, {"n": 2}, {"n": 3}
+    keeper_.answered(response, [first, second, third])
+    keeper_.item_stored(first)  # through every pipeline: the ledger pipeline says so
+    crawler.signals.send_catch_log(signals.item_scraped, item=first, response=response, spider=None)
+    assert ledger.owed() == 1
+    # A pipeline handed on another object for the second item: the answer still tells.
+    crawler.signals.send_catch_log(
+        signals.item_scraped, item={"n": 22}, response=response, spider=None
+    )
+    assert ledger.owed() == 1
+    crawler.signals.send_catch_log(
+        signals.item_error, item=third, response=response, spider=None, failure=None
+    )
+    assert ledger.owed() == 0

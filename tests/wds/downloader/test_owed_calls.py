@@ -44,8 +44,14 @@ def owed_calls() -> tuple[OwedCalls, MemoryLedger, Engine, WaitingRoom]:
 
 
 def owed(ticket: str) -> Owed:
-    meta = {"wds": {"action": "info", "job": "j", "task": {"id": ticket, "url": f"http://s/{ticket}"},
-                    "ticket": ticket}}
+    meta = {
+        "wds": {
+            "action": "info",
+            "job": "j",
+            "task": {"id": ticket, "url": f"http://s/{ticket}"},
+            "ticket": ticket,
+        }
+    }
     return Owed(ticket, {"url": f"http://wds/{ticket}/info", "meta": meta, "callback": "on_answer"})
 
 
@@ -55,7 +61,9 @@ def test_an_owed_call_nothing_carries_is_asked_again_then_given_up() -> None:
     with pytest.raises(DontCloseSpider):
         calls.spider_idle()
     assert sorted(r.meta["wds"]["ticket"] for r in engine.crawled) == ["fine", "lost"]
-    assert all(r.dont_filter and r.callback == calls.crawler.spider.on_answer for r in engine.crawled)
+    assert all(
+        r.dont_filter and r.callback == calls.crawler.spider.on_answer for r in engine.crawled
+    )
     ledger.record(settled=["fine"])  # its answer came; "lost" never answers
     for _ in range(REISSUE_LIMIT - 1):
         with pytest.raises(DontCloseSpider):
@@ -89,3 +97,28 @@ def test_resume_parks_owed_calls_at_their_time() -> None:
         assert ledger.claim("now") is False  # parked until the room releases it
     finally:
         calls.spider_closed(reason="finished")
+
+
+def test_request_queue_files_a_kill_left_empty_are_removed(tmp_path: Any) -> None:
+    from queuelib.queue import LifoDiskQueue
+    from scrapy.settings import Settings
+    from scrapy.utils.misc import load_object
+
+    from scrapy_wds._compat import remove_torn_request_queues
+
+    settings = Settings({"JOBDIR": str(tmp_path)})
+    # Scrapy's default disk queue is still queuelib's LifoDiskQueue with its 4-byte header:
+    # when that changes, this test (and the repair) must be revisited.
+    assert issubclass(load_object(settings["SCHEDULER_DISK_QUEUE"]), LifoDiskQueue)
+    assert LifoDiskQueue.SIZE_SIZE == 4
+    slot = tmp_path / "requests.queue" / "127.0.0.1-abc"
+    slot.mkdir(parents=True)
+    (slot / "0").write_bytes(b"")  # created, header never flushed: the kill's leftover
+    good = LifoDiskQueue(str(slot / "1"))
+    good.push(b"kept")
+    good.close()
+    (tmp_path / "requests.queue" / "active.json").write_text("{}")
+    assert remove_torn_request_queues(settings) == [slot / "0"]
+    assert sorted(p.name for p in slot.iterdir()) == ["1"]
+    assert LifoDiskQueue(str(slot / "1")).pop() == b"kept"
+    assert remove_torn_request_queues(Settings({})) == []

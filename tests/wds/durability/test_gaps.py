@@ -37,18 +37,22 @@ def test_calls_lost_on_the_way_are_asked_again_and_the_crawl_is_whole(
     wds_emulator: Any, demo_site: Any, truth: list[dict[str, str]]
 ) -> Iterator[Any]:
     LoseSomeCalls.lost = []
-    runner = CrawlerRunner({
-        "ADDONS": {"scrapy_wds.Addon": 300},
-        "WDS_API_URL": wds_emulator.url,
-        "DEMO_SITE_URL": demo_site.url,
-        "SPIDER_MIDDLEWARES": {LoseSomeCalls: 1},
-        "TELNETCONSOLE_ENABLED": False,
-        "CLOSESPIDER_TIMEOUT": 120,
-    })
+    runner = CrawlerRunner(
+        {
+            "ADDONS": {"scrapy_wds.Addon": 300},
+            "WDS_API_URL": wds_emulator.url,
+            "DEMO_SITE_URL": demo_site.url,
+            "SPIDER_MIDDLEWARES": {LoseSomeCalls: 1},
+            "TELNETCONSOLE_ENABLED": False,
+            "CLOSESPIDER_TIMEOUT": 120,
+        }
+    )
     crawler = runner.create_crawler(BooksSpider)
     items: list[dict[str, Any]] = []
     crawler.signals.connect(
-        lambda item: items.append(ItemAdapter(item).asdict()), signal=signals.item_scraped, weak=False
+        lambda item: items.append(ItemAdapter(item).asdict()),
+        signal=signals.item_scraped,
+        weak=False,
     )
     yield runner.crawl(crawler)
     stats = crawler.stats.get_stats()
