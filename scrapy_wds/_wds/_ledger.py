@@ -23,15 +23,12 @@ and Redis under scrapy-redis (``_ledger_redis``); :func:`backend_for` picks one.
 from __future__ import annotations
 
 import hashlib
-import logging
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
 from w3lib.url import canonicalize_url
-
-logger = logging.getLogger(__name__)
 
 #: A page a job knows: ``(job name, canonical page URL)``.
 Page = tuple[str, str]
@@ -119,6 +116,14 @@ class Ledger(Protocol):
         """
         ...
 
+    def holds(self, ticket: str) -> bool:
+        """Is the answer to this process's claim of ``ticket`` still its to hand on?
+
+        Always, in one process.  Redis: not when this worker was taken for dead
+        (stalled past ``WDS_WORKER_TIMEOUT``) and the call passed to another.
+        """
+        ...
+
     def park(self, owed: Owed) -> None:
         """The claimed ticket waits until ``owed.due`` (202, pending state, retry).
 
@@ -185,21 +190,9 @@ def backend_for(crawler: Any) -> Ledger:
     from scrapy_wds._hasdata._shared_state import uses_scrapy_redis
 
     if uses_scrapy_redis(crawler.settings):
-        try:
-            from scrapy_wds._wds._ledger_redis import (  # type: ignore[import-not-found,unused-ignore]
-                RedisLedger,
-            )
-        except ImportError:
-            from scrapy_wds._wds._ledger_memory import WorkerLocalLedger
+        from scrapy_wds._wds._ledger_redis import RedisLedger
 
-            logger.warning(
-                "The WDS ledger has no Redis backend in this version: each worker follows "
-                "pages once by itself, and what a dead worker owed is not picked up"
-            )
-            return WorkerLocalLedger()
-        else:
-            ledger: Ledger = RedisLedger(crawler)
-            return ledger
+        return RedisLedger(crawler)
     jobdir = crawler.settings.get("JOBDIR")
     if jobdir:
         from scrapy_wds._wds._ledger_journal import JournalLedger

@@ -96,6 +96,8 @@ class LedgerKeeper:
 
     def answered(self, response: Response, output: Iterable[Any]) -> list[Any]:
         """Record what one answer produced (one write); return what to pass on to Scrapy."""
+        if not self._still_ours(response):
+            return []
         output = list(output)
         parent = ticket_of(response.request)
         # What Scrapy's DepthMiddleware will say of this answer's requests.
@@ -135,6 +137,19 @@ class LedgerKeeper:
             or ticket_of(element) is None
             or _page_of_follow_up(element) in (None, *fresh)
         ]
+
+    def _still_ours(self, response: Response) -> bool:
+        """False for the answer of a call another worker took over (scrapy-redis).
+
+        A worker stalled past ``WDS_WORKER_TIMEOUT`` is taken for dead and
+        its calls are sent again by another; handing on its late answer
+        too would give their items twice.
+        """
+        ticket = ticket_of(response.request)
+        if ticket is None or self.ledger.holds(ticket):
+            return True
+        self.stats.inc_value("wds/ledger/answers_dropped")
+        return False
 
     def failed(self, request: Request | None) -> None:
         """The call failed for good (its errback ran): nothing more is owed for it."""

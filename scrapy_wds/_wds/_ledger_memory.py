@@ -101,6 +101,9 @@ class MemoryLedger:
         self.in_flight.add(ticket)
         return True
 
+    def holds(self, ticket: str) -> bool:
+        return True  # one process: no other one can take its calls over
+
     def park(self, owed: Owed) -> None:
         if owed.ticket not in self.owed_tickets:
             return  # untracked, or settled meanwhile: nothing to keep
@@ -130,17 +133,3 @@ class MemoryLedger:
     def close(self, graceful: bool) -> None:
         pass
 
-
-class WorkerLocalLedger(MemoryLedger):
-    """One scrapy-redis worker's view when no shared ledger is available.
-
-    Other workers answer the calls this one issued, so it cannot tell a gap
-    from work done elsewhere: it never re-asks at idle nor keeps the spider
-    open for what it issued.
-    """
-
-    def orphans(self) -> list[Owed]:
-        return []
-
-    def owed(self) -> int:
-        return 0

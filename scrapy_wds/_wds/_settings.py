@@ -55,6 +55,16 @@ SETTINGS: dict[str, Setting] = {
     "WDS_SELECTOR_WARN_PAGES": Setting(
         20, "Warn once when a selector has matched nothing on its first this-many pages (0: never)."
     ),
+    "WDS_WORKER_TIMEOUT": Setting(
+        15.0,
+        "With scrapy-redis: seconds without a heartbeat after which a worker is taken for dead "
+        "and the WDS calls it claimed are done by the others.",
+    ),
+    "WDS_ORPHAN_GRACE": Setting(
+        30.0,
+        "With scrapy-redis: seconds an owed WDS call that no worker claims or parks may go "
+        "untouched (it may be in the shared queue) before an idle worker sends it again.",
+    ),
 }
 
 #: Defaults of the settings that have one (``WDS_API_URL`` has none: it enables WDS).

@@ -11,56 +11,39 @@ Two ``books`` workers must give every book once; this proves that
 * the secret WDS header never reaches redis (checked on every request the
   workers pickle, see ``secret_checking_pickle.py``) nor the logs.
 
-The workers end by themselves: the books spider is a plain spider, so a
-worker closes when it is idle (see ``worker_linger.py`` for why each one
-waits a little for the other before it does), and ``CLOSESPIDER_TIMEOUT``
-bounds the run should anything hang.
+The workers end by themselves, with nothing but the package to keep them
+open: the books spider is a plain spider, and a worker that finds the shared
+queue empty stays open while the WDS ledger the workers share in redis owes
+anything (polls parked by the other worker, or the job start the other one
+is sending).  ``CLOSESPIDER_TIMEOUT`` bounds the run should anything hang.
 """
 
 from __future__ import annotations
 
 import json
-import urllib.request
 from collections import Counter
 from pathlib import Path
 from typing import Any
 
 import redis
 
-from ._workers import run_workers, start_worker
+from ._workers import books_job, books_settings, run_workers, start_worker
 
 # Sent on every WDS call as a secret header; must never reach redis or the logs.
 SECRET = "wds-secret-token-5f2c9a"
 
 
-def books_worker_settings() -> dict[str, str]:
-    return {
-        # Plain pickle, plus a check that no queued request carries the secret header.
-        "SCHEDULER_SERIALIZER": "secret_checking_pickle",
-        "WDS_API_HEADERS": json.dumps({"X-Tenant-Id": "default", "Authorization": f"Bearer {SECRET}"}),
-        "EXTENSIONS": json.dumps({"worker_linger.WorkerLinger": 0}),
-        "WORKER_LINGER_SECONDS": "3",
-        # A small per-worker pace keeps a backlog in the shared queue, so the
-        # worker that did not get the job start finds work at its next
-        # engine heartbeat (every 5 s) instead of an empty queue every time.
-        # The pace is a slot entry for the API host: the add-on gives that
-        # host its own slot without DOWNLOAD_DELAY unless the user wrote one.
-        "DOWNLOAD_SLOTS": json.dumps({"127.0.0.1": {"delay": 0.02, "concurrency": 16}}),
-    }
-
-
 def test_two_workers_share_the_books_job_through_redis(
     tmp_path: Path, wds_emulator: Any, demo_site: Any, redis_url: str
 ) -> None:
-    # Every task answers 202 first, so each one's follow-up is parked by a
-    # worker's middleware and goes back through the shared queue.
+    # Every task answers "not yet" first, so each one's follow-up is parked by
+    # a worker's middleware and goes back through the shared queue.
     wds_emulator.configure(pending_polls=1)
-    with urllib.request.urlopen(demo_site.url + "/__truth__/books.json") as answer:
-        truth = json.load(answer)
-    env = {"WDS_API_URL": wds_emulator.url, "DEMO_SITE_URL": demo_site.url, "WATCHED_SECRET": SECRET}
+    truth, env = books_job(wds_emulator, demo_site, SECRET)
 
     workers = [
-        start_worker("books", name, tmp_path, redis_url, env, books_worker_settings()) for name in "ab"
+        start_worker("books", name, tmp_path, redis_url, env, books_settings(SECRET))
+        for name in "ab"
     ]
     results = run_workers(workers)
 
@@ -81,7 +64,9 @@ def test_two_workers_share_the_books_job_through_redis(
     # the split was 95-105 books each in repeated runs on 2 cores).
     for result, worker in zip(results, workers):
         assert result.stats.get("scheduler/dequeued/redis", 0) >= 1, worker.name
-        assert sum(v for k, v in result.stats.items() if k.startswith("wds/calls/")) >= 1, worker.name
+        assert sum(v for k, v in result.stats.items() if k.startswith("wds/calls/")) >= 1, (
+            worker.name
+        )
         assert len(result.items) >= 1, f"worker {worker.name} delivered no book"
 
     # Requests really travelled through redis (pickled by one process,
@@ -99,7 +84,8 @@ def test_two_workers_share_the_books_job_through_redis(
     calls = [c for c in wds_emulator.calls() if c["path"].startswith("/api/v2/")]
     assert sum(1 for c in calls if c["path"].endswith("/start")) == 1
     answered = Counter(
-        (c["method"], c["path"], json.dumps(c["query"], sort_keys=True)) for c in calls
+        (c["method"], c["path"], json.dumps(c["query"], sort_keys=True))
+        for c in calls
         if c["status"] == 200 and not c.get("pending")
     )
     assert [call for call, count in answered.items() if count > 1] == []
@@ -112,3 +98,31 @@ def test_two_workers_share_the_books_job_through_redis(
     followed = sum(1 for _, path, _ in answered if path.endswith("/info"))
     # Every page of the site's shop: home, 25 listing pages, 200 books.
     assert sum(s.get("wds/tasks/handled", 0) for s in stats) == followed == len(truth) + 25
+    # The shared ledger knows each page once, and owes nothing any more.
+    assert client.scard("books:wds:pages:books") == followed
+    assert client.hlen("books:wds:owed") == 0 and client.zcard("books:wds:room") == 0
+
+
+def test_without_scheduler_persist_the_first_worker_to_close_takes_nothing_from_the_other(
+    tmp_path: Path, wds_emulator: Any, demo_site: Any, redis_url: str
+) -> None:
+    """scrapy-redis's default: the first worker to close flushes the shared queue and dupefilter.
+
+    A WDS worker closes only once the shared ledger owes nothing, so by then
+    nothing is left in the queue for the other one; and the ledger itself is
+    removed with the queue, so the next crawl starts afresh.
+    """
+    wds_emulator.configure(pending_polls=1)
+    truth, env = books_job(wds_emulator, demo_site, SECRET)
+    settings = {**books_settings(SECRET), "SCHEDULER_PERSIST": "False"}
+
+    results = run_workers(
+        [start_worker("books", name, tmp_path, redis_url, env, settings) for name in "ab"]
+    )
+
+    for result in results:
+        assert result.stats["finish_reason"] == "finished", result.log[-3000:]
+    all_items = [item for result in results for item in result.items]
+    assert sorted(all_items, key=lambda item: item["url"]) == truth
+    assert all(len(result.items) >= 1 for result in results), [len(r.items) for r in results]
+    assert redis.Redis.from_url(redis_url).keys("books:*") == []

@@ -9,6 +9,7 @@ ignored.
 
 from __future__ import annotations
 
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -138,12 +139,12 @@ async def test_a_submit_refused_by_a_429_is_resent(
 
 
 def test_429_waits_follow_retry_after_within_a_longer_patience() -> None:
-    limits = {"retry_times": 2, "first": 1.0, "cap": 30.0, "rate_limit_max_wait": 100.0}
-    assert retry_wait("429", 0, 0.0, 7.0, **limits) == 7.0
-    assert retry_wait("429", 5, 0.0, None, **limits) is not None  # past retry_times
-    assert retry_wait("429", 9, 95.0, 7.0, **limits) == 5.0  # what is left of the patience
-    assert retry_wait("429", 9, 100.0, 7.0, **limits) is None
-    assert retry_wait("503", 2, 0.0, 7.0, **limits) is None  # 5xx: retry_times only
+    wait = partial(retry_wait, retry_times=2, first=1.0, cap=30.0, rate_limit_max_wait=100.0)
+    assert wait("429", 0, 0.0, 7.0) == 7.0
+    assert wait("429", 5, 0.0, None) is not None  # past retry_times
+    assert wait("429", 9, 95.0, 7.0) == 5.0  # what is left of the patience
+    assert wait("429", 9, 100.0, 7.0) is None
+    assert wait("503", 2, 0.0, 7.0) is None  # 5xx: retry_times only
     assert parse_retry_after(b"12") == 12.0 and parse_retry_after(b"soon") is None
     assert 0 <= (parse_retry_after(b"Wed, 21 Oct 2015 07:28:00 GMT") or 0) < 1
 

@@ -71,8 +71,11 @@ def calls_by_endpoint(emulator: Any) -> Counter[tuple[str, Any]]:
 
 
 def assert_calls(emulator: Any, shape: dict[str, int], pending_polls: int, info_first: int) -> None:
-    """``info_first`` tasks (the books, for ``books``) are asked ``info`` once; the others skip it."""
-    expected = Counter({
+    """``info_first`` tasks are asked ``info`` once; the others skip it.
+
+    Keyed as calls_by_endpoint counts: a status, or "pending" for a "not yet".
+    """
+    expected: Counter[tuple[str, int | str]] = Counter({
         ("start", 200): 1,
         ("info", 200): info_first,
         ("crawl", 200): shape["crawls"],

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -11,7 +12,9 @@ import pytest
 import pytest_twisted
 import scrapy
 from scrapy import signals
-from scrapy.crawler import CrawlerRunner
+from scrapy.crawler import Crawler, CrawlerRunner
+from scrapy.statscollectors import StatsCollector
+from twisted.internet.defer import Deferred
 
 from scrapy_wds import JobConfig, WdsSpiderMixin
 
@@ -33,25 +36,32 @@ class CategoryTitlesSpider(WdsSpiderMixin, scrapy.Spider):
         yield self.wds_scrape_multiple(response, {"titles": self.title_selector}, values="all", url_field="page")
 
 
-def run(settings: dict[str, Any], selector: str) -> Any:
+@dataclass
+class CrawlResult:
+    """A finished crawl: its stats and the items it scraped."""
+
+    stats: StatsCollector
+    items: list[dict[str, Any]]
+
+
+def run(settings: dict[str, Any], selector: str) -> Deferred[CrawlResult]:
     spider_class = type("Run", (CategoryTitlesSpider,), {"title_selector": selector})
     runner = CrawlerRunner(settings)
-    crawler = runner.create_crawler(spider_class)
+    crawler: Crawler = runner.create_crawler(spider_class)
     items: list[dict[str, Any]] = []
-    crawler.items = items  # type: ignore[attr-defined]
 
     def collect(item: dict[str, Any], **_: Any) -> None:
         items.append(item)
 
     crawler.signals.connect(collect, signal=signals.item_scraped, weak=False)
-    return runner.crawl(crawler).addCallback(lambda _: crawler)
+    return runner.crawl(crawler).addCallback(lambda _: CrawlResult(crawler.stats, items))
 
 
 @pytest_twisted.inlineCallbacks
 def test_bad_selector_stops_once_and_the_fixed_spider_resumes_every_page(
     wds_emulator: Any, demo_site: Any, truth: list[dict[str, str]], tmp_path: Path,
     caplog: pytest.LogCaptureFixture,
-) -> Iterator[Any]:
+) -> Generator[Deferred[CrawlResult], CrawlResult, None]:
     settings = {
         "ADDONS": {"scrapy_wds.Addon": 300},
         "WDS_API_URL": wds_emulator.url,

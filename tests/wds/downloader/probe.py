@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import urllib.request
-from collections.abc import Iterator
 from typing import Any
 from urllib.parse import quote
 
@@ -77,7 +76,7 @@ class InfoProbe(scrapy.Spider):
         self.job = job
         self.tasks = tasks or []
         self.answers: dict[str, list[int]] = {}
-        self.failures: dict[str, list[Exception]] = {}
+        self.failures: dict[str, list[BaseException]] = {}
         self.scheduled: list[scrapy.Request] = []
 
     @classmethod
@@ -112,6 +111,8 @@ class InfoProbe(scrapy.Spider):
 
     def on_error(self, failure: Failure) -> None:
         task_id = failure.request.meta["wds"]["task"]["id"]  # type: ignore[attr-defined]
+        # An errback's Failure always carries its exception; Twisted types it Optional.
+        assert failure.value is not None
         self.failures.setdefault(task_id, []).append(failure.value)
 
 

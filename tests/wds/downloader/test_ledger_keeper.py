@@ -45,7 +45,12 @@ def test_one_answer_is_one_write_and_known_pages_are_not_followed() -> None:
     ledger.record(issued=[_owed(crawl)])
     writes: list[Any] = []
     record = ledger.record
-    ledger.record = lambda **kw: writes.append(kw) or record(**kw)  # type: ignore[method-assign]
+
+    def counted(**kw: Any) -> list[bool]:
+        writes.append(kw)
+        return record(**kw)
+
+    ledger.record = counted  # type: ignore[method-assign]
     out = keeper_.answered(
         answer_to(crawl), [follow_up("t1", "http://s/a"), follow_up("t2", "http://s/b")]
     )

@@ -5,9 +5,10 @@ from __future__ import annotations
 import copy
 import json
 import pickle
-from email.utils import format_datetime
+from collections.abc import Callable
 from datetime import datetime, timedelta, timezone
-from typing import Any
+from email.utils import format_datetime
+from typing import Any, Protocol, TypedDict
 
 import pytest
 import scrapy
@@ -15,6 +16,7 @@ from scrapy.exceptions import IgnoreRequest, NotConfigured
 from scrapy.http import Response, TextResponse
 from scrapy.utils.request import request_from_dict
 from scrapy.utils.test import get_crawler
+from twisted.python.failure import Failure
 
 from scrapy_wds._wds._config_check import is_refused
 from scrapy_wds._wds._middleware import WdsDownloaderMiddleware
@@ -28,8 +30,29 @@ class Owner(scrapy.Spider):
     def parse_task(self, response: Response) -> None:  # pragma: no cover - only named
         pass
 
-    def on_error(self, failure: Any) -> None:  # pragma: no cover - only named
+    def on_error(self, failure: Failure) -> None:  # pragma: no cover - only named
         pass
+
+
+class Callbacks(TypedDict):
+    """The callback pair every WDS request of these tests carries."""
+
+    callback: Callable[[Response], None]
+    errback: Callable[[Failure], None]
+
+
+class DownloaderHooks(Protocol):
+    """The hooks as Scrapy's downloader calls them: None means "carry on with this request".
+
+    The middleware declares ``-> None``; seen through Scrapy's wider contract,
+    the pass-through checks below stay checks rather than statements of type.
+    """
+
+    def process_request(self, request: scrapy.Request) -> scrapy.Request | Response | None: ...
+
+    def process_exception(
+        self, request: scrapy.Request, exception: Exception
+    ) -> scrapy.Request | Response | None: ...
 
 
 def middleware(**settings: Any) -> tuple[WdsDownloaderMiddleware, Owner]:
@@ -42,7 +65,7 @@ def middleware(**settings: Any) -> tuple[WdsDownloaderMiddleware, Owner]:
 def every_request_kind(spider: Owner) -> list[scrapy.Request]:
     """One request per action, shaped as the spider side builds them."""
     task = {"id": "a/b c", "url": "http://site/x"}
-    common = {"callback": spider.parse_task, "errback": spider.on_error}
+    common: Callbacks = {"callback": spider.parse_task, "errback": spider.on_error}
     return [
         scrapy.Request(
             API + "api/v2/jobs/site/start",
@@ -84,7 +107,8 @@ def every_request_kind(spider: Owner) -> list[scrapy.Request]:
 
 
 def park(mw: WdsDownloaderMiddleware, request: scrapy.Request, response: Response) -> tuple[float, scrapy.Request]:
-    assert mw.process_request(request) is None
+    hooks: DownloaderHooks = mw
+    assert hooks.process_request(request) is None
     with pytest.raises(IgnoreRequest):
         mw.process_response(request, response)
     [(delay, parked)] = mw.room.close()
@@ -169,16 +193,17 @@ def test_retry_after_never_outlasts_the_total_wait() -> None:
 
 def test_answers_and_other_requests_pass_through_untouched() -> None:
     mw, spider = middleware()
+    hooks: DownloaderHooks = mw
     request = every_request_kind(spider)[-1]
     mw.process_request(request)
     ok = TextResponse(request.url, status=200, body=b'{"TaskState": "Handled"}', request=request)
     assert mw.process_response(request, ok) is ok
     assert b"X-Tenant-Id" not in request.headers
     other = scrapy.Request("http://site/page")
-    assert mw.process_request(other) is None and not other.headers
+    assert hooks.process_request(other) is None and not other.headers
     not_found = Response(other.url, status=404, request=other)
     assert mw.process_response(other, not_found) is not_found
-    assert mw.process_exception(other, ConnectionError()) is None
+    assert hooks.process_exception(other, ConnectionError()) is None
 
 
 def test_a_stopped_engine_is_not_handed_parked_requests() -> None:

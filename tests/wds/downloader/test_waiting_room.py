@@ -2,16 +2,26 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import cast
+
 from scrapy import Request
 from twisted.internet.task import Clock
 
+from scrapy_wds._wds import _waiting_room
 from scrapy_wds._wds._waiting_room import RELEASE_RETRY_DELAY, WaitingRoom
+
+
+def room_on(clock: Clock, release: Callable[[Request], None]) -> WaitingRoom:
+    # Clock.callLater is typed to return the IDelayedCall interface, the room's
+    # protocol asks for the DelayedCall class, which is what Clock really returns.
+    return WaitingRoom(cast(_waiting_room.Clock, clock), release)
 
 
 def make_room() -> tuple[Clock, WaitingRoom, list[str]]:
     clock = Clock()
     released: list[str] = []
-    return clock, WaitingRoom(clock, lambda r: released.append(r.url)), released
+    return clock, room_on(clock, lambda r: released.append(r.url)), released
 
 
 def test_releases_in_due_order_with_a_single_timer() -> None:
@@ -46,7 +56,7 @@ def test_a_failed_release_keeps_the_request_and_tries_again() -> None:
             raise RuntimeError("engine not ready")
         released.append(request.url)
 
-    room = WaitingRoom(clock, release)
+    room = room_on(clock, release)
     room.park(Request("http://x/a"), 0.5)
     clock.advance(0.5)
     assert len(room) == 1 and released == []
@@ -57,7 +67,7 @@ def test_a_failed_release_keeps_the_request_and_tries_again() -> None:
 
 def test_close_keeps_what_could_not_be_released() -> None:
     clock = Clock()
-    room = WaitingRoom(clock, lambda r: (_ for _ in ()).throw(RuntimeError("closing")))
+    room = room_on(clock, lambda r: (_ for _ in ()).throw(RuntimeError("closing")))
     room.park(Request("http://x/a"), 0.5)
     clock.advance(1)
     left = room.close()
