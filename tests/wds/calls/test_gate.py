@@ -125,3 +125,10 @@ def test_a_poll_coming_back_gets_the_returning_bump_once() -> None:
 
     assert returning(poll).priority == RETURNING_PRIORITY_BUMP
     assert returning(poll).priority == RETURNING_PRIORITY_BUMP
+
+
+def test_no_bump_with_a_jobdir(tmp_path: Any) -> None:
+    """Each priority is a disk queue file there; a killed run may leave a new one empty."""
+    mw, _ = middleware(JOBDIR=str(tmp_path / "job"))
+    request = call("t1", "info")
+    assert mw.gate.returning(request).priority == 0
