@@ -3,7 +3,8 @@
 Usage: python _run_crawl.py SPIDER_MODULE:CLASS KEY=VALUE...  (the settings;
 KEY=@PATH reads the value from a file, for values too long for a command line)
 Run by the benchmark scripts in a fresh process, so each crawl gets its own
-reactor; peak memory of the process is added as ``bench/max_rss_kib``.
+reactor; peak memory of the process is added as ``bench/max_rss_kib``, and
+the CPU time it used (user + system) as ``bench/cpu_s``.
 With BENCH_TRACEMALLOC=1, Python allocations are traced too (slower) and
 the crawl's peak and final traced sizes are added as ``bench/traced_*_kib``.
 """

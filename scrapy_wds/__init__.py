@@ -22,6 +22,7 @@ from scrapy_wds._wds._mixin import WdsSpiderError, WdsSpiderMixin
 from scrapy_wds._wds._rules import WdsCrawlSpider, WdsRule
 from scrapy_wds._wds._selectors import WdsSelectorError
 from scrapy_wds._wds._task import WdsTask
+from scrapy_wds._wds._follow_ups import wds_skip_info
 from scrapy_wds._wds._errors import (
     WdsAccessDenied,
     WdsBadAnswer,
@@ -69,4 +70,5 @@ __all__ = [
     "WdsTaskNotFound",
     "WdsUnexpectedResponse",
     "WdsUnprocessable",
+    "wds_skip_info",
 ]

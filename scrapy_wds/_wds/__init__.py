@@ -14,6 +14,8 @@ from scrapy_wds._wds._settings import DEFAULTS
 MIDDLEWARE_PATH = "scrapy_wds._wds._middleware.WdsDownloaderMiddleware"
 #: After HttpCompression (590) decodes answers, before RetryMiddleware (550).
 MIDDLEWARE_PRIORITY = 560
+#: The add-on's CONCURRENT_ITEMS (Scrapy's is 100); a project's own value wins.
+WDS_CONCURRENT_ITEMS = 8
 
 
 def configure_addon(settings: BaseSettings) -> None:
@@ -24,6 +26,10 @@ def configure_addon(settings: BaseSettings) -> None:
         # "addon" priority sits below the project's own: a user's value wins.
         settings.set(name, value, priority="addon")
     _give_the_api_its_own_slot(settings)
+    # Scrapy starts CONCURRENT_ITEMS asyncio tasks for every response, however
+    # little it yields; a WDS answer yields one item or a few requests, and at
+    # Scrapy's 100 those tasks cost about a fifth of a WDS crawl's CPU.
+    settings.set("CONCURRENT_ITEMS", WDS_CONCURRENT_ITEMS, priority="addon")
     middlewares = settings["DOWNLOADER_MIDDLEWARES"]
     if not any(middleware_class(key) is WdsDownloaderMiddleware for key in middlewares):
         middlewares[MIDDLEWARE_PATH] = MIDDLEWARE_PRIORITY

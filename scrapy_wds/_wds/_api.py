@@ -10,8 +10,9 @@ segment; every query value is percent-encoded (selectors hold spaces, ``#``,
 
 from __future__ import annotations
 
+import functools
 import json
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 from urllib.parse import quote
 
@@ -45,10 +46,12 @@ def _segment(value: str) -> str:
     return quote(value, safe="")
 
 
-def _query(params: Iterable[tuple[str, str]]) -> str:
+@functools.lru_cache(maxsize=1024)
+def _query(params: tuple[tuple[str, str], ...]) -> str:
     # Everything is encoded, keys too: Scrapy would encode the brackets of
     # "scrapeParams[0].name" anyway, and a URL measured here must be the URL
     # sent.  Spaces become "%20", never "+", which some servers keep as a plus.
+    # Cached: every page of a spider asks with the same few queries.
     return "&".join(f"{quote(k, safe='')}={quote(v, safe='')}" for k, v in params)
 
 
@@ -66,7 +69,7 @@ class WdsApi:
 
     def task_url(self, task_id: str, endpoint: str, params: Sequence[tuple[str, str]] = ()) -> str:
         url = f"{self.base}tasks/{_segment(task_id)}/{endpoint}"
-        return f"{url}?{_query(params)}" if params else url
+        return f"{url}?{_query(tuple(params))}" if params else url
 
     # -- requests ---------------------------------------------------------
 

@@ -53,6 +53,7 @@ from scrapy_wds._wds._call_facts import (
     retry_after,
 )
 from scrapy_wds._wds._config_check import is_refused, settings_or_refuse
+from scrapy_wds._wds._gate import TaskGate, hears_answers
 from scrapy_wds._wds._errors import (
     ERROR_BY_STATUS,
     WdsBadAnswer,
@@ -97,6 +98,8 @@ class WdsDownloaderMiddleware:
         self.room = WaitingRoom(reactor, self._send_again)  # type: ignore[arg-type]
         self.owed = OwedCalls(crawler, self.ledger, self.room)
         self.selector_watch = SelectorWatch(crawler, settings.selector_warn_pages)
+        # A task's other calls wait behind its first one (see _gate).
+        self.gate = TaskGate(crawler, self._send_again, self.ledger, self.room, settings.poll_max_delay)
         self._retry_exceptions = tuple(
             load_object(e) if isinstance(e, str) else e
             for e in crawler.settings.getlist("RETRY_EXCEPTIONS")
@@ -133,11 +136,13 @@ class WdsDownloaderMiddleware:
             # restored from Scrapy's queue next to the ledger's own, say).
             self.stats.inc_value("wds/ledger/copies_dropped")
             self._set_aside(request, "another copy of this WDS call carries its ticket")
+        self.gate.check(request)  # raises to hold a call behind its task's first call
         self.stats.inc_value(f"wds/calls/{action_of(request)}")
         for name, value in self.settings.headers.items():
             if name not in request.headers:
                 request.headers[name] = value
 
+    @hears_answers
     def process_response(
         self, request: Request, response: Response, spider: Spider | None = None
     ) -> Response:
@@ -167,6 +172,7 @@ class WdsDownloaderMiddleware:
             self._retry(request, status=status, server_text=text, retry_after=retry_after(response))
         self._fail(WdsUnexpectedResponse, request, status=status, server_text=text)
 
+    @hears_answers
     def process_exception(
         self, request: Request, exception: Exception, spider: Spider | None = None
     ) -> None:
@@ -235,10 +241,10 @@ class WdsDownloaderMiddleware:
             delay,
         )
         # The server answered: the call is working, so its failures count anew.
-        meta = {**request.meta, "retry_times": 0}
-        self._park(
-            request, request.replace(meta=meta), delay, polls=polls, waiting_since=since, rests=0
-        )
+        # One copy per poll, made by _park (polls are the hot path of a crawl):
+        # this request ends here, so its own meta may take the reset.
+        request.meta["retry_times"] = 0
+        self._park(request, request, delay, polls=polls, waiting_since=since, rests=0)
 
     def _retry(
         self,
@@ -320,7 +326,7 @@ class WdsDownloaderMiddleware:
     def _park(
         self, request: Request, next_try: Request, delay: float, **bookkeeping: Any
     ) -> NoReturn:
-        """``next_try`` waits ``delay`` seconds in the room; ``request`` ends quietly."""
+        """A copy of ``next_try`` waits ``delay`` seconds in the room; ``request`` ends quietly."""
         wds = dict(next_try.meta[META_KEY])  # the spider side's dict may be shared: copy it
         wds.update(bookkeeping)
         meta = dict(next_try.meta)
@@ -331,6 +337,7 @@ class WdsDownloaderMiddleware:
         if ticket is not None:
             self.ledger.park(Owed(ticket, request_to_data(copy), due=time.time() + delay))
         self.room.park(copy, delay)
+        self.gate.parked(request)
         # The copy now stands for this request.  Ending the current download
         # with an IgnoreRequest is the only quiet way out of process_response
         # (returning a Request would reschedule it at once; waiting here would
@@ -384,7 +391,7 @@ class WdsDownloaderMiddleware:
         ticket = ticket_of(request)
         if ticket is not None and not self.ledger.unpark(ticket):
             return  # settled meanwhile, or another worker took it
-        engine.crawl(request)
+        engine.crawl(self.gate.returning(request))
 
     def _take_headers_off(self, request: Request) -> None:
         for name, value in self.settings.headers.items():

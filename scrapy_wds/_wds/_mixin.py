@@ -62,6 +62,9 @@ class WdsSpiderMixin(WdsAnswers):
     wds_job: JobConfig | None = None
     wds_job_name: str | None = None
     wds_start_callback: str = "parse"
+    #: ``False``: every task's callback is called without its ``info`` call first
+    #: (a stand-in response, no task state); see ``wds_skip_info`` for one callback.
+    wds_info_first: bool = True
 
     # Provided by scrapy.Spider.
     name: str

@@ -31,6 +31,7 @@ from scrapy_wds._wds._api import WdsApi
 from scrapy_wds._wds._callbacks import iterate_output
 from scrapy_wds._wds._config_check import BAD_CONFIG_REASON, DECLARATION_MISTAKES
 from scrapy_wds._wds._errors import WdsError
+from scrapy_wds._wds._follow_ups import follow_tasks
 from scrapy_wds._wds._items import WdsItemError, build_item, load_item_class
 from scrapy_wds._wds._ledger_keeper import LedgerKeeper, keeper_for
 from scrapy_wds._wds._task import META_KEY, WdsTask
@@ -128,7 +129,7 @@ class WdsAnswers:
 
     def _wds_follow_up(
         self, response: Response, wds: Mapping[str, Any], cb_kwargs: dict[str, Any]
-    ) -> list[Request]:
+    ) -> AsyncIterator[Any]:
         tasks, problems = parse_tasks(load_json(response.body))
         stats = self.crawler.stats
         for problem in problems:
@@ -147,16 +148,8 @@ class WdsAnswers:
         follow = {"callback": wds["callback"], "follow_up": True}
         if "errback" in wds:
             follow["errback"] = wds["errback"]
-        return [
-            self._wds_api.info(
-                WdsTask(job, task.id, task.url),
-                wds=dict(follow),
-                callback=self._wds_on_answer,
-                errback=self._wds_on_error,
-                cb_kwargs=dict(cb_kwargs),
-            )
-            for task in tasks
-        ]
+        # The task's info call, or its callback at once (see _follow_ups).
+        return follow_tasks(self, job, tasks, follow, cb_kwargs, reraise=SETUP_MISTAKES)
 
     def _wds_user_callback(
         self, response: Response, wds: Mapping[str, Any], cb_kwargs: dict[str, Any]

@@ -118,9 +118,17 @@ def check_rules(spider: object, rules: object) -> list[_CheckedRule]:
 
 
 class WdsCrawlSpider(WdsSpiderMixin, Spider):
-    """A spider driven by its :attr:`rules`; every task's page reaches :meth:`parse`."""
+    """A spider driven by its :attr:`rules`; every task's page reaches :meth:`parse`.
+
+    Rules know their calls in advance, so tasks skip their ``info`` call
+    (``wds_info_first = False``): each page costs its crawl and scrape calls
+    only.  On a page WDS could not download those calls answer 403, and are
+    counted (``wds/failed/<action>``), not followed.  A subclass whose own
+    callbacks read the task's state sets ``wds_info_first = True``.
+    """
 
     rules: Sequence[WdsRule] = ()
+    wds_info_first = False
     _wds_rules: list[_CheckedRule]
 
     def wds_check(self) -> None:
@@ -129,7 +137,8 @@ class WdsCrawlSpider(WdsSpiderMixin, Spider):
 
     def parse(self, response: Response, **kwargs: Any) -> Iterator[Request]:
         task = self.wds_task(response)
-        if not task.page_ok:
+        if task.status is not None and not task.page_ok:
+            # Known only when the task's info came first (wds_info_first = True).
             # Following links or scraping an error page would only make noise.
             self.crawler.stats.inc_value("wds/rules/pages_skipped")
             self.logger.info(

@@ -8,6 +8,7 @@ turns it into one clear error at the line that built the request.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -60,16 +61,27 @@ def parse_selector(text: object, *, where: str = "selector") -> WdsSelector:
     expression = match.group(2).strip()
     if not expression:
         raise WdsSelectorError(f"{where} {text!r} has nothing after its prefix; {_EXAMPLES}")
+    problem = _syntax_error(kind, expression)
+    if problem is not None:
+        raise WdsSelectorError(f"{where} {text!r} is not valid {kind}: {problem}; {_EXAMPLES}")
+    return WdsSelector(kind, expression)
+
+
+@functools.lru_cache(maxsize=1024)
+def _syntax_error(kind: str, expression: str) -> str | None:
+    """Why ``expression`` does not parse, or ``None``.
+
+    Cached: a spider builds calls from the same few selectors on every page,
+    and parsing one costs more than the rest of building its request.
+    """
     try:
         if kind == "CSS":
             _EMPTY_PAGE.css(expression)
         else:
             _EMPTY_PAGE.xpath(expression)
     except (CssSelectorError, ValueError) as exc:
-        raise WdsSelectorError(
-            f"{where} {text!r} is not valid {kind}: {exc}; {_EXAMPLES}"
-        ) from None
-    return WdsSelector(kind, expression)
+        return str(exc)
+    return None
 
 
 def check_attribute_name(value: object, *, where: str) -> str | None:

@@ -1,4 +1,8 @@
-"""The same books as ``books``, declared as rules instead of callbacks."""
+"""The same books as ``books``, declared as rules instead of callbacks.
+
+Rules know their calls in advance, so no task is asked ``info``: a listing
+page costs its two crawl calls, a book page its scrape-multiple call.
+"""
 
 from __future__ import annotations
 

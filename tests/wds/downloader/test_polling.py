@@ -20,8 +20,9 @@ pytestmark = pytest.mark.usefixtures("wds_emulator", "demo_site")
 @READINGS
 @pytest_twisted.ensureDeferred
 async def test_waiting_tasks_hold_no_download_slot(wds_emulator: Any, demo_site: Any, pending_info: str) -> None:
-    """With 2 slots and 200 tasks pending for a few seconds, all 200 are polled
-    before any answers 200; if a waiting task held a slot, only 2 could be."""
+    """With 2 slots and 200 tasks pending for a few seconds, far more than 2 are
+    polled before any answers 200; if a waiting task held a slot, only 2 could be.
+    (Not all 200: polls coming back from the waiting room go before fresh tasks.)"""
     urls = [demo_site.url + path for path in demo_site.page_paths()[:200]]
     wds_emulator.configure(pending_seconds=4.0, pending_info=pending_info)
     tasks = start_job(wds_emulator.url, "slots", urls)
@@ -35,7 +36,7 @@ async def test_waiting_tasks_hold_no_download_slot(wds_emulator: Any, demo_site:
     calls = task_calls(wds_emulator.calls())
     first_done = next(i for i, (_, status) in enumerate(calls) if status == 200)
     polled_before = {task_id for task_id, status in calls[:first_done] if status == PENDING}
-    assert len(polled_before) == 200
+    assert len(polled_before) > 2 * 2
     # Every task reached its callback exactly once, after at least one 202.
     assert sorted(spider.answers) == sorted(t["id"] for t in tasks)
     assert all(statuses == [200] for statuses in spider.answers.values())

@@ -90,3 +90,17 @@ def test_bad_rules_stop_the_spider_at_start(rules: Any, error: type, expected: s
     with pytest.raises(error) as info:
         spider.wds_start_request()
     assert expected in str(info.value)
+
+
+def test_rules_skip_info_so_pages_of_unknown_state_get_their_rules() -> None:
+    spider = make_spider(RulesSpider)
+    assert spider.wds_info_first is False
+    spider.wds_check()
+    from scrapy_wds._wds._follow_ups import stand_in_response
+    from scrapy_wds import WdsTask
+
+    stand_in = stand_in_response(WdsTask("rules_demo", "b", "http://site.test/catalogue/book/b.html"),
+                                 {"callback": "parse"}, {})
+    [book] = list(spider.parse(stand_in))
+    assert book.meta["wds"]["action"] == "scrape_multiple"
+    assert spider.crawler.stats.get_value("wds/rules/pages_skipped") is None
