@@ -24,11 +24,11 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
-from w3lib.url import canonicalize_url
-
 from _wide_spider import LINKS
 from example_project.items import BOOK_FIELDS
 from example_project.spiders.books_rules import BooksRulesSpider
+from w3lib.url import canonicalize_url
+
 from scrapy_wds._backoff import backoff_delay
 from scrapy_wds._wds._api import WdsApi
 from scrapy_wds._wds._selectors import FieldSpec, parse_fields, parse_selector
@@ -39,8 +39,10 @@ Call = tuple[re.Pattern[str] | None, str, list[tuple[str, str]]]
 def scrape_multiple_params(fields: dict[str, FieldSpec]) -> list[tuple[str, str]]:
     params = []
     for index, field in enumerate(parse_fields(fields, where="")):
-        params += [(f"scrapeParams[{index}].name", field.name),
-                   (f"scrapeParams[{index}].selector", field.selector.wire)]
+        params += [
+            (f"scrapeParams[{index}].name", field.name),
+            (f"scrapeParams[{index}].selector", field.selector.wire),
+        ]
         if field.attribute is not None:
             params.append((f"scrapeParams[{index}].attributeName", field.attribute))
     return params
@@ -52,7 +54,9 @@ def rule_calls() -> list[Call]:
     for rule in BooksRulesSpider.rules:
         pattern = re.compile(rule.on) if rule.on else None
         if rule.follow is not None:
-            calls.append((pattern, "crawl", [("selector", parse_selector(rule.follow, where="").wire)]))
+            calls.append(
+                (pattern, "crawl", [("selector", parse_selector(rule.follow, where="").wire)])
+            )
         else:
             assert rule.scrape is not None
             calls.append((pattern, "scrape-multiple", scrape_multiple_params(dict(rule.scrape))))
@@ -63,12 +67,18 @@ def wide_calls() -> list[Call]:
     """The two calls of ``WideSpider`` per page."""
     return [
         (None, "scrape-multiple", scrape_multiple_params(BOOK_FIELDS)),
-        (None, "scrape", [("selector", parse_selector(LINKS, where="").wire), ("attributeName", "href")]),
+        (
+            None,
+            "scrape",
+            [("selector", parse_selector(LINKS, where="").wire), ("attributeName", "href")],
+        ),
     ]
 
 
 class BareClient:
-    def __init__(self, api_url: str, calls: list[Call], concurrency: int, first: float, cap: float) -> None:
+    def __init__(
+        self, api_url: str, calls: list[Call], concurrency: int, first: float, cap: float
+    ) -> None:
         self.api = WdsApi(api_url)
         self.calls = calls
         self.slots = asyncio.Semaphore(concurrency)
@@ -81,9 +91,15 @@ class BareClient:
     async def call(self, method: str, url: str, body: Any = None) -> tuple[int, bytes]:
         attempt = 0
         while True:
-            async with self.slots, self.session.request(
-                method, url, json=body, headers={"X-Tenant-Id": "default", "Accept": "application/json"}
-            ) as answer:
+            async with (
+                self.slots,
+                self.session.request(
+                    method,
+                    url,
+                    json=body,
+                    headers={"X-Tenant-Id": "default", "Accept": "application/json"},
+                ) as answer,
+            ):
                 status, data = answer.status, await answer.read()
             if status != 202:
                 return status, data

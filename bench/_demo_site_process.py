@@ -30,7 +30,9 @@ class SiteProcess(NamedTuple):
 def demo_site_process() -> Iterator[SiteProcess]:
     child = subprocess.Popen(
         [sys.executable, str(Path(__file__).resolve())],
-        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
     )
     try:
         assert child.stdout is not None

@@ -25,8 +25,13 @@ def main(api_url: str, key: str, jobs_file: str, out: str, poll: float) -> None:
     session = requests.Session()
     session.headers["x-api-key"] = key
     started = time.monotonic()
-    job_id = session.post(f"{api_url}/scrapers/{job['scraper']}/jobs", json=job["input"]).json()["id"]
-    while session.get(f"{api_url}/scrapers/jobs/{job_id}").json()["status"] not in ("finished", "stopped"):
+    job_id = session.post(f"{api_url}/scrapers/{job['scraper']}/jobs", json=job["input"]).json()[
+        "id"
+    ]
+    while session.get(f"{api_url}/scrapers/jobs/{job_id}").json()["status"] not in (
+        "finished",
+        "stopped",
+    ):
         time.sleep(poll)
     rows = 0
     page = 1

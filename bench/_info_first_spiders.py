@@ -9,10 +9,9 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import scrapy
-from scrapy.http import Response
-
 from example_project.spiders.books import BooksSpider
 from example_project.spiders.books_rules import BooksRulesSpider
+from scrapy.http import Response
 
 
 class BooksInfoFirst(BooksSpider):

@@ -32,12 +32,17 @@ class LatencyProxy(EmulatorServer):
         if self._session is None:
             self._session = aiohttp.ClientSession(auto_decompress=False)
         body = await request.read()
-        headers = {k: v for k, v in request.headers.items() if k.lower() not in ("host", "content-length")}
+        headers = {
+            k: v for k, v in request.headers.items() if k.lower() not in ("host", "content-length")
+        }
         await asyncio.sleep(self.latency)
         async with self._session.request(
             request.method, self.target + request.path_qs, headers=headers, data=body
         ) as answer:
             payload = await answer.read()
-            keep = {k: v for k, v in answer.headers.items()
-                    if k.lower() not in ("content-length", "transfer-encoding", "connection")}
+            keep = {
+                k: v
+                for k, v in answer.headers.items()
+                if k.lower() not in ("content-length", "transfer-encoding", "connection")
+            }
             return web.Response(status=answer.status, body=payload, headers=keep)

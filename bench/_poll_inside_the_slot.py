@@ -10,7 +10,6 @@ request keeps its ``CONCURRENT_REQUESTS`` slot for the whole wait.
 from __future__ import annotations
 
 import asyncio
-from typing import Any
 
 import aiohttp
 from scrapy import Request

@@ -46,8 +46,14 @@ def main(argv: list[str]) -> None:
     for key in ("EXTENSIONS", "DOWNLOADER_MIDDLEWARES", "ADDONS"):
         if key in settings:
             settings[key] = json.loads(settings[key])
-    process = CrawlerProcess(settings={"LOG_LEVEL": "WARNING", "TELNETCONSOLE_ENABLED": False,
-                                      "ADDONS": {"scrapy_wds.Addon": 300}, **settings})
+    process = CrawlerProcess(
+        settings={
+            "LOG_LEVEL": "WARNING",
+            "TELNETCONSOLE_ENABLED": False,
+            "ADDONS": {"scrapy_wds.Addon": 300},
+            **settings,
+        }
+    )
     crawler = process.create_crawler(load_object(spider_path.replace(":", ".")))
     process.crawl(crawler)
     if trace:

@@ -29,8 +29,17 @@ def run_crawl(
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(HERE), str(EXAMPLE_PROJECT)])}
     started = time.monotonic()
     done = subprocess.run(
-        [sys.executable, str(HERE / "_run_crawl.py"), spider, *(f"{k}={v}" for k, v in settings.items())],
-        cwd=HERE, env=env, capture_output=True, text=True, check=False,
+        [
+            sys.executable,
+            str(HERE / "_run_crawl.py"),
+            spider,
+            *(f"{k}={v}" for k, v in settings.items()),
+        ],
+        cwd=HERE,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
     )
     wall = time.monotonic() - started
     if done.returncode != 0:

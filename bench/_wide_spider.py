@@ -12,9 +12,9 @@ from pathlib import Path
 from typing import Any
 
 import scrapy
+from example_project.items import BOOK_FIELDS
 from scrapy.http import Response
 
-from example_project.items import BOOK_FIELDS
 from scrapy_wds import JobConfig, WdsSpiderMixin, wds_skip_info
 
 #: The second call of every page.

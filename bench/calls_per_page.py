@@ -58,21 +58,29 @@ def summary(name: str, run: dict[str, Any]) -> dict[str, Any]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--pending-polls", type=int, default=2, help="202 answers per task before it is ready")
+    parser.add_argument(
+        "--pending-polls", type=int, default=2, help="202 answers per task before it is ready"
+    )
     args = parser.parse_args()
     rows = {}
     with DemoSite() as site, WdsEmulator(pending_polls=args.pending_polls) as emulator:
         for name, spider in SPIDERS:
-            rows[name] = summary(name, run_crawl(spider, emulator, {"DEMO_SITE_URL": site.url, **FAST_POLLS}))
+            rows[name] = summary(
+                name, run_crawl(spider, emulator, {"DEMO_SITE_URL": site.url, **FAST_POLLS})
+            )
     print(f"demo site books, each task 'not yet' x{args.pending_polls} before ready")
     print_table(list(rows.values()))
     rules, books, before = rows["books_rules"], rows["books"], rows["books, info first (before)"]
     rules_ok = rules["info calls"] == 0 and rules["max 200 per page"] <= 2
-    print(f"books_rules: {rules['info calls']} info calls, at most {rules['max 200 per page']} calls answered "
-          f"200 per page, {rules['200 per page']} on average (goal: 0 and <= 2: {'met' if rules_ok else 'NOT met'})")
+    print(
+        f"books_rules: {rules['info calls']} info calls, at most {rules['max 200 per page']} calls answered "
+        f"200 per page, {rules['200 per page']} on average (goal: 0 and <= 2: {'met' if rules_ok else 'NOT met'})"
+    )
     ratio = books["all calls per page"] / before["all calls per page"]
-    print(f"books: {books['all calls per page']} calls per page, {ratio:.2f}x before "
-          f"(goal <= 1x: {'met' if ratio <= 1 else 'NOT met'})")
+    print(
+        f"books: {books['all calls per page']} calls per page, {ratio:.2f}x before "
+        f"(goal <= 1x: {'met' if ratio <= 1 else 'NOT met'})"
+    )
 
 
 if __name__ == "__main__":

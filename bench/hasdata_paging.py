@@ -39,8 +39,13 @@ SPIDER = "_no_requests_spider:RowsOnlySpider"
 API_KEY = "hasdata-bench-key"
 
 
-def drain(proxy_url: str, keywords: int, concurrency: int | None, *, trace: bool = False) -> dict[str, Any]:
-    job = {"scraper": "amazon-search", "input": {"keywords": [f"keyword {i}" for i in range(keywords)]}}
+def drain(
+    proxy_url: str, keywords: int, concurrency: int | None, *, trace: bool = False
+) -> dict[str, Any]:
+    job = {
+        "scraper": "amazon-search",
+        "input": {"keywords": [f"keyword {i}" for i in range(keywords)]},
+    }
     jobs_file = Path(tempfile.mkdtemp()) / "jobs.json"
     jobs_file.write_text(json.dumps([job]))
     settings = {
@@ -56,8 +61,16 @@ def drain(proxy_url: str, keywords: int, concurrency: int | None, *, trace: bool
         settings["BENCH_TRACEMALLOC"] = "1"
     started = time.monotonic()
     done = subprocess.run(
-        [sys.executable, str(HERE / "_run_crawl.py"), SPIDER, *(f"{k}={v}" for k, v in settings.items())],
-        cwd=HERE, capture_output=True, text=True, check=False,
+        [
+            sys.executable,
+            str(HERE / "_run_crawl.py"),
+            SPIDER,
+            *(f"{k}={v}" for k, v in settings.items()),
+        ],
+        cwd=HERE,
+        capture_output=True,
+        text=True,
+        check=False,
     )
     wall = time.monotonic() - started
     shutil.rmtree(jobs_file.parent)
@@ -66,7 +79,9 @@ def drain(proxy_url: str, keywords: int, concurrency: int | None, *, trace: bool
     stats: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
     rows = int(stats.get("item_scraped_count", 0))
     if rows != keywords * 5:
-        sys.exit(f"expected {keywords * 5} rows, the crawl delivered {rows}:\n{done.stderr[-3000:]}")
+        sys.exit(
+            f"expected {keywords * 5} rows, the crawl delivered {rows}:\n{done.stderr[-3000:]}"
+        )
     elapsed = float(stats["elapsed_time_seconds"])
     return {
         "HASDATA_PAGE_CONCURRENCY": concurrency if concurrency is not None else "default",
@@ -76,33 +91,53 @@ def drain(proxy_url: str, keywords: int, concurrency: int | None, *, trace: bool
         "wall s": round(wall, 2),
         "rows/s": round(rows / elapsed),
         "peak RSS MiB": round(stats["bench/max_rss_kib"] / 1024, 1),
-        **({"traced peak MiB": round(stats["bench/traced_peak_kib"] / 1024, 1),
-            "traced at end MiB": round(stats["bench/traced_end_kib"] / 1024, 1)} if trace else {}),
+        **(
+            {
+                "traced peak MiB": round(stats["bench/traced_peak_kib"] / 1024, 1),
+                "traced at end MiB": round(stats["bench/traced_end_kib"] / 1024, 1),
+            }
+            if trace
+            else {}
+        ),
     }
 
 
 def row_dict_bytes() -> int:
     """Rough size of one synthetic row held as a Python dict (the dict, its keys and values)."""
-    row = {"input": "keyword 123", "inputField": "keywords", "position": 3,
-           "id": "0123456789abcdef0123456789abcdef01234567",
-           "title": "amazon-search result 3 for keyword 123",
-           "url": "https://example.invalid/amazon-search/keyword%20123/3"}
+    row = {
+        "input": "keyword 123",
+        "inputField": "keywords",
+        "position": 3,
+        "id": "0123456789abcdef0123456789abcdef01234567",
+        "title": "amazon-search result 3 for keyword 123",
+        "url": "https://example.invalid/amazon-search/keyword%20123/3",
+    }
     return sys.getsizeof(row) + sum(sys.getsizeof(k) + sys.getsizeof(v) for k, v in row.items())
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--keywords", type=int, default=1000, help="5 rows each")
-    parser.add_argument("--latency", type=float, default=0.05, help="seconds added to every API answer")
+    parser.add_argument(
+        "--latency", type=float, default=0.05, help="seconds added to every API answer"
+    )
     args = parser.parse_args()
 
-    with HasDataEmulator(api_key=API_KEY) as emulator, LatencyProxy(emulator.url, latency=args.latency) as proxy:
-        print(f"job of {args.keywords * 5} rows, {args.latency * 1000:g} ms added per API answer", flush=True)
+    with (
+        HasDataEmulator(api_key=API_KEY) as emulator,
+        LatencyProxy(emulator.url, latency=args.latency) as proxy,
+    ):
+        print(
+            f"job of {args.keywords * 5} rows, {args.latency * 1000:g} ms added per API answer",
+            flush=True,
+        )
         sequential = drain(proxy.url, args.keywords, 1)
         concurrent = drain(proxy.url, args.keywords, None)
         print_table([sequential, concurrent])
-        print(f"rows/s, default concurrency / sequential: {concurrent['rows/s'] / sequential['rows/s']:.1f}x",
-              flush=True)
+        print(
+            f"rows/s, default concurrency / sequential: {concurrent['rows/s'] / sequential['rows/s']:.1f}x",
+            flush=True,
+        )
 
         print("\nmemory (tracemalloc on, default concurrency):", flush=True)
         small = drain(proxy.url, args.keywords, None, trace=True)
@@ -110,8 +145,10 @@ def main() -> None:
         print_table([small, big])
         extra_rows = big["rows"] - small["rows"]
         per_row = (big["traced peak MiB"] - small["traced peak MiB"]) * 2**20 / extra_rows
-        print(f"traced peak grows {per_row:.0f} bytes per extra row; one row as a dict is "
-              f"~{row_dict_bytes()} bytes")
+        print(
+            f"traced peak grows {per_row:.0f} bytes per extra row; one row as a dict is "
+            f"~{row_dict_bytes()} bytes"
+        )
 
 
 if __name__ == "__main__":

@@ -49,14 +49,19 @@ RSS_GOAL_MIB = 10.0
 
 
 def job_file(directory: Path, rows: int) -> Path:
-    job = {"scraper": "amazon-search", "input": {"keywords": [f"keyword {i}" for i in range(rows // 5)]}}
+    job = {
+        "scraper": "amazon-search",
+        "input": {"keywords": [f"keyword {i}" for i in range(rows // 5)]},
+    }
     path = directory / "jobs.json"
     path.write_text(json.dumps([job]))
     return path
 
 
 def run(args: list[str]) -> dict[str, Any]:
-    done = subprocess.run([sys.executable, *args], cwd=HERE, capture_output=True, text=True, check=False)
+    done = subprocess.run(
+        [sys.executable, *args], cwd=HERE, capture_output=True, text=True, check=False
+    )
     if done.returncode != 0:
         sys.exit(f"the run failed:\n{done.stderr[-3000:]}")
     return json.loads(done.stdout.strip().splitlines()[-1])  # type: ignore[no-any-return]
@@ -72,18 +77,26 @@ def recipe(api_url: str, rows: int, feed: bool) -> dict[str, Any]:
     try:
         out = work / "rows.jsonl"
         target = str(out) if feed else "-"
-        result = run(["_hasdata_recipe.py", api_url, API_KEY, str(job_file(work, rows)), target, str(POLL)])
+        result = run(
+            ["_hasdata_recipe.py", api_url, API_KEY, str(job_file(work, rows)), target, str(POLL)]
+        )
         assert result["rows"] == rows, result
         assert not feed or lines(out) == rows
     finally:
         shutil.rmtree(work)
-    return {"run": "recipe (requests, sequential)", "rows": result["rows"],
-            "seconds": round(result["seconds"], 2), "rows/s": round(result["rows"] / result["seconds"]),
-            "CPU s": round(result["cpu_s"], 2),
-            "peak RSS MiB": round(result["max_rss_kib"] / 1024, 1)}
+    return {
+        "run": "recipe (requests, sequential)",
+        "rows": result["rows"],
+        "seconds": round(result["seconds"], 2),
+        "rows/s": round(result["rows"] / result["seconds"]),
+        "CPU s": round(result["cpu_s"], 2),
+        "peak RSS MiB": round(result["max_rss_kib"] / 1024, 1),
+    }
 
 
-def package(api_url: str, rows: int, *, feed: bool = False, profile: str | None = None) -> dict[str, Any]:
+def package(
+    api_url: str, rows: int, *, feed: bool = False, profile: str | None = None
+) -> dict[str, Any]:
     work = Path(tempfile.mkdtemp())
     try:
         out = work / "rows.jsonl"
@@ -105,26 +118,45 @@ def package(api_url: str, rows: int, *, feed: bool = False, profile: str | None 
     finally:
         shutil.rmtree(work)
     elapsed = float(stats["elapsed_time_seconds"])
-    return {"run": "scrapy-wds", "rows": delivered, "seconds": round(elapsed, 2),
-            "rows/s": round(delivered / elapsed), "CPU s": stats["bench/cpu_s"], "peak RSS MiB": round(stats["bench/max_rss_kib"] / 1024, 1)}
+    return {
+        "run": "scrapy-wds",
+        "rows": delivered,
+        "seconds": round(elapsed, 2),
+        "rows/s": round(delivered / elapsed),
+        "CPU s": stats["bench/cpu_s"],
+        "peak RSS MiB": round(stats["bench/max_rss_kib"] / 1024, 1),
+    }
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--rows", type=int, default=100_000)
-    parser.add_argument("--latency", type=float, default=0.05, help="seconds added to every API answer")
+    parser.add_argument(
+        "--latency", type=float, default=0.05, help="seconds added to every API answer"
+    )
     parser.add_argument("--profile", help="write the package run's cProfile stats here")
-    parser.add_argument("--feed", action="store_true", help="both write every row to a JSON-lines file")
+    parser.add_argument(
+        "--feed", action="store_true", help="both write every row to a JSON-lines file"
+    )
     args = parser.parse_args()
 
-    with HasDataEmulator(api_key=API_KEY) as emulator, LatencyProxy(emulator.url, latency=args.latency) as proxy:
-        print(f"one job of {args.rows} rows, {args.latency * 1000:g} ms added per API answer", flush=True)
+    with (
+        HasDataEmulator(api_key=API_KEY) as emulator,
+        LatencyProxy(emulator.url, latency=args.latency) as proxy,
+    ):
+        print(
+            f"one job of {args.rows} rows, {args.latency * 1000:g} ms added per API answer",
+            flush=True,
+        )
         base = recipe(proxy.url, args.rows, args.feed)
         ours = package(proxy.url, args.rows, feed=args.feed, profile=args.profile)
         print_table([base, ours])
         ratio = ours["rows/s"] / base["rows/s"]
-        print(f"rows/s, scrapy-wds / recipe: {ratio:.1f}x (goal >= {RATIO_GOAL:g}x); crawl-process CPU "
-              f"per row: {ours['CPU s'] / ours['rows'] * 1e6:.0f} us\n", flush=True)
+        print(
+            f"rows/s, scrapy-wds / recipe: {ratio:.1f}x (goal >= {RATIO_GOAL:g}x); crawl-process CPU "
+            f"per row: {ours['CPU s'] / ours['rows'] * 1e6:.0f} us\n",
+            flush=True,
+        )
 
         by_size = {}
         for size in sorted({10_000, 50_000, 100_000, args.rows}):
@@ -133,8 +165,10 @@ def main() -> None:
         table = [by_size[n] for n in sorted(by_size)]
         print_table(table)
         growth = by_size[max(by_size)]["peak RSS MiB"] - by_size[min(by_size)]["peak RSS MiB"]
-        print(f"peak RSS growth {min(by_size)} -> {max(by_size)} rows: {growth:.1f} MiB "
-              f"(goal < {RSS_GOAL_MIB:g} MiB)")
+        print(
+            f"peak RSS growth {min(by_size)} -> {max(by_size)} rows: {growth:.1f} MiB "
+            f"(goal < {RSS_GOAL_MIB:g} MiB)"
+        )
 
 
 if __name__ == "__main__":

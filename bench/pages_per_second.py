@@ -36,13 +36,25 @@ from pathlib import Path
 from typing import Any
 
 from _table import print_table
-from _wds_runs import EXAMPLE_PROJECT, HERE, active_seconds, api_calls, clear, median, run_crawl, task_of
+from _wds_runs import (
+    EXAMPLE_PROJECT,
+    HERE,
+    active_seconds,
+    api_calls,
+    clear,
+    median,
+    run_crawl,
+    task_of,
+)
 from waiting_is_free import start_urls
 
 from scrapy_wds.testing import DemoSite, WdsEmulator
 
 GOAL = 0.8
-SPIDERS = {"wide": "_wide_spider:WideSpider", "rules": "example_project.spiders.books_rules:BooksRulesSpider"}
+SPIDERS = {
+    "wide": "_wide_spider:WideSpider",
+    "rules": "example_project.spiders.books_rules:BooksRulesSpider",
+}
 POLLS = {"WDS_POLL_FIRST_DELAY": "0.05", "WDS_POLL_MAX_DELAY": "0.2"}
 
 
@@ -50,9 +62,21 @@ def bare(emulator: WdsEmulator, concurrency: int, mode: str, where: str) -> dict
     clear(emulator, fresh=False)
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(HERE), str(EXAMPLE_PROJECT)])}
     done = subprocess.run(
-        [sys.executable, str(HERE / "_bare_client.py"), emulator.url, str(concurrency),
-         POLLS["WDS_POLL_FIRST_DELAY"], POLLS["WDS_POLL_MAX_DELAY"], mode, where],
-        cwd=HERE, env=env, capture_output=True, text=True, check=False,
+        [
+            sys.executable,
+            str(HERE / "_bare_client.py"),
+            emulator.url,
+            str(concurrency),
+            POLLS["WDS_POLL_FIRST_DELAY"],
+            POLLS["WDS_POLL_MAX_DELAY"],
+            mode,
+            where,
+        ],
+        cwd=HERE,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
     )
     if done.returncode != 0:
         sys.exit(f"the bare client failed:\n{done.stderr[-3000:]}")
@@ -62,18 +86,36 @@ def bare(emulator: WdsEmulator, concurrency: int, mode: str, where: str) -> dict
 
 def package(emulator: WdsEmulator, concurrency: int, mode: str, where: str) -> dict[str, Any]:
     where_setting = {"wide": "BENCH_START_URLS", "rules": "DEMO_SITE_URL"}[mode]
-    run = run_crawl(SPIDERS[mode], emulator, {
-        where_setting: where, "CONCURRENT_REQUESTS": str(concurrency), **POLLS,
-    }, fresh=False)
+    run = run_crawl(
+        SPIDERS[mode],
+        emulator,
+        {
+            where_setting: where,
+            "CONCURRENT_REQUESTS": str(concurrency),
+            **POLLS,
+        },
+        fresh=False,
+    )
     stats = run["stats"]
-    return measure("scrapy-wds", stats.get("item_scraped_count", 0), run["calls"], stats.get("bench/cpu_s"))
+    return measure(
+        "scrapy-wds", stats.get("item_scraped_count", 0), run["calls"], stats.get("bench/cpu_s")
+    )
 
 
-def measure(name: str, items: int, calls: list[dict[str, Any]], cpu: float | None) -> dict[str, Any]:
+def measure(
+    name: str, items: int, calls: list[dict[str, Any]], cpu: float | None
+) -> dict[str, Any]:
     pages = len({task_of(c) for c in calls} - {None})
     seconds = active_seconds(calls)
-    return {"run": name, "pages": pages, "items": items, "API calls": len(calls),
-            "active s": round(seconds, 3), "pages/s": round(pages / seconds, 1), "crawl CPU s": cpu}
+    return {
+        "run": name,
+        "pages": pages,
+        "items": items,
+        "API calls": len(calls),
+        "active s": round(seconds, 3),
+        "pages/s": round(pages / seconds, 1),
+        "crawl CPU s": cpu,
+    }
 
 
 def compare(title: str, rounds: list[tuple[dict[str, Any], dict[str, Any]]]) -> float:
@@ -82,8 +124,10 @@ def compare(title: str, rounds: list[tuple[dict[str, Any], dict[str, Any]]]) -> 
     package_speed = median([ours["pages/s"] for ours, _ in rounds])
     bare_speed = median([theirs["pages/s"] for _, theirs in rounds])
     ratio = package_speed / bare_speed
-    print(f"pages/s, median: scrapy-wds {package_speed:.1f}, bare client {bare_speed:.1f}: "
-          f"{ratio:.2f}x (goal >= {GOAL:g}x: {'met' if ratio >= GOAL else 'NOT met'})\n")
+    print(
+        f"pages/s, median: scrapy-wds {package_speed:.1f}, bare client {bare_speed:.1f}: "
+        f"{ratio:.2f}x (goal >= {GOAL:g}x: {'met' if ratio >= GOAL else 'NOT met'})\n"
+    )
     return ratio
 
 
@@ -94,21 +138,27 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=16)
     parser.add_argument("--only", choices=sorted(SPIDERS), help="run one workload only")
     args = parser.parse_args()
-    with DemoSite() as site, WdsEmulator() as emulator, \
-            tempfile.TemporaryDirectory() as tmp:
+    with DemoSite() as site, WdsEmulator() as emulator, tempfile.TemporaryDirectory() as tmp:
         urls_file = Path(tmp) / "urls.txt"
-        book_pages = [u for u in start_urls(site, args.pages * 3) if "/catalogue/category/" not in u]
+        book_pages = [
+            u for u in start_urls(site, args.pages * 3) if "/catalogue/category/" not in u
+        ]
         urls_file.write_text("\n".join(book_pages[: args.pages]))
         where = {"wide": str(urls_file), "rules": site.url}
         for mode in [args.only] if args.only else ["wide", "rules"]:
             package(emulator, args.concurrency, mode, where[mode])  # downloads the pages
             rounds = [
-                (package(emulator, args.concurrency, mode, where[mode]),
-                 bare(emulator, args.concurrency, mode, where[mode]))
+                (
+                    package(emulator, args.concurrency, mode, where[mode]),
+                    bare(emulator, args.concurrency, mode, where[mode]),
+                )
                 for _ in range(args.rounds)
             ]
-            compare(f"{mode}: concurrency {args.concurrency}, pages downloaded already, "
-                    f"{args.rounds} rounds", rounds)
+            compare(
+                f"{mode}: concurrency {args.concurrency}, pages downloaded already, "
+                f"{args.rounds} rounds",
+                rounds,
+            )
 
 
 if __name__ == "__main__":

@@ -31,8 +31,8 @@ from pathlib import Path
 from typing import Any
 
 from _demo_site_process import demo_site_process
-from _table import print_table
 from _many_tasks_spider import ManyTasksSpider
+from _table import print_table
 from _wds_runs import run_crawl
 
 from scrapy_wds.testing import WdsEmulator
@@ -61,8 +61,10 @@ def download_first(emulator: WdsEmulator, urls_file: Path) -> None:
     emulator.reset()
     config = {"StartUrls": urls_file.read_text().split(), "Type": "Intranet"}
     call = urllib.request.Request(
-        f"{emulator.url}/api/v2/jobs/{ManyTasksSpider.name}/start", data=json.dumps(config).encode(),
-        method="POST", headers={"Content-Type": "application/json", "X-Tenant-Id": "default"},
+        f"{emulator.url}/api/v2/jobs/{ManyTasksSpider.name}/start",
+        data=json.dumps(config).encode(),
+        method="POST",
+        headers={"Content-Type": "application/json", "X-Tenant-Id": "default"},
     )
     with urllib.request.urlopen(call, timeout=60) as answer:
         ids = [task["Id"] for task in json.load(answer)]
@@ -74,20 +76,33 @@ def download_first(emulator: WdsEmulator, urls_file: Path) -> None:
         time.sleep(0.2)
 
 
-def crawl(emulator: WdsEmulator, urls_file: Path, concurrency: int, extra: dict[str, str]) -> dict[str, Any]:
+def crawl(
+    emulator: WdsEmulator, urls_file: Path, concurrency: int, extra: dict[str, str]
+) -> dict[str, Any]:
     download_first(emulator, urls_file)
-    return run_crawl(SPIDER, emulator, {
-        "BENCH_START_URLS": str(urls_file),
-        "CONCURRENT_REQUESTS": str(concurrency),
-        "CONCURRENT_REQUESTS_PER_DOMAIN": str(concurrency),
-        **extra,
-    }, fresh=False)
+    return run_crawl(
+        SPIDER,
+        emulator,
+        {
+            "BENCH_START_URLS": str(urls_file),
+            "CONCURRENT_REQUESTS": str(concurrency),
+            "CONCURRENT_REQUESTS_PER_DOMAIN": str(concurrency),
+            **extra,
+        },
+        fresh=False,
+    )
 
 
 def polled_within(calls: list[dict[str, Any]], window: float) -> int:
     """Distinct tasks that got at least one call within ``window`` s of the job start."""
     start = min(c["time"] for c in calls)
-    return len({c["path"].split("/")[4] for c in calls if "/tasks/" in c["path"] and c["time"] - start <= window})
+    return len(
+        {
+            c["path"].split("/")[4]
+            for c in calls
+            if "/tasks/" in c["path"] and c["time"] - start <= window
+        }
+    )
 
 
 def asked_before_first_ready(calls: list[dict[str, Any]]) -> int:
@@ -130,37 +145,71 @@ def summary(name: str, run: dict[str, Any], window: float) -> dict[str, Any]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--tasks", type=int, default=2000)
-    parser.add_argument("--pending-polls", type=int, default=2, help="202 answers per task before it is ready")
+    parser.add_argument(
+        "--pending-polls", type=int, default=2, help="202 answers per task before it is ready"
+    )
     parser.add_argument("--concurrency", type=int, default=16)
-    parser.add_argument("--window", type=float, default=5.0, help="seconds for the 'tasks polled' count")
-    parser.add_argument("--scale", type=int, default=0, help="then run the package alone with this many tasks")
-    parser.add_argument("--fifo", action="store_true",
-                        help="scheduler queues first-in first-out (Scrapy's default is LIFO)")
+    parser.add_argument(
+        "--window", type=float, default=5.0, help="seconds for the 'tasks polled' count"
+    )
+    parser.add_argument(
+        "--scale", type=int, default=0, help="then run the package alone with this many tasks"
+    )
+    parser.add_argument(
+        "--fifo",
+        action="store_true",
+        help="scheduler queues first-in first-out (Scrapy's default is LIFO)",
+    )
     args = parser.parse_args()
-    extra = {"SCHEDULER_MEMORY_QUEUE": "scrapy.squeues.FifoMemoryQueue",
-             "SCHEDULER_DISK_QUEUE": "scrapy.squeues.PickleFifoDiskQueue"} if args.fifo else {}
+    extra = (
+        {
+            "SCHEDULER_MEMORY_QUEUE": "scrapy.squeues.FifoMemoryQueue",
+            "SCHEDULER_DISK_QUEUE": "scrapy.squeues.PickleFifoDiskQueue",
+        }
+        if args.fifo
+        else {}
+    )
 
     # A waiting info answers 202 (not 200 + Created, the emulator's default):
     # the in-slot baseline re-asks on a 202 only.  The demo site runs in a process of its own: the emulator downloads every
     # task's page from it, and must not wait on its own interpreter for that.
-    with demo_site_process() as site, WdsEmulator(pending_polls=args.pending_polls, pending_info="202") as emulator, \
-            tempfile.TemporaryDirectory() as tmp:
+    with (
+        demo_site_process() as site,
+        WdsEmulator(pending_polls=args.pending_polls, pending_info="202") as emulator,
+        tempfile.TemporaryDirectory() as tmp,
+    ):
         urls_file = Path(tmp) / "urls.txt"
         urls_file.write_text("\n".join(start_urls(site, args.tasks)))
-        print(f"{args.tasks} tasks, each 202 x{args.pending_polls} before ready, "
-              f"CONCURRENT_REQUESTS={args.concurrency}", flush=True)
-        parked = summary("parked (scrapy-wds)", crawl(emulator, urls_file, args.concurrency, extra), args.window)
-        in_slot = summary("in-slot (baseline)", crawl(
-            emulator, urls_file, args.concurrency, {**extra, "DOWNLOADER_MIDDLEWARES": json.dumps(BASELINE)}
-        ), args.window)
+        print(
+            f"{args.tasks} tasks, each 202 x{args.pending_polls} before ready, "
+            f"CONCURRENT_REQUESTS={args.concurrency}",
+            flush=True,
+        )
+        parked = summary(
+            "parked (scrapy-wds)", crawl(emulator, urls_file, args.concurrency, extra), args.window
+        )
+        in_slot = summary(
+            "in-slot (baseline)",
+            crawl(
+                emulator,
+                urls_file,
+                args.concurrency,
+                {**extra, "DOWNLOADER_MIDDLEWARES": json.dumps(BASELINE)},
+            ),
+            args.window,
+        )
         print_table([parked, in_slot])
         ratio = in_slot["wall s"] / parked["wall s"]
-        print(f"parked vs slot-holding at {args.tasks} tasks: {ratio:.1f}x the speed (goal >= {GOAL:g}x: "
-              f"{'met' if ratio >= GOAL else 'NOT met'})")
-        print(f"wall time ratio in-slot / parked: {ratio:.1f}x; "
-              f"tasks polled in the first {args.window:g} s, parked / in-slot: "
-              f"{parked[f'tasks polled in first {args.window:g} s']} / "
-              f"{in_slot[f'tasks polled in first {args.window:g} s']}")
+        print(
+            f"parked vs slot-holding at {args.tasks} tasks: {ratio:.1f}x the speed (goal >= {GOAL:g}x: "
+            f"{'met' if ratio >= GOAL else 'NOT met'})"
+        )
+        print(
+            f"wall time ratio in-slot / parked: {ratio:.1f}x; "
+            f"tasks polled in the first {args.window:g} s, parked / in-slot: "
+            f"{parked[f'tasks polled in first {args.window:g} s']} / "
+            f"{in_slot[f'tasks polled in first {args.window:g} s']}"
+        )
 
         if args.scale:
             urls_file.write_text("\n".join(start_urls(site, args.scale)))

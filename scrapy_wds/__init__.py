@@ -15,14 +15,6 @@ from scrapy_wds._hasdata._client import (
 from scrapy_wds._hasdata._extension import HasDataExtension
 from scrapy_wds._hasdata._job import HasDataJob, HasDataJobError
 from scrapy_wds._wds._answers import MalformedAnswer, TaskState, TaskStatus
-from scrapy_wds._wds._items import WdsItemError
-from scrapy_wds._wds._middleware import WdsDownloaderMiddleware
-from scrapy_wds._wds._job_config import JobConfig, JobConfigError
-from scrapy_wds._wds._mixin import WdsSpiderError, WdsSpiderMixin
-from scrapy_wds._wds._rules import WdsCrawlSpider, WdsRule
-from scrapy_wds._wds._selectors import WdsSelectorError
-from scrapy_wds._wds._task import WdsTask
-from scrapy_wds._wds._follow_ups import wds_skip_info
 from scrapy_wds._wds._errors import (
     WdsAccessDenied,
     WdsBadAnswer,
@@ -34,6 +26,14 @@ from scrapy_wds._wds._errors import (
     WdsUnexpectedResponse,
     WdsUnprocessable,
 )
+from scrapy_wds._wds._follow_ups import wds_skip_info
+from scrapy_wds._wds._items import WdsItemError
+from scrapy_wds._wds._job_config import JobConfig, JobConfigError
+from scrapy_wds._wds._middleware import WdsDownloaderMiddleware
+from scrapy_wds._wds._mixin import WdsSpiderError, WdsSpiderMixin
+from scrapy_wds._wds._rules import WdsCrawlSpider, WdsRule
+from scrapy_wds._wds._selectors import WdsSelectorError
+from scrapy_wds._wds._task import WdsTask
 
 #: The release, read by the build too (``pyproject.toml``: one version source).
 __version__ = "0.2.0"

@@ -87,7 +87,9 @@ def remove_torn_request_queues(settings: BaseSettings) -> list[Path]:
     torn = [
         path
         for path in (root.rglob("*") if root.is_dir() else [])
-        if path.is_file() and path.suffix != ".json" and path.stat().st_size < LifoDiskQueue.SIZE_SIZE
+        if path.is_file()
+        and path.suffix != ".json"
+        and path.stat().st_size < LifoDiskQueue.SIZE_SIZE
     ]
     for path in torn:
         path.unlink()

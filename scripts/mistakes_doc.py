@@ -49,7 +49,8 @@ def _cell(text: str) -> str:
 
 def render() -> str:
     sys.path.insert(0, str(ROOT / "tests"))
-    from mistakes.cases import CASES, DOC_URLS, render as fill
+    from mistakes.cases import CASES, DOC_URLS
+    from mistakes.cases import render as fill
 
     rows = ["| Service | Mistake | Close reason | API calls | The line |", "|---|---|---|---|---|"]
     for case in CASES:

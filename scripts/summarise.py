@@ -28,14 +28,17 @@ def books_verdict(items: list[dict], truth: list[dict]) -> str:
     missing = [url for url in expected if url not in by_url]
     twice = [url for url, seen in by_url.items() if len(seen) > 1]
     wrong = [
-        url for url, seen in by_url.items()
+        url
+        for url, seen in by_url.items()
         if url in expected and any(seen[0].get(k) != v for k, v in expected[url].items())
     ]
     extra = [url for url in by_url if url not in expected]
     if not (missing or twice or wrong or extra):
         return f"matches the truth: all {len(truth)} books once, every field equal"
-    return (f"DIFFERS from the truth: {len(missing)} missing, {len(twice)} twice, "
-            f"{len(wrong)} with wrong fields, {len(extra)} unknown")
+    return (
+        f"DIFFERS from the truth: {len(missing)} missing, {len(twice)} twice, "
+        f"{len(wrong)} with wrong fields, {len(extra)} unknown"
+    )
 
 
 def pages_verdict(items: list[dict], truth: list[dict]) -> str:

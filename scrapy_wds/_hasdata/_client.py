@@ -120,7 +120,12 @@ class HasDataSubmitUncertain(HasDataApiError):
 
 class _Retryable(Exception):
     def __init__(
-        self, reason: str, status: int | None, text: str, *, sent: bool = True,
+        self,
+        reason: str,
+        status: int | None,
+        text: str,
+        *,
+        sent: bool = True,
         retry_after: float | None = None,
     ) -> None:
         super().__init__(text)
@@ -131,8 +136,15 @@ class _Retryable(Exception):
 
 
 def retry_wait(
-    reason: str, attempt: int, waited_429: float, retry_after: float | None, *,
-    retry_times: int, first: float, cap: float, rate_limit_max_wait: float,
+    reason: str,
+    attempt: int,
+    waited_429: float,
+    retry_after: float | None,
+    *,
+    retry_times: int,
+    first: float,
+    cap: float,
+    rate_limit_max_wait: float,
     rng: random.Random | None = None,
 ) -> float | None:
     """Seconds to wait before the next try, or None to give up.
@@ -236,14 +248,20 @@ class HasDataClient:
         may have been created but its id never arrived.
         """
         answer = await self._call(
-            "POST", f"/scrapers/{quote(slug, safe='')}/jobs", body, read=_an_object,
-            salvage_id=True, submit=True,
+            "POST",
+            f"/scrapers/{quote(slug, safe='')}/jobs",
+            body,
+            read=_an_object,
+            salvage_id=True,
+            submit=True,
         )
         assert isinstance(answer, dict)
         return answer
 
     async def status(self, job_id: str) -> dict[str, Any]:
-        answer = await self._call("GET", f"/scrapers/jobs/{quote(job_id, safe='')}", read=_an_object)
+        answer = await self._call(
+            "GET", f"/scrapers/jobs/{quote(job_id, safe='')}", read=_an_object
+        )
         assert isinstance(answer, dict)
         return answer
 
@@ -251,7 +269,8 @@ class HasDataClient:
         """One results page; a page not shaped like rows is retried like a 5xx."""
         query = urlencode({"page": page, "limit": limit})
         answer = await self._call(
-            "GET", f"/scrapers/jobs/{quote(job_id, safe='')}/results?{query}",
+            "GET",
+            f"/scrapers/jobs/{quote(job_id, safe='')}/results?{query}",
             read=lambda body: parse_page(_an_object(body), page),
         )
         assert isinstance(answer, ResultsPage)
@@ -304,9 +323,14 @@ class HasDataClient:
                     self._on_event("errors/submit_uncertain")
                     raise HasDataSubmitUncertain(call, retry.status, retry.text) from None
                 delay = retry_wait(
-                    retry.reason, attempts[is_429], waited_429, retry.retry_after,
-                    retry_times=self._retry_times, first=self._retry_delay,
-                    cap=self._retry_max_delay, rate_limit_max_wait=self._rate_limit_max_wait,
+                    retry.reason,
+                    attempts[is_429],
+                    waited_429,
+                    retry.retry_after,
+                    retry_times=self._retry_times,
+                    first=self._retry_delay,
+                    cap=self._retry_max_delay,
+                    rate_limit_max_wait=self._rate_limit_max_wait,
                     rng=self._rng,
                 )
                 if delay is None:
@@ -325,8 +349,14 @@ class HasDataClient:
                 await maybe_deferred_to_future(deferLater(self._reactor, delay, lambda: None))
 
     async def _attempt(
-        self, call: str, method: str, path: str, body: Any,
-        read: Callable[[Any], Any] | None, salvage_id: bool, submit: bool,
+        self,
+        call: str,
+        method: str,
+        path: str,
+        body: Any,
+        read: Callable[[Any], Any] | None,
+        salvage_id: bool,
+        submit: bool,
     ) -> Any:
         self._on_event("requests")
         try:

@@ -42,7 +42,6 @@ class CrawlClosing(Exception):
     """The crawl is closing: rows not yet pushed stay undelivered (and unrecorded)."""
 
 
-
 class ItemPusher:
     """Pushes a job's new rows through the crawl's item pipelines, one at a time, in order."""
 
@@ -55,8 +54,13 @@ class ItemPusher:
             self._crawler.stats.inc_value(name, value)
 
     async def deliver(
-        self, job: HasDataJob, ledger: JobLedger, rows: list[dict[str, Any]], source: str,
-        *, first_position: int | None,
+        self,
+        job: HasDataJob,
+        ledger: JobLedger,
+        rows: list[dict[str, Any]],
+        source: str,
+        *,
+        first_position: int | None,
     ) -> int:
         """Deliver the rows of ``rows`` not delivered yet; how many were.
 
@@ -132,7 +136,9 @@ class ItemPusher:
             self._count("hasdata/rows/callback_errors", 1)
             logger.exception(
                 "HasData job %r: %s.%s failed on a row",
-                job.key, type(spider).__name__, job.callback,
+                job.key,
+                type(spider).__name__,
+                job.callback,
             )
 
     async def _push_item(self, item: Any) -> None:

@@ -134,12 +134,15 @@ class HasDataExtension:
             self._close(CLOSE_BAD_CONFIG, message=None)
             return
         if not jobs:
-            logger.debug("HasData extension: no jobs declared (HASDATA_JOBS or spider.hasdata_jobs)")
+            logger.debug(
+                "HasData extension: no jobs declared (HASDATA_JOBS or spider.hasdata_jobs)"
+            )
             return
         if not self.settings.api_key:
             logger.error(
                 "HasData: %d job(s) declared but HASDATA_API_KEY is not set; set it in "
-                "settings.py or export it as an environment variable", len(jobs),
+                "settings.py or export it as an environment variable",
+                len(jobs),
             )
             self._close(CLOSE_NO_API_KEY, message=None)
             return
@@ -169,7 +172,9 @@ class HasDataExtension:
                     "HasData webhook receiver cannot start on %s:%s (%s); change "
                     "HASDATA_WEBHOOK_HOST / HASDATA_WEBHOOK_PORT or set HASDATA_WEBHOOK_ENABLED "
                     "= False",
-                    settings.webhook_host, settings.webhook_port, exc,
+                    settings.webhook_host,
+                    settings.webhook_port,
+                    exc,
                 )
                 self._close(CLOSE_BAD_CONFIG, message=None)
                 return
@@ -178,8 +183,14 @@ class HasDataExtension:
         pusher = ItemPusher(self.crawler)
         self.runners = [
             JobRunner(
-                job, self.state, client=self.client, settings=settings, pusher=pusher,
-                guard=self.guard, stats=self.stats, reactor=reactor,
+                job,
+                self.state,
+                client=self.client,
+                settings=settings,
+                pusher=pusher,
+                guard=self.guard,
+                stats=self.stats,
+                reactor=reactor,
                 webhook_block=self.webhooks.block(),
             )
             for job in jobs
@@ -240,7 +251,8 @@ class HasDataExtension:
             self._count("hasdata/jobs/claims_lost", 1)
             logger.warning(
                 "HasData job %s: this worker's claim expired and another worker took the "
-                "job over; this one stops delivering it", runner.label,
+                "job over; this one stops delivering it",
+                runner.label,
             )
 
     async def _run_once(self, runner: JobRunner) -> bool:
@@ -269,22 +281,30 @@ class HasDataExtension:
         except SubmitWithheld:
             self._failed.add(runner.job.key)
             self._count("hasdata/jobs/withheld", 1)
-            logger.warning("HasData job %s: not submitted, the crawl is spending no more", runner.label)
+            logger.warning(
+                "HasData job %s: not submitted, the crawl is spending no more", runner.label
+            )
             self._nudge_engine()
         except HasDataUnauthorized as exc:
             self._fail(runner, exc)
-            self._close(CLOSE_UNAUTHORIZED, message="HasData refused the API key (HTTP 401): "
-                        "check HASDATA_API_KEY")
+            self._close(
+                CLOSE_UNAUTHORIZED,
+                message="HasData refused the API key (HTTP 401): check HASDATA_API_KEY",
+            )
         except HasDataNoCredits as exc:
             self._fail(runner, exc)
-            self._close(CLOSE_NO_CREDITS, message=f"HasData: no credits left (HTTP 403): {exc.text}")
+            self._close(
+                CLOSE_NO_CREDITS, message=f"HasData: no credits left (HTTP 403): {exc.text}"
+            )
         except HasDataApiError as exc:
             self._fail(runner, exc)
             if exc.status == 404 and runner.record.job_id is not None and self.state:
                 logger.error(
                     "HasData does not know job %s any more; to submit it again, remove "
                     "its entry %r from the state file %s (or delete the file)",
-                    runner.label, runner.job.key, self.state.path,
+                    runner.label,
+                    runner.job.key,
+                    self.state.path,
                 )
         except Exception:
             self._failed.add(runner.job.key)

@@ -22,9 +22,7 @@ from scrapy.utils.misc import load_object
 # A slug goes into the URL path (/scrapers/{slug}/jobs): letters, digits and
 # inner dashes/underscores only, so nothing can escape the path segment.
 _SLUG = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9_-]*[A-Za-z0-9])?$")
-_KNOWN_FIELDS = (
-    "scraper", "input", "item_class", "field_map", "name", "content_key", "callback"
-)
+_KNOWN_FIELDS = ("scraper", "input", "item_class", "field_map", "name", "content_key", "callback")
 
 
 class HasDataJobError(ValueError):
@@ -101,9 +99,7 @@ def collect_jobs(setting_jobs: Any, spider: Any) -> list[HasDataJob]:
     if callable(spider_jobs):
         spider_jobs = spider_jobs()
     if spider_jobs:
-        if isinstance(spider_jobs, (Mapping, HasDataJob)) or not isinstance(
-            spider_jobs, Iterable
-        ):
+        if isinstance(spider_jobs, (Mapping, HasDataJob)) or not isinstance(spider_jobs, Iterable):
             raise HasDataJobError(
                 f"{type(spider).__name__}.hasdata_jobs must be a list (or a method "
                 "returning a list) of HasDataJob objects or dicts"
@@ -179,7 +175,9 @@ def _check_job(label: str, job: HasDataJob) -> None:
             "and set HASDATA_WEBHOOK_ENABLED = True instead"
         )
     if job.name is not None and (not isinstance(job.name, str) or not job.name.strip()):
-        raise HasDataJobError(f"{label}: field 'name' is {job.name!r}; set it to a non-empty string")
+        raise HasDataJobError(
+            f"{label}: field 'name' is {job.name!r}; set it to a non-empty string"
+        )
     if job.content_key is not None and not isinstance(job.content_key, str):
         raise HasDataJobError(
             f"{label}: field 'content_key' is {job.content_key!r}; set it to a row field name"

@@ -21,9 +21,7 @@ def canonical_json(value: Any) -> str:
     (rows normally come from JSON, so only a user's own rows) fall back to
     ``str`` rather than failing the crawl.
     """
-    return json.dumps(
-        value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str
-    )
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
 
 
 def _sha1(text: str) -> str:

@@ -193,13 +193,19 @@ class JobRunner:
                 delay = backoff_delay(
                     attempt, first=settings.poll_first_delay, cap=settings.poll_max_delay
                 )
-                await self._sleep(max(settings.poll_first_delay, min(delay, deadline - self._reactor.seconds())))
+                await self._sleep(
+                    max(settings.poll_first_delay, min(delay, deadline - self._reactor.seconds()))
+                )
             first = False
             assert self.record.job_id is not None
             before = (self.record.status, self.record.rows_total, self.record.credits_spent)
             self._note_status(await self._client.status(self.record.job_id))
             self._count("hasdata/polls")
-            changed = (self.record.status, self.record.rows_total, self.record.credits_spent) != before
+            changed = (
+                self.record.status,
+                self.record.rows_total,
+                self.record.credits_spent,
+            ) != before
             if changed:
                 self._save()
             attempt = 0 if changed else attempt + 1
@@ -211,7 +217,9 @@ class JobRunner:
                 logger.warning(
                     "HasData job %s: still %s after HASDATA_JOB_TIMEOUT (%g s); stopping it, "
                     "delivering the rows it made, then closing (hasdata_job_timeout)",
-                    self.label, self.record.status, settings.job_timeout,
+                    self.label,
+                    self.record.status,
+                    settings.job_timeout,
                 )
                 await self.stop_remote()
         self._count(f"hasdata/jobs/{self.record.status}")
@@ -223,7 +231,9 @@ class JobRunner:
                 self._unknown_statuses.add(status)
                 logger.warning(
                     "HasData job %s: unknown status %r, treated as not done yet (it counts "
-                    "toward HASDATA_JOB_TIMEOUT)", self.label, status,
+                    "toward HASDATA_JOB_TIMEOUT)",
+                    self.label,
+                    status,
                 )
             self._count("hasdata/status_unknown")
         if status is not None:
@@ -314,7 +324,8 @@ class JobRunner:
         await self._deliver_page(first, number, limit)
         end = first.total if first.total is not None else first.last_page * limit
         remaining = [
-            n for n in range(number + 1, first.last_page + 1)
+            n
+            for n in range(number + 1, first.last_page + 1)
             if not self.ledger.positions.covers((n - 1) * limit, min(n * limit, end))
         ]
         await self._drain_window(remaining, limit)
@@ -376,7 +387,9 @@ class JobRunner:
         accounted = self.ledger.positions.count
         total = self.record.rows_total
         logger.info(
-            "HasData job %s: %s, %d rows delivered", self.label, self.record.status,
+            "HasData job %s: %s, %d rows delivered",
+            self.label,
+            self.record.status,
             self.rows_delivered,
         )
         if total is not None and accounted < total:
@@ -384,12 +397,16 @@ class JobRunner:
             logger.warning(
                 "HasData job %s: HasData counts %d rows (dataRowsCount) but only %d could be "
                 "read; %d rows are missing from this crawl's output",
-                self.label, total, accounted, total - accounted,
+                self.label,
+                total,
+                accounted,
+                total - accounted,
             )
         elif self.record.status == "finished" and self.rows_delivered == 0:
             self._count("hasdata/jobs/empty")
             logger.warning(
                 "HasData job %s: finished with 0 rows; check the scraper slug %r and its "
                 "input (an unknown or mistyped parameter often yields nothing)",
-                self.label, self.job.scraper,
+                self.label,
+                self.job.scraper,
             )

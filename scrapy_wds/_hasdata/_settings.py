@@ -37,32 +37,82 @@ POLL_FLOOR = 1.0
 POLL_ADVISED = 10.0
 
 SETTINGS: dict[str, Setting] = {
-    "HASDATA_API_KEY": Setting(None, "The account's API key; falls back to the environment variable of the same name. Enables HasData."),
-    "HASDATA_API_URL": Setting(DEFAULT_API_URL, "Base URL of the API (the local emulator, a proxy); falls back to the environment variable of the same name."),
-    "HASDATA_JOBS": Setting([], "Jobs to run: a list of job dicts (or a JSON string of one), beside the spider's own ``hasdata_jobs``."),
-    "HASDATA_STATE_FILE": Setting(None, "Where job ids and delivered rows are remembered; default ``JOBDIR/hasdata-state.json`` or ``.scrapy/hasdata/<spider>.json``."),
-    "HASDATA_POLL_FIRST_DELAY": Setting(10.0, "Seconds between status polls of a running job (doubling while nothing changes); refused below 1 s against HasData itself, warned below 10 s."),
+    "HASDATA_API_KEY": Setting(
+        None,
+        "The account's API key; falls back to the environment variable of the same name. Enables HasData.",
+    ),
+    "HASDATA_API_URL": Setting(
+        DEFAULT_API_URL,
+        "Base URL of the API (the local emulator, a proxy); falls back to the environment variable of the same name.",
+    ),
+    "HASDATA_JOBS": Setting(
+        [],
+        "Jobs to run: a list of job dicts (or a JSON string of one), beside the spider's own ``hasdata_jobs``.",
+    ),
+    "HASDATA_STATE_FILE": Setting(
+        None,
+        "Where job ids and delivered rows are remembered; default ``JOBDIR/hasdata-state.json`` or ``.scrapy/hasdata/<spider>.json``.",
+    ),
+    "HASDATA_POLL_FIRST_DELAY": Setting(
+        10.0,
+        "Seconds between status polls of a running job (doubling while nothing changes); refused below 1 s against HasData itself, warned below 10 s.",
+    ),
     "HASDATA_POLL_MAX_DELAY": Setting(60.0, "Longest wait between two status polls."),
-    "HASDATA_JOB_TIMEOUT": Setting(86400.0, "Seconds after its submit a job may take to end; then it is stopped (DELETE), its rows delivered and the spider closed with ``hasdata_job_timeout``."),
-    "HASDATA_PAGE_LIMIT": Setting(MAX_PAGE_LIMIT, "Rows per results page (HasData serves at most 100)."),
-    "HASDATA_PAGE_CONCURRENCY": Setting(4, "Results pages fetched ahead of delivery, delivered in page order."),
-    "HASDATA_USE_JSON_FILE": Setting(False, "Read a finished job's rows from its ``json`` download link instead of paging (paging takes over if the link fails)."),
-    "HASDATA_STOP_ON_CLOSE": Setting(False, "Stop (DELETE) jobs still running when the spider closes."),
-    "HASDATA_MAX_CREDITS": Setting(None, "Credits the crawl may spend; once reached, running jobs are stopped and the spider closes with ``hasdata_credit_limit``."),
-    "HASDATA_RETRY_TIMES": Setting(6, "Retries of a call that met a 5xx, a dropped connection or a malformed answer."),
-    "HASDATA_RETRY_FIRST_DELAY": Setting(1.0, "Seconds before the first retry (doubling, jittered)."),
+    "HASDATA_JOB_TIMEOUT": Setting(
+        86400.0,
+        "Seconds after its submit a job may take to end; then it is stopped (DELETE), its rows delivered and the spider closed with ``hasdata_job_timeout``.",
+    ),
+    "HASDATA_PAGE_LIMIT": Setting(
+        MAX_PAGE_LIMIT, "Rows per results page (HasData serves at most 100)."
+    ),
+    "HASDATA_PAGE_CONCURRENCY": Setting(
+        4, "Results pages fetched ahead of delivery, delivered in page order."
+    ),
+    "HASDATA_USE_JSON_FILE": Setting(
+        False,
+        "Read a finished job's rows from its ``json`` download link instead of paging (paging takes over if the link fails).",
+    ),
+    "HASDATA_STOP_ON_CLOSE": Setting(
+        False, "Stop (DELETE) jobs still running when the spider closes."
+    ),
+    "HASDATA_MAX_CREDITS": Setting(
+        None,
+        "Credits the crawl may spend; once reached, running jobs are stopped and the spider closes with ``hasdata_credit_limit``.",
+    ),
+    "HASDATA_RETRY_TIMES": Setting(
+        6, "Retries of a call that met a 5xx, a dropped connection or a malformed answer."
+    ),
+    "HASDATA_RETRY_FIRST_DELAY": Setting(
+        1.0, "Seconds before the first retry (doubling, jittered)."
+    ),
     "HASDATA_RETRY_MAX_DELAY": Setting(30.0, "Longest wait between two retries."),
-    "HASDATA_RATE_LIMIT_MAX_WAIT": Setting(900.0, "Seconds a call keeps retrying 429 answers (honouring ``Retry-After``) before giving up."),
-    "HASDATA_RETRY_UNCERTAIN_SUBMITS": Setting(False, "Resend a submit whose answer was lost (5xx, timeout, cut connection), at the risk of paying for a second job."),
+    "HASDATA_RATE_LIMIT_MAX_WAIT": Setting(
+        900.0,
+        "Seconds a call keeps retrying 429 answers (honouring ``Retry-After``) before giving up.",
+    ),
+    "HASDATA_RETRY_UNCERTAIN_SUBMITS": Setting(
+        False,
+        "Resend a submit whose answer was lost (5xx, timeout, cut connection), at the risk of paying for a second job.",
+    ),
     "HASDATA_TIMEOUT": Setting(120.0, "Seconds to wait for one HasData answer."),
     "HASDATA_PROGRESS_INTERVAL": Setting(60.0, "Seconds between progress log lines (0: none)."),
-    "HASDATA_WEBHOOK_ENABLED": Setting(False, "Start the webhook receiver and ask HasData to call it (rows arrive early; polling goes on)."),
+    "HASDATA_WEBHOOK_ENABLED": Setting(
+        False,
+        "Start the webhook receiver and ask HasData to call it (rows arrive early; polling goes on).",
+    ),
     "HASDATA_WEBHOOK_HOST": Setting("127.0.0.1", "Address the webhook receiver binds to."),
     "HASDATA_WEBHOOK_PORT": Setting(0, "Port of the webhook receiver (0: any free port)."),
-    "HASDATA_WEBHOOK_PUBLIC_URL": Setting(None, "The URL HasData should call when the receiver sits behind a tunnel or proxy."),
-    "HASDATA_WEBHOOK_SECRET": Setting(None, "Shared secret HasData sends back in ``X-Webhook-Secret``; falls back to the environment variable of the same name, else random per crawl."),
+    "HASDATA_WEBHOOK_PUBLIC_URL": Setting(
+        None, "The URL HasData should call when the receiver sits behind a tunnel or proxy."
+    ),
+    "HASDATA_WEBHOOK_SECRET": Setting(
+        None,
+        "Shared secret HasData sends back in ``X-Webhook-Secret``; falls back to the environment variable of the same name, else random per crawl.",
+    ),
     "HASDATA_WEBHOOK_MAX_BODY": Setting(10 * 2**20, "Largest webhook body accepted, in bytes."),
-    "HASDATA_CLAIM_TTL": Setting(30.0, "Seconds a scrapy-redis worker's claim on a job lasts without a heartbeat."),
+    "HASDATA_CLAIM_TTL": Setting(
+        30.0, "Seconds a scrapy-redis worker's claim on a job lasts without a heartbeat."
+    ),
 }
 
 #: Old names still read, each with a deprecation warning naming the new one.
@@ -175,7 +225,10 @@ class HasDataSettings:
             webhook_max_body=read.number("HASDATA_WEBHOOK_MAX_BODY", int, minimum=1),
             claim_ttl=read.number("HASDATA_CLAIM_TTL", float, minimum=0.1),
         )
-        for first, cap in (("poll_first_delay", "poll_max_delay"), ("retry_first_delay", "retry_max_delay")):
+        for first, cap in (
+            ("poll_first_delay", "poll_max_delay"),
+            ("retry_first_delay", "retry_max_delay"),
+        ):
             if getattr(values, first) > getattr(values, cap):
                 raise HasDataSettingError(
                     f"HASDATA_{first.upper()} ({getattr(values, first):g} s) must not exceed "
@@ -269,5 +322,7 @@ def _check_poll_interval(seconds: float, api_url: str) -> None:
     if seconds < POLL_ADVISED:
         logger.warning(
             "HASDATA_POLL_FIRST_DELAY is %g s; HasData asks clients not to poll a job "
-            "faster than every %g s", seconds, POLL_ADVISED,
+            "faster than every %g s",
+            seconds,
+            POLL_ADVISED,
         )

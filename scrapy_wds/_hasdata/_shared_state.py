@@ -171,11 +171,18 @@ class SharedJobStore:
         self._owned.add(key)
         self._entries.pop(key, None)
         record = self._load(key)
-        if record is not None and (record.api_url not in (None, api_url) or record.scraper != scraper):
+        if record is not None and (
+            record.api_url not in (None, api_url) or record.scraper != scraper
+        ):
             logger.warning(
                 "HasData job %r: the record in redis (%s) was made for %s (%s), not %s (%s); "
                 "starting it afresh",
-                key, self._record_key(key), record.api_url, record.scraper, api_url, scraper,
+                key,
+                self._record_key(key),
+                record.api_url,
+                record.scraper,
+                api_url,
+                scraper,
             )
             record = None
             self._entries.pop(key, None)
@@ -207,7 +214,8 @@ class SharedJobStore:
                 logger.info(
                     "HasData job %r: another worker owns it (%s); this worker neither submits "
                     "nor delivers it, and takes it over should that worker stop",
-                    job.key, self.path,
+                    job.key,
+                    self.path,
                 )
             await maybe_deferred_to_future(deferLater(reactor, interval, lambda: None))
 
@@ -230,11 +238,15 @@ class SharedJobStore:
         for key in list(self._owned):
             claim = self._claim_key(key)
             try:
-                renewed = self._script(keys=[claim, claim], args=[self.token, "renew", self.claim_ttl_ms])
+                renewed = self._script(
+                    keys=[claim, claim], args=[self.token, "renew", self.claim_ttl_ms]
+                )
             except RedisError as exc:
                 # Redis may come back before the claim expires; the next
                 # beat tries again, and fenced writes fail if it does not.
-                logger.warning("HasData: could not renew the claim on job %r in redis: %s", key, exc)
+                logger.warning(
+                    "HasData: could not renew the claim on job %r in redis: %s", key, exc
+                )
                 continue
             if not renewed:
                 self._owned.discard(key)

@@ -46,7 +46,9 @@ class SpendGuard:
         logger.warning(
             "HasData: %g credits spent, HASDATA_MAX_CREDITS is %g; stopping the jobs still "
             "running (the rows they made are still delivered), then closing (%s)",
-            self.spent, self.limit, CLOSE_CREDIT_LIMIT,
+            self.spent,
+            self.limit,
+            CLOSE_CREDIT_LIMIT,
         )
         for wake in self._wakers:
             wake()

@@ -88,7 +88,10 @@ class StateFile:
             # emulator): polling them would fail or, worse, find a stranger's job.
             logger.warning(
                 "HasData state %s: job %r was submitted to %s, not to %s; starting it afresh",
-                self.path, key, known.api_url, api_url,
+                self.path,
+                key,
+                known.api_url,
+                api_url,
             )
             known = None
             self._entries.pop(key, None)

@@ -44,7 +44,9 @@ def masked_input(value: Any, hidden: Iterable[str] = ()) -> str:
     return text if len(text) <= _INPUT_LIMIT else text[:_INPUT_LIMIT] + "…"
 
 
-def report_uncertain_submit(runner: Any, exc: Exception, store: Any, *, hidden: Iterable[str]) -> None:
+def report_uncertain_submit(
+    runner: Any, exc: Exception, store: Any, *, hidden: Iterable[str]
+) -> None:
     job = runner.job
     where = getattr(store, "path", "the state file")
     if isinstance(exc, HasDataApiError):
@@ -54,9 +56,14 @@ def report_uncertain_submit(runner: Any, exc: Exception, store: Any, *, hidden: 
     logger.error(
         "HasData job %r (scraper %r, input %s): %s, so a job may exist and cost credits; "
         "it is not submitted again. Check your HasData dashboard for a %s job with this "
-        "input: if there is one, put its id as \"job_id\" (and \"submit_unconfirmed\": false) "
+        'input: if there is one, put its id as "job_id" (and "submit_unconfirmed": false) '
         "in the entry %r of %s; if there is none, remove that entry. Or set "
         "HASDATA_RETRY_UNCERTAIN_SUBMITS = True to resend such submits (a second job may be paid)",
-        job.key, job.scraper, masked_input(dict(job.input), hidden), what, job.scraper,
-        job.key, where,
+        job.key,
+        job.scraper,
+        masked_input(dict(job.input), hidden),
+        what,
+        job.scraper,
+        job.key,
+        where,
     )

@@ -107,8 +107,11 @@ class WebhookBridge:
 
     def _delivery_failed(self, failure: Any, runner: JobRunner) -> None:
         if not failure.check(CrawlClosing, CancelledError, ClaimLost):
-            logger.error("HasData job %s: webhook rows not delivered: %s", runner.label,
-                         failure.getErrorMessage())
+            logger.error(
+                "HasData job %s: webhook rows not delivered: %s",
+                runner.label,
+                failure.getErrorMessage(),
+            )
         # Paging reads every row again after the job ends: nothing is lost.
 
     def _on_finished(self, job_id: str) -> None:

@@ -43,7 +43,10 @@ class WorkerClaims:
 
     @classmethod
     def connect(
-        cls, crawler_settings: BaseSettings, spider_name: str, settings: HasDataSettings,
+        cls,
+        crawler_settings: BaseSettings,
+        spider_name: str,
+        settings: HasDataSettings,
         keys: list[str],
     ) -> WorkerClaims:
         """The crawl's shared job records; :class:`HasDataStateError` if redis is unusable."""
@@ -59,7 +62,9 @@ class WorkerClaims:
                     "check REDIS_URL (or REDIS_HOST / REDIS_PORT)"
                 ) from None
             if forgotten:
-                logger.info("HasData: SCHEDULER_FLUSH_ON_START: %d finished job(s) forgotten", forgotten)
+                logger.info(
+                    "HasData: SCHEDULER_FLUSH_ON_START: %d finished job(s) forgotten", forgotten
+                )
         return cls(store, settings)
 
     def start_heartbeat(self, reactor: Any) -> None:
@@ -78,7 +83,9 @@ class WorkerClaims:
         from twisted.internet import reactor
 
         interval = max(WATCH_MIN_INTERVAL, self.settings.poll_first_delay)
-        record = await self.store.claim_or_watch(runner.job, self.settings.api_url, interval, reactor)
+        record = await self.store.claim_or_watch(
+            runner.job, self.settings.api_url, interval, reactor
+        )
         if record is None:
             runner.record.drained = True
             return False

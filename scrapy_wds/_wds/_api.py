@@ -159,4 +159,3 @@ class WdsApi:
             meta={META_KEY: meta, **SCRAPY_FLAGS},
             **request,
         )
-

@@ -63,7 +63,9 @@ def skips_info(spider: object, callback_name: str) -> bool:
     return not getattr(spider, "wds_info_first", True)
 
 
-def stand_in_response(task: WdsTask, follow: Mapping[str, Any], cb_kwargs: Mapping[str, Any]) -> Response:
+def stand_in_response(
+    task: WdsTask, follow: Mapping[str, Any], cb_kwargs: Mapping[str, Any]
+) -> Response:
     """An empty response standing for ``task``, as its callback receives it when info is skipped.
 
     Its URL is the page's; its status (200) says nothing about the page.
@@ -123,7 +125,9 @@ async def call_back_now(
     if not callable(callback):
         spider.logger.error(
             "WDS task %r of %r names callback %r, which this spider does not have",
-            task.id, task.url, follow["callback"],
+            task.id,
+            task.url,
+            follow["callback"],
         )
         return
     try:
@@ -154,7 +158,8 @@ def _report_callback_error(spider: Any, failure: Failure, response: Response) ->
         scraper.handle_spider_error(failure, response.request, response)
         return
     spider.logger.error(
-        "Spider error processing %s", response.request,
+        "Spider error processing %s",
+        response.request,
         exc_info=(failure.type, failure.value, failure.getTracebackObject()),
     )
     spider.crawler.stats.inc_value("spider_exceptions/count")

@@ -51,7 +51,7 @@ def load_item_class(path: str | None) -> type:
 
 def check_values_mode(values: object, *, where: str) -> str:
     if values not in VALUES_MODES:
-        raise WdsItemError(f"{where} is {values!r}; use \"first\" or \"all\"")
+        raise WdsItemError(f'{where} is {values!r}; use "first" or "all"')
     return str(values)
 
 
@@ -106,4 +106,3 @@ def build_item(
         raise WdsItemError(
             f"cannot build {item_class.__qualname__} from fields {sorted(data)}: {exc}"
         ) from None
-

@@ -84,7 +84,9 @@ _DELAY_HELP = 'use whole seconds ("3"), a range ("0-3") or "robots"'
 
 def _crawl_delays(value: Any, where: str) -> list[dict[str, str]]:
     if not isinstance(value, Mapping):
-        raise JobConfigError(f"{where} must be a mapping of host to delay, e.g. {{'example.com': '0-3'}}")
+        raise JobConfigError(
+            f"{where} must be a mapping of host to delay, e.g. {{'example.com': '0-3'}}"
+        )
     delays = []
     for host, delay in value.items():
         if not isinstance(host, str) or not host.strip():
@@ -99,7 +101,9 @@ def _crawl_delays(value: Any, where: str) -> list[dict[str, str]]:
             if match is None:
                 raise JobConfigError(f"{where}[{host!r}] is {delay!r}; {_DELAY_HELP}")
             if match.group(2) is not None and int(match.group(2)) < int(match.group(1)):
-                raise JobConfigError(f"{where}[{host!r}] is {delay!r}: a range goes from low to high")
+                raise JobConfigError(
+                    f"{where}[{host!r}] is {delay!r}: a range goes from low to high"
+                )
         delays.append({"Host": host.strip(), "Delay": text})
     return delays
 
@@ -107,10 +111,10 @@ def _crawl_delays(value: Any, where: str) -> list[dict[str, str]]:
 def _response_codes(value: Any, where: str) -> str:
     codes = value.split(",") if isinstance(value, str) else value
     if not isinstance(codes, Sequence) or not codes:
-        raise JobConfigError(f"{where} must be status codes like \"401, 403\" or [401, 403]")
+        raise JobConfigError(f'{where} must be status codes like "401, 403" or [401, 403]')
     texts = [str(code).strip() for code in codes]
     if not all(re.fullmatch(r"[1-5]\d\d", text) for text in texts):
-        raise JobConfigError(f"{where} is {value!r}; give HTTP status codes like \"401, 403\"")
+        raise JobConfigError(f'{where} is {value!r}; give HTTP status codes like "401, 403"')
     return ", ".join(texts)
 
 
@@ -128,7 +132,9 @@ def _proxies(value: Any, where: str) -> list[dict[str, Any]]:
     for index, proxy in enumerate(value):
         at = f"{where}[{index}]"
         if not isinstance(proxy, Mapping):
-            raise JobConfigError(f"{at} must be a mapping like {{'host': 'proxy.local', 'port': 3128}}")
+            raise JobConfigError(
+                f"{at} must be a mapping like {{'host': 'proxy.local', 'port': 3128}}"
+            )
         # snake_case (Python style) or PascalCase (wire style) keys are both fine.
         wire = {_pascal(str(key)): item for key, item in proxy.items()}
         host, port = wire.get("Host"), wire.get("Port")
@@ -154,10 +160,16 @@ _FIELDS: dict[str, tuple[tuple[str, ...], Check]] = {
     "type": (("Type",), _enum("Internet", "Intranet")),
     "headers": (("Headers",), _headers),
     "restart_mode": (("Restart", "RestartMode"), _enum("Continue", "FromScratch")),
-    "suppress_https_certificate_validation": (("Https", "SuppressHttpsCertificateValidation"), _bool),
+    "suppress_https_certificate_validation": (
+        ("Https", "SuppressHttpsCertificateValidation"),
+        _bool,
+    ),
     "use_cookies": (("Cookies", "UseCookies"), _bool),
     "use_proxy": (("Proxy", "UseProxy"), _bool),
-    "send_overt_requests_on_proxies_failure": (("Proxy", "SendOvertRequestsOnProxiesFailure"), _bool),
+    "send_overt_requests_on_proxies_failure": (
+        ("Proxy", "SendOvertRequestsOnProxiesFailure"),
+        _bool,
+    ),
     "iterate_proxy_response_codes": (("Proxy", "IterateProxyResponseCodes"), _response_codes),
     "proxies": (("Proxy", "Proxies"), _proxies),
     "error_policy": (("DownloadErrorHandling", "Policy"), _enum("Skip", "Retry")),

@@ -132,4 +132,3 @@ class MemoryLedger:
 
     def close(self, graceful: bool) -> None:
         pass
-

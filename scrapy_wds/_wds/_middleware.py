@@ -53,7 +53,6 @@ from scrapy_wds._wds._call_facts import (
     retry_after,
 )
 from scrapy_wds._wds._config_check import is_refused, settings_or_refuse
-from scrapy_wds._wds._gate import TaskGate, hears_answers
 from scrapy_wds._wds._errors import (
     ERROR_BY_STATUS,
     WdsBadAnswer,
@@ -62,6 +61,7 @@ from scrapy_wds._wds._errors import (
     WdsServerError,
     WdsUnexpectedResponse,
 )
+from scrapy_wds._wds._gate import TaskGate, hears_answers
 from scrapy_wds._wds._ledger import Owed
 from scrapy_wds._wds._ledger_keeper import keeper_for, ticket_of
 from scrapy_wds._wds._ledger_requests import request_to_data
@@ -99,7 +99,9 @@ class WdsDownloaderMiddleware:
         self.owed = OwedCalls(crawler, self.ledger, self.room)
         self.selector_watch = SelectorWatch(crawler, settings.selector_warn_pages)
         # A task's other calls wait behind its first one (see _gate).
-        self.gate = TaskGate(crawler, self._send_again, self.ledger, self.room, settings.poll_max_delay)
+        self.gate = TaskGate(
+            crawler, self._send_again, self.ledger, self.room, settings.poll_max_delay
+        )
         self._retry_exceptions = tuple(
             load_object(e) if isinstance(e, str) else e
             for e in crawler.settings.getlist("RETRY_EXCEPTIONS")
@@ -142,7 +144,7 @@ class WdsDownloaderMiddleware:
             if name not in request.headers:
                 request.headers[name] = value
 
-    @hears_answers
+    @hears_answers  # noqa: RET503 (each path ends in a return or a NoReturn call)
     def process_response(
         self, request: Request, response: Response, spider: Spider | None = None
     ) -> Response:
@@ -164,7 +166,9 @@ class WdsDownloaderMiddleware:
                 return response
             self.stats.inc_value(f"wds/bad_answers/{action_of(request)}")
             body = self.settings.redact(response.body.decode("utf-8", "replace"))
-            self._retry(request, status=status, server_text=body, reason=problem, give_up_as=WdsBadAnswer)
+            self._retry(
+                request, status=status, server_text=body, reason=problem, give_up_as=WdsBadAnswer
+            )
         text = self.settings.redact(response.body.decode("utf-8", "replace"))
         if status in ERROR_BY_STATUS:
             self._fail(ERROR_BY_STATUS[status], request, status=status, server_text=text)

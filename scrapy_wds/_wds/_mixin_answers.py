@@ -14,7 +14,6 @@ import logging
 from collections.abc import AsyncIterator, Mapping
 from typing import Any
 
-from scrapy import Request
 from scrapy.exceptions import CloseSpider
 from scrapy.http import Response
 from twisted.python.failure import Failure
@@ -34,7 +33,7 @@ from scrapy_wds._wds._errors import WdsError
 from scrapy_wds._wds._follow_ups import follow_tasks
 from scrapy_wds._wds._items import WdsItemError, build_item, load_item_class
 from scrapy_wds._wds._ledger_keeper import LedgerKeeper, keeper_for
-from scrapy_wds._wds._task import META_KEY, WdsTask
+from scrapy_wds._wds._task import META_KEY
 from scrapy_wds._wds._waiting_room import SetAside
 
 #: Finish reason of a crawl stopped by a set-up mistake (bad JobConfig, rules…).

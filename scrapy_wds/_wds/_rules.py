@@ -28,8 +28,8 @@ from typing import Any
 from scrapy import Request, Spider
 from scrapy.http import Response
 
-from scrapy_wds._wds._items import check_field_names, check_values_mode, item_class_path
 from scrapy_wds._wds._callbacks import WdsSpiderError, method_name
+from scrapy_wds._wds._items import check_field_names, check_values_mode, item_class_path
 from scrapy_wds._wds._mixin import WdsSpiderMixin
 from scrapy_wds._wds._selectors import FieldSpec, check_attribute_name, parse_fields, parse_selector
 
@@ -61,7 +61,9 @@ class WdsRule:
         try:
             pattern = re.compile(self.on) if self.on is not None else None
         except (re.error, TypeError) as exc:
-            raise WdsSpiderError(f"{where} on={self.on!r} is not a regular expression: {exc}") from None
+            raise WdsSpiderError(
+                f"{where} on={self.on!r} is not a regular expression: {exc}"
+            ) from None
         if self.follow is not None:
             parse_selector(self.follow, where=f"{where} follow selector")
             check_attribute_name(self.attribute, where=f"{where} attribute")
@@ -100,7 +102,11 @@ class _CheckedRule:
             )
         assert rule.scrape is not None
         return spider.wds_scrape_multiple(
-            response, rule.scrape, item_class=rule.item, values=rule.values, url_field=rule.url_field
+            response,
+            rule.scrape,
+            item_class=rule.item,
+            values=rule.values,
+            url_field=rule.url_field,
         )
 
 
@@ -108,7 +114,9 @@ def check_rules(spider: object, rules: object) -> list[_CheckedRule]:
     if isinstance(rules, (str, WdsRule)) or not isinstance(rules, Sequence):
         raise WdsSpiderError("rules must be a list of WdsRule")
     if not rules:
-        raise WdsSpiderError("rules is empty: list at least one WdsRule(follow=...) or WdsRule(scrape=...)")
+        raise WdsSpiderError(
+            "rules is empty: list at least one WdsRule(follow=...) or WdsRule(scrape=...)"
+        )
     checked = []
     for index, rule in enumerate(rules):
         if not isinstance(rule, WdsRule):
@@ -143,7 +151,9 @@ class WdsCrawlSpider(WdsSpiderMixin, Spider):
             self.crawler.stats.inc_value("wds/rules/pages_skipped")
             self.logger.info(
                 "Not applying rules to %s: WDS state %s, HTTP status %s",
-                task.url, task.state.name if task.state is not None else None, task.http_status,
+                task.url,
+                task.state.name if task.state is not None else None,
+                task.http_status,
             )
             return
         rules = self.__dict__.get("_wds_rules")

@@ -75,8 +75,11 @@ def _asked(request: Request) -> Iterator[tuple[str, str, str | None, str]]:
     index = 0
     while f"scrapeParams[{index}].selector" in params:
         at = f"scrapeParams[{index}]"
-        yield action, params[f"{at}.selector"], params.get(f"{at}.attributeName"), params.get(
-            f"{at}.name", ""
+        yield (
+            action,
+            params[f"{at}.selector"],
+            params.get(f"{at}.attributeName"),
+            params.get(f"{at}.name", ""),
         )
         index += 1
 

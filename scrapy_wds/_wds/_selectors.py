@@ -12,7 +12,6 @@ import functools
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Union
 
 from cssselect import SelectorError as CssSelectorError
 from parsel import Selector
@@ -23,11 +22,11 @@ _PREFIX = re.compile(r"\A\s*(css|xpath)\s*:(.*)\Z", re.IGNORECASE | re.DOTALL)
 # real one; compiling alone misses some (lxml accepts "count(" until it runs).
 _EMPTY_PAGE = Selector(text="<html><body></body></html>")
 
-_EXAMPLES = "selectors look like \"CSS: li.next a\" or \"XPATH: //li[@class='next']/a\""
+_EXAMPLES = 'selectors look like "CSS: li.next a" or "XPATH: //li[@class=\'next\']/a"'
 
 #: What a field of scrape-multiple may be given as: a selector, or
 #: ``(selector, attribute name)`` to read an attribute instead of the inner text.
-FieldSpec = Union[str, tuple[str, str], list[str]]
+FieldSpec = str | tuple[str, str] | list[str]
 
 
 class WdsSelectorError(ValueError):
@@ -90,7 +89,7 @@ def check_attribute_name(value: object, *, where: str) -> str | None:
         return None
     if not isinstance(value, str) or not value.strip():
         raise WdsSelectorError(
-            f"{where} must be a non-empty attribute name (or \"val\" for the inner text), "
+            f'{where} must be a non-empty attribute name (or "val" for the inner text), '
             f"not {value!r}"
         )
     return value.strip()
@@ -110,7 +109,7 @@ def parse_fields(fields: Mapping[str, FieldSpec], *, where: str) -> tuple[Scrape
     if not isinstance(fields, Mapping) or not fields:
         raise WdsSelectorError(
             f"{where} must be a non-empty mapping of field name to selector, "
-            f"e.g. {{\"title\": \"CSS: h1\"}}; got {fields!r}"
+            f'e.g. {{"title": "CSS: h1"}}; got {fields!r}'
         )
     parsed = []
     for name, spec in fields.items():

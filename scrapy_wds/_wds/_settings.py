@@ -30,7 +30,8 @@ SETTINGS: dict[str, Setting] = {
         "Headers sent with every API call (a dict or a JSON object string), never stored on requests.",
     ),
     "WDS_SECRET_HEADERS": Setting(
-        [], "More header names whose values are masked in logs (Authorization, Cookie and *key*/*token* names always are)."
+        [],
+        "More header names whose values are masked in logs (Authorization, Cookie and *key*/*token* names always are).",
     ),
     "WDS_POLL_FIRST_DELAY": Setting(
         0.5, "Seconds before the first new poll of a task that is not downloaded yet (202)."
@@ -179,9 +180,7 @@ class WdsSettings:
                 lambda: check_scrape_multiple_method(settings.get("WDS_SCRAPE_MULTIPLE_METHOD")),
                 "auto",
             ),
-            selector_warn_pages=read(
-                lambda: _whole_number(settings, "WDS_SELECTOR_WARN_PAGES"), 0
-            ),
+            selector_warn_pages=read(lambda: _whole_number(settings, "WDS_SELECTOR_WARN_PAGES"), 0),
         )
         if problems:
             raise WdsSettingsError(problems)
@@ -197,9 +196,10 @@ class WdsSettings:
 
     def describe_headers(self) -> str:
         """``Name: value`` pairs for logs, with every secret value masked."""
-        return ", ".join(
-            f"{k}: {MASK if self.is_secret(k) else v}" for k, v in self.headers.items()
-        ) or "(none)"
+        return (
+            ", ".join(f"{k}: {MASK if self.is_secret(k) else v}" for k, v in self.headers.items())
+            or "(none)"
+        )
 
     def redact(self, text: str) -> str:
         """``text`` with every secret header value replaced by a mask.
@@ -260,8 +260,8 @@ def check_scrape_multiple_method(value: object) -> str:
     text = str(value or "auto").strip().lower()
     if text not in SCRAPE_MULTIPLE_METHODS:
         raise ValueError(
-            f"WDS_SCRAPE_MULTIPLE_METHOD is {value!r}; use \"auto\" (GET while the URL "
-            "is short, POST beyond), \"get\" or \"post\""
+            f'WDS_SCRAPE_MULTIPLE_METHOD is {value!r}; use "auto" (GET while the URL '
+            'is short, POST beyond), "get" or "post"'
         )
     return text
 

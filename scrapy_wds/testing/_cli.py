@@ -138,13 +138,19 @@ def build_parser(services: Sequence[Service] = SERVICES) -> argparse.ArgumentPar
             "can also be changed later with POST /__emulator__/config."
         ),
     )
-    serve.add_argument("--host", default="127.0.0.1", help="address to listen on (default: %(default)s)")
+    serve.add_argument(
+        "--host", default="127.0.0.1", help="address to listen on (default: %(default)s)"
+    )
     for service in services:
         cls = service.load()
         group = serve.add_argument_group(f"{cls.__name__} ({service.url_name})")
         group.add_argument(
-            f"--{service.prefix}-port", dest=service.dest("port"), type=_int_value, default=0,
-            metavar="PORT", help="port to listen on (default: 0, any free port)",
+            f"--{service.prefix}-port",
+            dest=service.dest("port"),
+            type=_int_value,
+            default=0,
+            metavar="PORT",
+            help="port to listen on (default: 0, any free port)",
         )
         for name, default in switch_defaults(cls).items():
             _add_switch(group, service, name, default)
@@ -154,7 +160,7 @@ def build_parser(services: Sequence[Service] = SERVICES) -> argparse.ArgumentPar
 def _constructor_kwargs(args: argparse.Namespace, service: Service) -> dict[str, Any]:
     marker = service.dest("")
     return {
-        dest[len(marker):]: value
+        dest[len(marker) :]: value
         for dest, value in vars(args).items()
         if dest.startswith(marker) and dest != service.dest("port")
     }
@@ -175,7 +181,9 @@ def start_servers(args: argparse.Namespace, services: Sequence[Service]) -> list
             try:
                 server = cls(host=args.host, port=port, **switches)  # type: ignore[call-arg]
             except (TypeError, ValueError) as exc:  # the emulator's own check of a value
-                flags = ", ".join(f"--{service.prefix}-{name.replace('_', '-')}" for name in switches)
+                flags = ", ".join(
+                    f"--{service.prefix}-{name.replace('_', '-')}" for name in switches
+                )
                 raise BadSwitch(f"{cls.__name__} refused {flags}: {exc}") from None
             server.start()
             started.append(server)
@@ -213,7 +221,9 @@ def _stop_on_signals() -> Iterator[threading.Event]:
     def on_signal(signum: int, frame: FrameType | None) -> None:
         stop.set()
 
-    previous = {signum: signal.signal(signum, on_signal) for signum in (signal.SIGINT, signal.SIGTERM)}
+    previous = {
+        signum: signal.signal(signum, on_signal) for signum in (signal.SIGINT, signal.SIGTERM)
+    }
     try:
         yield stop
     finally:
@@ -236,7 +246,8 @@ def serve(args: argparse.Namespace, services: Sequence[Service] = SERVICES) -> i
             for service, server in zip(services, started):
                 print(f"{service.url_name}={server.url}")
                 if service.key_name:
-                    print(f"{service.key_name}={getattr(server, 'api_key')}")
+                    # Only the HasData emulator has a key; the servers share no type for it.
+                    print(f"{service.key_name}={getattr(server, 'api_key')}")  # noqa: B009
             sys.stdout.flush()
             print("serving; stop with Ctrl-C (SIGINT) or SIGTERM", file=sys.stderr, flush=True)
             # A timed wait, so the signal handler gets its turn on every platform.

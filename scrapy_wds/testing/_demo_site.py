@@ -71,17 +71,15 @@ def _document(title: str, body: str, footer: str) -> str:
 
 
 def _home_page(cats: list[Category]) -> str:
-    items = "\n".join(
-        f"<li>{_link(c.page_path(1).lstrip('/'), c.name)}</li>" for c in cats
-    )
+    items = "\n".join(f"<li>{_link(c.page_path(1).lstrip('/'), c.name)}</li>" for c in cats)
     off_site = " ".join(_link(href, text) for href, text in OFF_SITE_LINKS)
     body = (
         f"<h1>{SITE_NAME}</h1>\n"
         f'<ul class="categories">\n{items}\n</ul>\n'
         '<ul class="links">'
-        f'<li>{_link("contact.html", "Contact us")}</li>'
-        f'<li>{_link("about/team.html", "Our team")}</li>'
-        f'<li>{_link("admin/", "Staff area")}</li>'
+        f"<li>{_link('contact.html', 'Contact us')}</li>"
+        f"<li>{_link('about/team.html', 'Our team')}</li>"
+        f"<li>{_link('admin/', 'Staff area')}</li>"
         "</ul>\n"
         f'<p class="elsewhere">{off_site}</p>'
     )
@@ -107,9 +105,9 @@ def _category_page(category: Category, page: int, page_books: list[Book], broken
         f'<ul class="pager">{"".join(pager)}</ul>'
     )
     footer = (
-        f'{_link("contact.html", f"Contact the {category.name} desk")} '
+        f"{_link('contact.html', f'Contact the {category.name} desk')} "
         # Deliberately broken: a crawler must survive (and report) the 404.
-        f'{_link(f"../../book/out-of-print-{broken}.html", "Out of print")}'
+        f"{_link(f'../../book/out-of-print-{broken}.html', 'Out of print')}"
     )
     return _document(f"{category.name} (page {page} of {category.page_count})", body, footer)
 

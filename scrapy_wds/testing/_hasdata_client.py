@@ -41,8 +41,10 @@ def call(
     timeout: float = 30.0,
 ) -> Answer:
     """One HTTP call; an error status is an :class:`Answer` too, never an exception."""
-    data = raw_body if raw_body is not None else (
-        json.dumps(body).encode() if body is not None else None
+    data = (
+        raw_body
+        if raw_body is not None
+        else (json.dumps(body).encode() if body is not None else None)
     )
     headers = {"Content-Type": "application/json"} if data is not None else {}
     if key is not None:

@@ -78,9 +78,7 @@ def extract_contacts(selector: Selector, base_url: str) -> dict[str, list[str]]:
 
     tel = [unquote(h[4:]).strip() for h in hrefs if h.lower().startswith("tel:")]
     spoken = [m.strip() for m in _PHONE.findall(text)]
-    phones = _unique(
-        [p for p in tel + spoken if len(_digits(p)) >= _MIN_PHONE_DIGITS], key=_digits
-    )
+    phones = _unique([p for p in tel + spoken if len(_digits(p)) >= _MIN_PHONE_DIGITS], key=_digits)
 
     found: dict[str, list[str]] = {"emails": emails, "phoneNumbers": phones}
     absolute = [urljoin(base_url, h) for h in hrefs]

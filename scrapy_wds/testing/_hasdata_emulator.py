@@ -66,7 +66,9 @@ _SWITCH_CHOICES = {
 def _check_choices(switches: dict[str, Any]) -> None:
     for name, allowed in _SWITCH_CHOICES.items():
         if name in switches and switches[name] not in allowed:
-            raise ValueError(f"switch {name} must be one of {list(allowed)}, not {switches[name]!r}")
+            raise ValueError(
+                f"switch {name} must be one of {list(allowed)}, not {switches[name]!r}"
+            )
 
 
 class HasDataEmulator(EmulatorServer):
@@ -380,8 +382,10 @@ class HasDataEmulator(EmulatorServer):
 
     def _send_row_batches(self, job: Job, *, final: bool) -> None:
         job.send_row_batches(
-            max(1, int(self.webhook_batch)), legacy=self.webhook_legacy,
-            numbers_as_strings=self.numbers_as_strings, final=final,
+            max(1, int(self.webhook_batch)),
+            legacy=self.webhook_legacy,
+            numbers_as_strings=self.numbers_as_strings,
+            final=final,
         )
 
     def _send_webhook(self, job: Job, event: str) -> None:

@@ -158,7 +158,9 @@ class Job:
             self.webhook_rows_sent += len(chunk)
             rows = [stored.row for stored in chunk]
             if legacy:
-                self.send_event(EVENT_DATA_LEGACY, numbers_as_strings=numbers_as_strings, dataRows=rows)
+                self.send_event(
+                    EVENT_DATA_LEGACY, numbers_as_strings=numbers_as_strings, dataRows=rows
+                )
             else:
                 self.send_event(EVENT_DATA, numbers_as_strings=numbers_as_strings, data=rows)
 

@@ -60,15 +60,11 @@ class FetchedPage:
 async def fetch_page(session: aiohttp.ClientSession, url: str) -> FetchedPage:
     """GET ``url``; transport failures come back as a page with ``error`` set."""
     try:
-        async with session.get(
-            url, timeout=aiohttp.ClientTimeout(total=FETCH_TIMEOUT)
-        ) as response:
+        async with session.get(url, timeout=aiohttp.ClientTimeout(total=FETCH_TIMEOUT)) as response:
             body = await response.text(errors="replace")
             error = None if response.status < 400 else f"HTTP {response.status}"
             content_type = response.headers.get("Content-Type", "")
-            return FetchedPage(
-                url, response.status, content_type, body, error, str(response.url)
-            )
+            return FetchedPage(url, response.status, content_type, body, error, str(response.url))
     except (aiohttp.ClientError, asyncio.TimeoutError, ValueError) as exc:
         reason = str(exc) or type(exc).__name__
         return FetchedPage(url, None, "", "", f"request failed: {reason}")

@@ -108,7 +108,9 @@ def crawl_options(body: dict[str, Any]) -> CrawlOptions:
         try:
             Selector(text="<html></html>").css(css)
         except (ValueError, SyntaxError, RuntimeError) as exc:  # cssselect's error kinds
-            raise InputError(f"'excludeTags' holds an invalid CSS selector {css!r}: {exc}") from None
+            raise InputError(
+                f"'excludeTags' holds an invalid CSS selector {css!r}: {exc}"
+            ) from None
     return CrawlOptions(
         urls=_url_list(body, "urls"),
         max_depth=max_depth,
@@ -167,11 +169,11 @@ async def _serp_rows(ctx: ScrapeContext, body: dict[str, Any]) -> Rows:
                     "snippet": f"Synthetic result {position} for {keyword}.",
                 }
         return
-    pages = [
-        row async for row in crawl(ctx.session, CrawlOptions(urls=[ctx.serp_site]), _serp_hit)
-    ]
+    pages = [row async for row in crawl(ctx.session, CrawlOptions(urls=[ctx.serp_site]), _serp_hit)]
     for keyword in keywords:
-        hits = [p for p in pages if p and keyword.lower() in (p["title"] + "\n" + p["text"]).lower()]
+        hits = [
+            p for p in pages if p and keyword.lower() in (p["title"] + "\n" + p["text"]).lower()
+        ]
         for position, page in enumerate(hits, start=1):
             yield {
                 "keyword": keyword,
@@ -251,9 +253,7 @@ def _check_nothing(body: dict[str, Any]) -> None:
 
 
 SCRAPERS: dict[str, Scraper] = {
-    "crawler": Scraper(
-        "crawler", "Web Crawler", _check_crawler, _crawler_columns, _crawler_rows
-    ),
+    "crawler": Scraper("crawler", "Web Crawler", _check_crawler, _crawler_columns, _crawler_rows),
     "contacts": Scraper(
         "contacts",
         "Contacts Scraper",
@@ -270,9 +270,15 @@ SCRAPERS: dict[str, Scraper] = {
     ),
 }
 SCRAPERS.update(
-    (slug, Scraper(
-        slug, _title(slug), _check_nothing, lambda body: list(_SYNTHETIC_COLUMNS),
-        _synthetic_producer(slug),
-    ))
+    (
+        slug,
+        Scraper(
+            slug,
+            _title(slug),
+            _check_nothing,
+            lambda body: list(_SYNTHETIC_COLUMNS),
+            _synthetic_producer(slug),
+        ),
+    )
     for slug in SYNTHETIC_SLUGS
 )

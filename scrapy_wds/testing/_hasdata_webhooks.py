@@ -85,7 +85,9 @@ def parse_webhook(value: Any) -> WebhookSpec | None:
         )
     events = value.get("events") or []
     if not isinstance(events, list) or not all(e in KNOWN_EVENTS for e in events):
-        raise WebhookError(f"'webhook.events' must be an array of events among {list(KNOWN_EVENTS)}")
+        raise WebhookError(
+            f"'webhook.events' must be an array of events among {list(KNOWN_EVENTS)}"
+        )
     headers = value.get("headers") or {}
     if not isinstance(headers, dict) or not all(
         isinstance(k, str) and isinstance(v, str) for k, v in headers.items()
@@ -120,8 +122,15 @@ class WebhookChannel:
         if self.mode == "dropped" and (
             event == EVENT_FINISHED or (event in DATA_EVENTS and self._data_count % 2 == 0)
         ):
-            self.log.record(jobId=payload["jobId"], event=event, url=self.spec.url,
-                            attempt=0, status=None, dropped=True, payload=payload)
+            self.log.record(
+                jobId=payload["jobId"],
+                event=event,
+                url=self.spec.url,
+                attempt=0,
+                status=None,
+                dropped=True,
+                payload=payload,
+            )
             return
         if self.mode == "shuffled":
             self._held.append(payload)
@@ -164,9 +173,16 @@ class WebhookChannel:
                     await response.read()
             except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
                 error = str(exc) or type(exc).__name__
-            self.log.record(jobId=payload["jobId"], event=payload["event"], url=self.spec.url,
-                            attempt=attempt, status=status, error=error, dropped=False,
-                            payload=payload)
+            self.log.record(
+                jobId=payload["jobId"],
+                event=payload["event"],
+                url=self.spec.url,
+                attempt=attempt,
+                status=status,
+                error=error,
+                dropped=False,
+                payload=payload,
+            )
             if status is not None and 200 <= status < 300:
                 return
             if attempt <= RETRIES:

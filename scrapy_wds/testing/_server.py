@@ -235,7 +235,7 @@ class EmulatorServer:
             response = await handler(request)
         except DroppedConnection:
             self._log_call(request, None)
-            raise web.HTTPInternalServerError()  # never reaches the aborted client
+            raise web.HTTPInternalServerError() from None  # never reaches the aborted client
         except web.HTTPException as exc:
             self._log_call(request, exc.status)
             raise
@@ -287,6 +287,4 @@ def _running_loop() -> asyncio.AbstractEventLoop | None:
 
 
 def json_body(data: Any, *, status: int = 200) -> web.Response:
-    return web.Response(
-        status=status, text=json.dumps(data), content_type="application/json"
-    )
+    return web.Response(status=status, text=json.dumps(data), content_type="application/json")

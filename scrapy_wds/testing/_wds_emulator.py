@@ -45,6 +45,7 @@ _INJECTED_REASONS = {
     422: "the content of {url} could not be processed (injected)",
 }
 
+
 class WdsEmulator(EmulatorServer):
     """The WDS v2 API on loopback; switches are documented in docs/emulator-wds.md."""
 
@@ -277,7 +278,9 @@ class WdsEmulator(EmulatorServer):
         task.pending_answers += 1
         return False
 
-    def _crawl(self, request: web.Request, task: Task, page: Page, params: ScrapeRequest) -> web.Response:
+    def _crawl(
+        self, request: web.Request, task: Task, page: Page, params: ScrapeRequest
+    ) -> web.Response:
         (wanted,) = params.fields
         document = page.document()
         links = extract_values(wanted.selector.select(document), wanted.attribute_name)
@@ -293,7 +296,9 @@ class WdsEmulator(EmulatorServer):
         self.note_call(request, known_pages=known)
         return self._json([{"Id": found_task.id, "Url": found_task.url} for found_task in found])
 
-    def _scrape(self, request: web.Request, task: Task, page: Page, params: ScrapeRequest) -> web.Response:
+    def _scrape(
+        self, request: web.Request, task: Task, page: Page, params: ScrapeRequest
+    ) -> web.Response:
         (wanted,) = params.fields
         found = wanted.selector.select(page.document())
         return self._json(extract_values(found, wanted.attribute_name))

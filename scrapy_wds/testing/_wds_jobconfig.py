@@ -168,8 +168,8 @@ def _crawl_delays(protection: dict[str, Any]) -> dict[str, CrawlDelay]:
         match = _DELAY.match(text)
         if match is None or isinstance(delay, bool):
             raise JobConfigProblem(
-                f"{where}.Delay {delay!r} is malformed; use seconds (\"3\"), "
-                "a range (\"0-3\") or \"robots\""
+                f'{where}.Delay {delay!r} is malformed; use seconds ("3"), '
+                'a range ("0-3") or "robots"'
             )
         low = float(match.group(1))
         high = float(match.group(2)) if match.group(2) is not None else low

@@ -152,7 +152,8 @@ class PageFetcher:
     async def fetch(
         self, url: str, settings: JobSettings, on_start: Callable[[], None] = lambda: None
     ) -> Page:
-        assert self._session is not None and self._gate is not None, "fetcher not open"
+        assert self._session is not None, "fetcher not open"
+        assert self._gate is not None, "fetcher not open"
         queued = time.monotonic()
         headers = list(settings.headers)
         if not any(name.lower() == "user-agent" for name, _ in headers):

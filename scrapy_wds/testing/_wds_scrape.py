@@ -86,7 +86,7 @@ async def multiple_from_body(request: web.Request) -> ScrapeRequest:
     if not isinstance(body, list):
         raise ParamsProblem(
             "the body must be a JSON array of ScrapeParams objects "
-            "({\"Name\": ..., \"Selector\": ..., \"AttributeName\": ...})"
+            '({"Name": ..., "Selector": ..., "AttributeName": ...})'
         )
     entries: dict[int, dict[str, str | None]] = {}
     for index, item in enumerate(body):
@@ -110,9 +110,7 @@ def _build(entries: dict[int, dict[str, str | None]]) -> ScrapeRequest:
         )
     indices = sorted(entries)
     if indices != list(range(len(indices))):
-        raise ParamsProblem(
-            f"scrapeParams indices must run 0, 1, 2… without gaps; got {indices}"
-        )
+        raise ParamsProblem(f"scrapeParams indices must run 0, 1, 2… without gaps; got {indices}")
     fields = []
     for index in indices:
         entry = entries[index]

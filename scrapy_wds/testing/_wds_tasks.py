@@ -58,7 +58,9 @@ class Job:
     name: str
     settings: JobSettings
     tasks: dict[str, Task] = field(default_factory=dict)  # by URL, the first task of each
-    again: list[Task] = field(default_factory=list)  # fresh tasks for known URLs (known_pages "new")
+    again: list[Task] = field(
+        default_factory=list
+    )  # fresh tasks for known URLs (known_pages "new")
 
 
 def task_id(job_name: str, url: str, again: int = 0) -> str:

@@ -37,9 +37,21 @@ def redis_url(tmp_path: Path) -> Iterator[str]:
     workdir.mkdir()
     log = (workdir / "redis.log").open("wb")
     server = subprocess.Popen(
-        [binary, "--bind", "127.0.0.1", "--port", str(port), "--dir", str(workdir),
-         "--save", "", "--appendonly", "no"],
-        stdout=log, stderr=subprocess.STDOUT,
+        [
+            binary,
+            "--bind",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--dir",
+            str(workdir),
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+        ],
+        stdout=log,
+        stderr=subprocess.STDOUT,
     )
     url = f"redis://127.0.0.1:{port}"
     client = redis.Redis.from_url(url)
@@ -51,7 +63,9 @@ def redis_url(tmp_path: Path) -> Iterator[str]:
                 break
             except redis.ConnectionError:
                 if server.poll() is not None or time.monotonic() > deadline:
-                    pytest.fail(f"redis-server did not start: {(workdir / 'redis.log').read_text()}")
+                    pytest.fail(
+                        f"redis-server did not start: {(workdir / 'redis.log').read_text()}"
+                    )
                 time.sleep(0.05)
         yield url
     finally:

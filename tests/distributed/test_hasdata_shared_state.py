@@ -17,7 +17,9 @@ def store(redis_url: str, ttl: float = 30.0) -> SharedJobStore:
     return SharedJobStore.from_settings(Settings({"REDIS_URL": redis_url}), "spider", ttl)
 
 
-def test_only_the_first_worker_claims_a_job_and_the_next_one_reads_its_record(redis_url: str) -> None:
+def test_only_the_first_worker_claims_a_job_and_the_next_one_reads_its_record(
+    redis_url: str,
+) -> None:
     first, second = store(redis_url), store(redis_url)
     record = first.try_claim("job", "crawler", API)
     assert record is not None and record.job_id is None

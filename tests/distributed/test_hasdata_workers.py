@@ -39,11 +39,15 @@ def book_urls(demo_site: Any) -> set[str]:
 
 
 def submits(hasdata_emulator: Any) -> list[dict[str, Any]]:
-    return [c for c in hasdata_emulator.calls() if c["method"] == "POST" and c["path"].endswith("/jobs")]
+    return [
+        c for c in hasdata_emulator.calls() if c["method"] == "POST" and c["path"].endswith("/jobs")
+    ]
 
 
 def job_record(client: redis.Redis) -> dict[str, Any]:
-    names = [k.decode() if isinstance(k, bytes) else k for k in client.keys("hasdata_crawler:hasdata:*")]
+    names = [
+        k.decode() if isinstance(k, bytes) else k for k in client.keys("hasdata_crawler:hasdata:*")
+    ]
     keys = [k for k in names if not k.endswith((":claim", ":rows"))]
     assert len(keys) == 1, keys
     return dict(json.loads(client.get(keys[0]) or b"{}"))
@@ -61,7 +65,11 @@ def test_two_workers_submit_a_declared_hasdata_job_once(
     }
     workers = [
         start_worker(
-            "hasdata_crawler", name, tmp_path, redis_url, hasdata_env(hasdata_emulator, demo_site),
+            "hasdata_crawler",
+            name,
+            tmp_path,
+            redis_url,
+            hasdata_env(hasdata_emulator, demo_site),
             # As on two machines: each worker has its own state file.
             {**settings, "HASDATA_STATE_FILE": str(tmp_path / f"hasdata-state-{name}.json")},
         )
@@ -92,7 +100,9 @@ def test_two_workers_submit_a_declared_hasdata_job_once(
     client = redis.Redis.from_url(redis_url)
     record = job_record(client)
     assert record["drained"] is True
-    job_calls = [c["path"] for c in hasdata_emulator.calls() if c["path"].startswith("/scrapers/jobs/")]
+    job_calls = [
+        c["path"] for c in hasdata_emulator.calls() if c["path"].startswith("/scrapers/jobs/")
+    ]
     assert job_calls and all(path.split("/")[3] == record["job_id"] for path in job_calls)
     assert client.keys("hasdata_crawler:hasdata:*:claim") == []
 
@@ -113,15 +123,27 @@ def test_a_worker_takes_over_the_job_of_a_worker_killed_mid_drain(
 
     def worker(name: str, delay: str) -> Any:
         return start_worker(
-            "hasdata_crawler", name, tmp_path, redis_url, env,
-            {**settings, "DURABLE_OUTPUT": str(tmp_path / f"durable-{name}.jsonl"), "DURABLE_DELAY": delay,
-             "HASDATA_STATE_FILE": str(tmp_path / f"hasdata-state-{name}.json")},
+            "hasdata_crawler",
+            name,
+            tmp_path,
+            redis_url,
+            env,
+            {
+                **settings,
+                "DURABLE_OUTPUT": str(tmp_path / f"durable-{name}.jsonl"),
+                "DURABLE_DELAY": delay,
+                "HASDATA_STATE_FILE": str(tmp_path / f"hasdata-state-{name}.json"),
+            },
             import_paths=(DURABLE_PIPELINE_DIR,),
         )
 
     def durable(name: str) -> list[str]:
         path = tmp_path / f"durable-{name}.jsonl"
-        return [json.loads(line)["url"] for line in path.read_text().splitlines()] if path.exists() else []
+        return (
+            [json.loads(line)["url"] for line in path.read_text().splitlines()]
+            if path.exists()
+            else []
+        )
 
     first = worker("a", "0.02")  # slow pipeline: about 4 s for the job's 200 rows
     deadline = time.monotonic() + 120

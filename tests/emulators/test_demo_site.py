@@ -46,8 +46,19 @@ def test_truth_has_every_book_once_ordered_by_url(demo_site: DemoSite) -> None:
     assert all(url.startswith(demo_site.url + "/catalogue/book/") for url in urls)
     per_category: dict[str, int] = {}
     for book in truth:
-        assert set(book) == {"url", "title", "price", "availability", "rating", "upc", "category", "description"}
-        assert all(isinstance(value, str) and value == value.strip() and value for value in book.values())
+        assert set(book) == {
+            "url",
+            "title",
+            "price",
+            "availability",
+            "rating",
+            "upc",
+            "category",
+            "description",
+        }
+        assert all(
+            isinstance(value, str) and value == value.strip() and value for value in book.values()
+        )
         per_category[book["category"]] = per_category.get(book["category"], 0) + 1
     assert per_category == dict.fromkeys(per_category, BOOKS_PER_CATEGORY)
     assert len(per_category) == CATEGORY_COUNT
@@ -86,7 +97,9 @@ def test_every_listed_book_page_matches_its_truth(demo_site: DemoSite) -> None:
     for first in category_urls(demo_site):
         for n in (1, 2, 3):
             url = first.replace("page-1.html", f"page-{n}.html")
-            seen += [urljoin(url, h) for h in page(url).css("article.book h3 a::attr(href)").getall()]
+            seen += [
+                urljoin(url, h) for h in page(url).css("article.book h3 a::attr(href)").getall()
+            ]
     assert sorted(seen) == sorted(truth)
     for url in seen:
         detail = page(url)
@@ -115,7 +128,9 @@ def test_awkward_characters_are_escaped_in_pages_and_plain_in_truth(demo_site: D
         assert Selector(text=text).css("div.product h1::text").get() == book["title"]
 
 
-def test_whole_site_crawl_reaches_every_page_and_only_footer_links_break(demo_site: DemoSite) -> None:
+def test_whole_site_crawl_reaches_every_page_and_only_footer_links_break(
+    demo_site: DemoSite,
+) -> None:
     """Breadth-first crawl from / the way a polite crawler would (same host, robots obeyed)."""
     calls_before = len(demo_site.calls())
     robots = urllib.robotparser.RobotFileParser(demo_site.url + "/robots.txt")
@@ -201,14 +216,17 @@ def test_contacts_truth_matches_the_pages(demo_site: DemoSite) -> None:
         hrefs = selector.css("a::attr(href)").getall()
         text = " ".join(selector.css("body *::text").getall())
         found = {
-            "emails": _unique([h[7:] for h in hrefs if h.startswith("mailto:")] + EMAIL.findall(text)),
-            "phoneNumbers": _unique([h[4:] for h in hrefs if h.startswith("tel:")] + PHONE.findall(text)),
+            "emails": _unique(
+                [h[7:] for h in hrefs if h.startswith("mailto:")] + EMAIL.findall(text)
+            ),
+            "phoneNumbers": _unique(
+                [h[4:] for h in hrefs if h.startswith("tel:")] + PHONE.findall(text)
+            ),
         }
         for kind, hosts in SOCIAL_HOSTS.items():
-            found[kind] = _unique([
-                h for h in hrefs
-                if (urlsplit(h).hostname or "").removeprefix("www.") in hosts
-            ])
+            found[kind] = _unique(
+                [h for h in hrefs if (urlsplit(h).hostname or "").removeprefix("www.") in hosts]
+            )
         assert found == expected, url
         kinds_missing_somewhere |= {kind for kind, values in expected.items() if not values}
     # Some pages lack some kinds, so a finder must report empty lists.
@@ -232,5 +250,5 @@ def test_two_sites_serve_the_same_shop() -> None:
 
         assert relative(first.truth(), first) == relative(second.truth(), second)
         assert relative(first.contacts_truth(), first) == relative(second.contacts_truth(), second)
-        for path in ["/", first.page_paths()[5], first.truth()[17]["url"][len(first.url):]]:
+        for path in ["/", first.page_paths()[5], first.truth()[17]["url"][len(first.url) :]]:
             assert fetch(first.url + path) == fetch(second.url + path)

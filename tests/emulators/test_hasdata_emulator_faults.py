@@ -102,8 +102,10 @@ def test_the_seed_chooses_the_draws(hasdata_emulator):
 
 def test_switches_can_be_set_over_http(hasdata_emulator):
     request = urllib.request.Request(
-        hasdata_emulator.url + "/__emulator__/config", method="POST",
-        data=json.dumps({"credits": 0, "burst_429": 1}).encode())
+        hasdata_emulator.url + "/__emulator__/config",
+        method="POST",
+        data=json.dumps({"credits": 0, "burst_429": 1}).encode(),
+    )
     with urllib.request.urlopen(request) as response:
         switches = json.loads(response.read())
     assert switches["credits"] == 0 and switches["burst_429"] == 1
@@ -118,8 +120,10 @@ def test_a_switch_value_out_of_its_choices_is_refused(hasdata_emulator):
     with pytest.raises(ValueError, match="id_style"):
         HasDataEmulator(id_style="hex")
     request = urllib.request.Request(
-        hasdata_emulator.url + "/__emulator__/config", method="POST",
-        data=json.dumps({"id_style": "hex"}).encode())
+        hasdata_emulator.url + "/__emulator__/config",
+        method="POST",
+        data=json.dumps({"id_style": "hex"}).encode(),
+    )
     with pytest.raises(urllib.error.HTTPError) as refused:
         urllib.request.urlopen(request)
     assert refused.value.code == 400 and b"id_style" in refused.value.read()
@@ -127,7 +131,9 @@ def test_a_switch_value_out_of_its_choices_is_refused(hasdata_emulator):
 
 
 def test_admin_endpoints_and_downloads_are_never_faulted(hasdata_emulator, demo_site):
-    job_id = submit(hasdata_emulator, "contacts", {"urls": [demo_site.url + "/contact.html"]}).json()["id"]
+    job_id = submit(
+        hasdata_emulator, "contacts", {"urls": [demo_site.url + "/contact.html"]}
+    ).json()["id"]
     links = finished(hasdata_emulator, job_id)["data"]
     hasdata_emulator.configure(error_rate=1.0, burst_429=0)
     for path in ("calls", "config", "jobs", "webhooks"):
@@ -159,7 +165,9 @@ def test_a_job_spends_one_credit_per_row_and_stops_when_they_run_out(hasdata_emu
 
 def test_credits_left_are_spent_exactly(hasdata_emulator, demo_site):
     hasdata_emulator.configure(credits=10)
-    job_id = submit(hasdata_emulator, "crawler", {"urls": [demo_site.url + "/"], "limit": 4}).json()["id"]
+    job_id = submit(
+        hasdata_emulator, "crawler", {"urls": [demo_site.url + "/"], "limit": 4}
+    ).json()["id"]
     assert finished(hasdata_emulator, job_id)["creditsSpent"] == 4
     assert hasdata_emulator.switches()["credits"] == 6
 
@@ -202,7 +210,9 @@ def test_xlsx_link_is_a_workbook_with_the_cells(finished_contacts_job):
 
 def test_links_work_a_limited_number_of_times(hasdata_emulator, demo_site):
     hasdata_emulator.configure(link_uses=1)
-    job_id = submit(hasdata_emulator, "contacts", {"urls": [demo_site.url + "/contact.html"]}).json()["id"]
+    job_id = submit(
+        hasdata_emulator, "contacts", {"urls": [demo_site.url + "/contact.html"]}
+    ).json()["id"]
     links = finished(hasdata_emulator, job_id)["data"]
     assert download(links["json"])[0] == 200
     status, body = download(links["json"])
@@ -212,7 +222,9 @@ def test_links_work_a_limited_number_of_times(hasdata_emulator, demo_site):
 
 def test_links_expire(hasdata_emulator, demo_site):
     hasdata_emulator.configure(link_ttl=0.0)
-    job_id = submit(hasdata_emulator, "contacts", {"urls": [demo_site.url + "/contact.html"]}).json()["id"]
+    job_id = submit(
+        hasdata_emulator, "contacts", {"urls": [demo_site.url + "/contact.html"]}
+    ).json()["id"]
     links = finished(hasdata_emulator, job_id)["data"]
     assert {download(url)[0] for url in links.values()} == {410}
 

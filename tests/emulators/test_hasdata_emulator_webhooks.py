@@ -76,14 +76,18 @@ def contact_urls(site: DemoSite) -> list[str]:
     ]  # 6 pages → batches of 4 are 4 + 2
 
 
-def run_hooked_job(emu: HasDataEmulator, site: DemoSite, receiver: Receiver,
-                   **webhook: Any) -> tuple[Any, list[dict[str, Any]]]:
+def run_hooked_job(
+    emu: HasDataEmulator, site: DemoSite, receiver: Receiver, **webhook: Any
+) -> tuple[Any, list[dict[str, Any]]]:
     hook = {"url": receiver.url + "/hook", "headers": SECRET, **webhook}
-    answer = call(emu.url, "POST", "/scrapers/contacts/jobs",
-                  {"urls": contact_urls(site), "webhook": hook})
+    answer = call(
+        emu.url, "POST", "/scrapers/contacts/jobs", {"urls": contact_urls(site), "webhook": hook}
+    )
     assert answer.status == 200, answer.text
     job_id = answer.json()["id"]
-    wait_for(lambda: call(emu.url, "GET", f"/scrapers/jobs/{job_id}").json()["status"] == "finished")
+    wait_for(
+        lambda: call(emu.url, "GET", f"/scrapers/jobs/{job_id}").json()["status"] == "finished"
+    )
     paged = call(emu.url, "GET", f"/scrapers/jobs/{job_id}/results").json()["data"]
     return job_id, [item["data"] for item in paged]
 
@@ -96,8 +100,9 @@ def canonical(rows: list[dict[str, Any]]) -> list[str]:
     return sorted(json.dumps(row, sort_keys=True) for row in rows)
 
 
-def test_in_order_delivers_every_callback_once_with_the_headers(hasdata_emulator, demo_site,
-                                                                receiver):
+def test_in_order_delivers_every_callback_once_with_the_headers(
+    hasdata_emulator, demo_site, receiver
+):
     hasdata_emulator.configure(webhook_batch=4)
     job_id, rows = run_hooked_job(hasdata_emulator, demo_site, receiver)
     wait_for(lambda: len(receiver.posts) == 4)
@@ -132,8 +137,7 @@ def test_shuffled_sends_everything_once_out_of_order(hasdata_emulator, demo_site
     assert hook_rows(receiver.posts) != rows
 
 
-def test_dropped_never_sends_every_second_batch_nor_finished(hasdata_emulator, demo_site,
-                                                             receiver):
+def test_dropped_never_sends_every_second_batch_nor_finished(hasdata_emulator, demo_site, receiver):
     hasdata_emulator.configure(webhook_batch=2, webhook_mode="dropped")
     job_id, rows = run_hooked_job(hasdata_emulator, demo_site, receiver)
     wait_for(lambda: sum(1 for d in hasdata_emulator.webhook_deliveries() if d["dropped"]) == 2)
@@ -171,8 +175,9 @@ def test_a_failing_receiver_gets_three_retries(hasdata_emulator, demo_site, rece
     assert attempts == [(1, 500), (2, 500), (3, 200)]
 
 
-def test_a_receiver_that_never_answers_2xx_gets_four_attempts(hasdata_emulator, demo_site,
-                                                               receiver):
+def test_a_receiver_that_never_answers_2xx_gets_four_attempts(
+    hasdata_emulator, demo_site, receiver
+):
     receiver.configure(fail_first=100)
     run_hooked_job(hasdata_emulator, demo_site, receiver, events=[FINISHED])
     wait_for(lambda: len(hasdata_emulator.webhook_deliveries()) == 4)
@@ -188,15 +193,21 @@ def test_deliveries_are_listed_by_the_admin_endpoint(hasdata_emulator, demo_site
     with urllib.request.urlopen(hasdata_emulator.url + "/__emulator__/webhooks") as response:
         log = json.loads(response.read())
     assert [(d["event"], d["status"], d["url"]) for d in log] == [
-        (STARTED, 200, receiver.url + "/hook")]
+        (STARTED, 200, receiver.url + "/hook")
+    ]
 
 
-def test_stopped_job_sends_its_rows_then_finished_with_stopped(hasdata_emulator, demo_site,
-                                                              receiver):
+def test_stopped_job_sends_its_rows_then_finished_with_stopped(
+    hasdata_emulator, demo_site, receiver
+):
     hasdata_emulator.configure(job_polls=100, webhook_batch=50)
     hook = {"url": receiver.url + "/hook"}
-    job_id = call(hasdata_emulator.url, "POST", "/scrapers/contacts/jobs",
-                  {"urls": contact_urls(demo_site), "webhook": hook}).json()["id"]
+    job_id = call(
+        hasdata_emulator.url,
+        "POST",
+        "/scrapers/contacts/jobs",
+        {"urls": contact_urls(demo_site), "webhook": hook},
+    ).json()["id"]
     record = call(hasdata_emulator.url, "DELETE", f"/scrapers/jobs/{job_id}").json()
     wait_for(lambda: FINISHED in receiver.events())
     finished = receiver.posts[-1]["json"]
@@ -207,11 +218,14 @@ def test_stopped_job_sends_its_rows_then_finished_with_stopped(hasdata_emulator,
 def test_a_timed_job_calls_back_without_being_polled(hasdata_emulator, demo_site, receiver):
     hasdata_emulator.configure(job_seconds=0.3, webhook_batch=2)
     hook = {"url": receiver.url + "/hook"}
-    call(hasdata_emulator.url, "POST", "/scrapers/contacts/jobs",
-         {"urls": contact_urls(demo_site), "webhook": hook})
+    call(
+        hasdata_emulator.url,
+        "POST",
+        "/scrapers/contacts/jobs",
+        {"urls": contact_urls(demo_site), "webhook": hook},
+    )
     wait_for(lambda: FINISHED in receiver.events())
     assert receiver.events() == [STARTED, DATA, DATA, DATA, FINISHED]
-    [job] = json.loads(urllib.request.urlopen(
-        hasdata_emulator.url + "/__emulator__/jobs").read())
+    [job] = json.loads(urllib.request.urlopen(hasdata_emulator.url + "/__emulator__/jobs").read())
     assert job["status"] == "finished" and job["emulator"]["pollsSeen"] == 0
     assert not any(c["path"].startswith("/scrapers/jobs/") for c in hasdata_emulator.calls())

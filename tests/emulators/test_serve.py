@@ -33,7 +33,9 @@ class Served:
     def __init__(self, *flags: str) -> None:
         self.process = subprocess.Popen(
             [sys.executable, "-m", "scrapy_wds.testing", "serve", *flags],
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
         )
         lines: queue.Queue[str] = queue.Queue()
         stdout, stderr = self.process.stdout, self.process.stderr
@@ -47,7 +49,9 @@ class Served:
         self.lines: list[str] = []
         while len(self.lines) < len(PRINTED):
             try:
-                line = lines.get(timeout=60)  # a safety net against a hung start, not a timing assertion
+                line = lines.get(
+                    timeout=60
+                )  # a safety net against a hung start, not a timing assertion
             except queue.Empty:
                 self.process.kill()
                 raise AssertionError(f"serve printed only {self.lines}: {stderr.read()}") from None
@@ -62,10 +66,25 @@ class Served:
 
 @pytest.fixture
 def served() -> Iterator[Served]:
-    run = Served("--wds-pending-polls", "3", "--hasdata-numbers-as-strings",
-                 "--hasdata-credits", "7", "--wds-fail-tasks", '{"/admin/": 403}',
-                 "--wds-pending-info", "200", "--wds-known-pages", "new", "--wds-malformed", "html",
-                 "--wds-malformed-rate", "0.25", "--wds-malformed-tasks", '["/book/"]')
+    run = Served(
+        "--wds-pending-polls",
+        "3",
+        "--hasdata-numbers-as-strings",
+        "--hasdata-credits",
+        "7",
+        "--wds-fail-tasks",
+        '{"/admin/": 403}',
+        "--wds-pending-info",
+        "200",
+        "--wds-known-pages",
+        "new",
+        "--wds-malformed",
+        "html",
+        "--wds-malformed-rate",
+        "0.25",
+        "--wds-malformed-tasks",
+        '["/book/"]',
+    )
     yield run
     if run.process.poll() is None:
         run.process.kill()
@@ -74,7 +93,9 @@ def served() -> Iterator[Served]:
 
 def call(url: str, *, data: Any = None, headers: dict[str, str] | None = None) -> tuple[int, Any]:
     body = None if data is None else json.dumps(data).encode()
-    request = urllib.request.Request(url, data=body, headers={"Content-Type": "application/json", **(headers or {})})
+    request = urllib.request.Request(
+        url, data=body, headers={"Content-Type": "application/json", **(headers or {})}
+    )
     try:
         with urllib.request.urlopen(request, timeout=30) as answer:
             return answer.status, answer.read().decode()
@@ -94,18 +115,24 @@ def test_serve_prints_sourceable_lines_serves_all_three_and_exits_cleanly() -> N
     assert status == 200 and len(json.loads(books)) == 200
 
     # WDS: a job on the demo site answers its start task.
-    status, body = call(env["WDS_API_URL"] + "/api/v2/jobs/demo/start",
-                        data={"StartUrls": [env["DEMO_SITE_URL"] + "/"]})
+    status, body = call(
+        env["WDS_API_URL"] + "/api/v2/jobs/demo/start",
+        data={"StartUrls": [env["DEMO_SITE_URL"] + "/"]},
+    )
     assert status == 200
     assert [task["Url"] for task in json.loads(body)] == [env["DEMO_SITE_URL"] + "/"]
 
     # HasData: the printed key is the one it accepts, any other is refused.
     job = {"urls": [env["DEMO_SITE_URL"] + "/contact.html"]}
-    status, _ = call(env["HASDATA_API_URL"] + "/scrapers/contacts/jobs", data=job,
-                     headers={"x-api-key": "wrong"})
+    status, _ = call(
+        env["HASDATA_API_URL"] + "/scrapers/contacts/jobs", data=job, headers={"x-api-key": "wrong"}
+    )
     assert status == 401
-    status, body = call(env["HASDATA_API_URL"] + "/scrapers/contacts/jobs", data=job,
-                        headers={"x-api-key": env["HASDATA_API_KEY"]})
+    status, body = call(
+        env["HASDATA_API_URL"] + "/scrapers/contacts/jobs",
+        data=job,
+        headers={"x-api-key": env["HASDATA_API_KEY"]},
+    )
     assert status == 200 and "id" in json.loads(body)
 
     returncode, stderr = run.stop(signal.SIGINT)
@@ -120,7 +147,11 @@ def test_switch_flags_reach_the_emulators(served: Served) -> None:
     assert wds["pending_polls"] == 3
     assert wds["fail_tasks"] == {"/admin/": 403}
     assert (wds["pending_info"], wds["known_pages"]) == ("200", "new")
-    assert (wds["malformed"], wds["malformed_rate"], wds["malformed_tasks"]) == ("html", 0.25, ["/book/"])
+    assert (wds["malformed"], wds["malformed_rate"], wds["malformed_tasks"]) == (
+        "html",
+        0.25,
+        ["/book/"],
+    )
     assert wds["key_case"] == WdsEmulator().key_case  # untouched switches keep their defaults
     status, body = call(served.env["HASDATA_API_URL"] + "/__emulator__/config")
     hasdata = json.loads(body)
@@ -136,14 +167,18 @@ def test_api_key_flag_sets_the_accepted_and_printed_key() -> None:
     run = Served("--hasdata-api-key", "my-own-key")
     try:
         assert run.env["HASDATA_API_KEY"] == "my-own-key"
-        status, _ = call(run.env["HASDATA_API_URL"] + "/scrapers/jobs/1",
-                         headers={"x-api-key": "hasdata-test-key"})
+        status, _ = call(
+            run.env["HASDATA_API_URL"] + "/scrapers/jobs/1",
+            headers={"x-api-key": "hasdata-test-key"},
+        )
         assert status == 401
     finally:
         assert run.stop()[0] == 0
 
 
-def test_busy_port_is_a_clear_error_and_nothing_keeps_running(capsys: pytest.CaptureFixture[str]) -> None:
+def test_busy_port_is_a_clear_error_and_nothing_keeps_running(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))
         taken.listen()
@@ -160,7 +195,10 @@ def test_a_value_the_emulator_rejects_is_a_clear_error(capsys: pytest.CaptureFix
     assert out == ""
     assert "WdsEmulator refused --wds-key-case" in err and "'snake'" in err
     assert main(["serve", "--wds-pending-info", "201"]) == 2
-    assert "WdsEmulator refused --wds-pending-info: pending_info must be one of" in capsys.readouterr().err
+    assert (
+        "WdsEmulator refused --wds-pending-info: pending_info must be one of"
+        in capsys.readouterr().err
+    )
 
 
 # -- flags generated from switches ---------------------------------------------
@@ -171,9 +209,18 @@ class SwitchBoard(EmulatorServer):
 
     switch_names = ("verbose", "retries", "delay_seconds", "style", "routes", "limit")
 
-    def __init__(self, *, host: str = "127.0.0.1", port: int = 0, verbose: bool = False,
-                 retries: int = 2, delay_seconds: float = 0.5, style: str = "pascal",
-                 routes: dict[str, int] | None = None, limit: int | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        verbose: bool = False,
+        retries: int = 2,
+        delay_seconds: float = 0.5,
+        style: str = "pascal",
+        routes: dict[str, int] | None = None,
+        limit: int | None = None,
+    ) -> None:
         super().__init__(host=host, port=port)
         self.verbose, self.retries, self.delay_seconds = verbose, retries, delay_seconds
         self.style, self.routes, self.limit = style, routes if routes is not None else {}, limit
@@ -186,25 +233,55 @@ BOARD = [Service("board", "BOARD_URL", lambda: SwitchBoard)]
 
 
 def test_flags_take_the_type_of_each_default() -> None:
-    args = build_parser(BOARD).parse_args([
-        "serve", "--board-verbose", "--board-retries", "5", "--board-delay-seconds", "1",
-        "--board-style", "camel", "--board-routes", '{"/a": 404}', "--board-limit", "null",
-    ])
+    args = build_parser(BOARD).parse_args(
+        [
+            "serve",
+            "--board-verbose",
+            "--board-retries",
+            "5",
+            "--board-delay-seconds",
+            "1",
+            "--board-style",
+            "camel",
+            "--board-routes",
+            '{"/a": 404}',
+            "--board-limit",
+            "null",
+        ]
+    )
     given = {k.split("__", 1)[1]: v for k, v in vars(args).items() if k.startswith("board__")}
-    assert given == {"port": 0, "verbose": True, "retries": 5, "delay_seconds": 1.0,
-                     "style": "camel", "routes": {"/a": 404}, "limit": None}
-    assert vars(build_parser(BOARD).parse_args(["serve", "--no-board-verbose"]))["board__verbose"] is False
+    assert given == {
+        "port": 0,
+        "verbose": True,
+        "retries": 5,
+        "delay_seconds": 1.0,
+        "style": "camel",
+        "routes": {"/a": 404},
+        "limit": None,
+    }
+    assert (
+        vars(build_parser(BOARD).parse_args(["serve", "--no-board-verbose"]))["board__verbose"]
+        is False
+    )
     # Switches not given stay out, so the constructor's own defaults apply.
-    assert set(vars(build_parser(BOARD).parse_args(["serve"]))) == {"command", "host", "board__port"}
+    assert set(vars(build_parser(BOARD).parse_args(["serve"]))) == {
+        "command",
+        "host",
+        "board__port",
+    }
 
 
-@pytest.mark.parametrize(("flag", "value", "complaint"), [
-    ("--board-retries", "two", "not a whole number"),
-    ("--board-delay-seconds", "soon", "not a number"),
-    ("--board-routes", "{/a: 404}", "not valid JSON"),
-])
-def test_bad_flag_values_name_the_flag(flag: str, value: str, complaint: str,
-                                       capsys: pytest.CaptureFixture[str]) -> None:
+@pytest.mark.parametrize(
+    ("flag", "value", "complaint"),
+    [
+        ("--board-retries", "two", "not a whole number"),
+        ("--board-delay-seconds", "soon", "not a number"),
+        ("--board-routes", "{/a: 404}", "not valid JSON"),
+    ],
+)
+def test_bad_flag_values_name_the_flag(
+    flag: str, value: str, complaint: str, capsys: pytest.CaptureFixture[str]
+) -> None:
     with pytest.raises(SystemExit) as exit_:
         build_parser(BOARD).parse_args(["serve", flag, value])
     assert exit_.value.code == 2
@@ -212,7 +289,9 @@ def test_bad_flag_values_name_the_flag(flag: str, value: str, complaint: str,
     assert flag in err and complaint in err
 
 
-def test_help_lists_a_flag_for_every_switch_of_every_server(capsys: pytest.CaptureFixture[str]) -> None:
+def test_help_lists_a_flag_for_every_switch_of_every_server(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
     with pytest.raises(SystemExit):
         main(["serve", "--help"])
     text = " ".join(capsys.readouterr().out.split())

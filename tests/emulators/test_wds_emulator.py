@@ -52,11 +52,15 @@ class Api:
             return DROPPED, ""
 
     def start(self, job: str, *urls: str, **config: Any) -> list[dict[str, Any]]:
-        status, text = self.call("POST", f"/jobs/{quote(job, safe='')}/start", body={"StartUrls": list(urls), **config})
+        status, text = self.call(
+            "POST", f"/jobs/{quote(job, safe='')}/start", body={"StartUrls": list(urls), **config}
+        )
         assert status == 200, text
         return json.loads(text)
 
-    def task(self, task_id: str, endpoint: str, method: str = "GET", **kwargs: Any) -> tuple[int, str]:
+    def task(
+        self, task_id: str, endpoint: str, method: str = "GET", **kwargs: Any
+    ) -> tuple[int, str]:
         return self.call(method, f"/tasks/{quote(task_id, safe='')}/{endpoint}", **kwargs)
 
     def ready(self, task_id: str, endpoint: str, method: str = "GET", **kwargs: Any) -> Any:
@@ -75,7 +79,9 @@ class Api:
         query = {"selector": selector} | ({"attributeName": attribute} if attribute else {})
         return self.ready(task_id, "scrape", query=query)
 
-    def crawl(self, task_id: str, selector: str, attribute: str | None = None) -> list[dict[str, str]]:
+    def crawl(
+        self, task_id: str, selector: str, attribute: str | None = None
+    ) -> list[dict[str, str]]:
         query = {"selector": selector} | ({"attributeName": attribute} if attribute else {})
         return self.ready(task_id, "crawl", query=query)
 
@@ -107,8 +113,14 @@ class EdgeSite(EmulatorServer):
         app.router.add_get("/cookie.html", self._cookie)
         app.router.add_get("/latin.html", self._latin)
         app.router.add_get("/slow.html", self._slow)
-        app.router.add_get("/based/page.html", self._text('<base href="/root/"><a href="x.html">x</a>', "text/html"))
-        app.router.add_get("/based/bad.html", self._text('<base href="http://[bad"><a href="x.html">x</a>', "text/html"))
+        app.router.add_get(
+            "/based/page.html",
+            self._text('<base href="/root/"><a href="x.html">x</a>', "text/html"),
+        )
+        app.router.add_get(
+            "/based/bad.html",
+            self._text('<base href="http://[bad"><a href="x.html">x</a>', "text/html"),
+        )
 
     @staticmethod
     def _text(text: str, content_type: str) -> Any:
@@ -126,7 +138,10 @@ class EdgeSite(EmulatorServer):
         return response
 
     async def _latin(self, request: web.Request) -> web.Response:
-        return web.Response(body="<p>café</p>".encode("latin-1"), headers={"Content-Type": "text/html; charset=utf-8"})
+        return web.Response(
+            body="<p>café</p>".encode("latin-1"),
+            headers={"Content-Type": "text/html; charset=utf-8"},
+        )
 
     async def _slow(self, request: web.Request) -> web.Response:
         for _ in range(1000):
@@ -163,7 +178,9 @@ def test_health_and_ready_answer_text(wds_emulator: WdsEmulator) -> None:
             assert response.read().decode() == "Healthy"
 
 
-def test_start_gives_one_task_per_start_url_and_restart_keeps_ids(api: Api, demo_site: DemoSite) -> None:
+def test_start_gives_one_task_per_start_url_and_restart_keeps_ids(
+    api: Api, demo_site: DemoSite
+) -> None:
     home, contact = demo_site.url + "/", demo_site.url + "/contact.html"
     tasks = api.start("demo.site", home, contact)
     assert [task["Url"] for task in tasks] == [home, contact]
@@ -173,22 +190,33 @@ def test_start_gives_one_task_per_start_url_and_restart_keeps_ids(api: Api, demo
     assert api.start("other job", home)[0]["Id"] != tasks[0]["Id"]
 
 
-def test_job_names_are_decoded_path_segments(api: Api, demo_site: DemoSite, wds_emulator: WdsEmulator) -> None:
+def test_job_names_are_decoded_path_segments(
+    api: Api, demo_site: DemoSite, wds_emulator: WdsEmulator
+) -> None:
     name = "my job/ä#1?x=%"
     tasks = api.start(name, demo_site.url + "/")
     assert wds_emulator.calls()[0]["path"] == f"/api/v2/jobs/{name}/start"
     assert api.ready(tasks[0]["Id"], "info")["TaskState"] == "Handled"
     body = {"StartUrls": [demo_site.url + "/"]}
-    spelled = [json.loads(api.call("POST", f"/jobs/{job}/start", body=body)[1]) for job in ("a~b", "a%7Eb", "a%7eb")]
+    spelled = [
+        json.loads(api.call("POST", f"/jobs/{job}/start", body=body)[1])
+        for job in ("a~b", "a%7Eb", "a%7eb")
+    ]
     assert spelled[0] == spelled[1] == spelled[2] != tasks
 
 
-def test_start_accepts_camel_case_config_and_ignores_unknown_fields(api: Api, demo_site: DemoSite) -> None:
+def test_start_accepts_camel_case_config_and_ignores_unknown_fields(
+    api: Api, demo_site: DemoSite
+) -> None:
     status, text = api.call(
         "POST",
         "/jobs/camel/start",
-        body={"startUrls": [demo_site.url + "/"], "type": "intranet", "newerField": {"x": 1},
-              "restart": {"restartMode": "Continue"}},
+        body={
+            "startUrls": [demo_site.url + "/"],
+            "type": "intranet",
+            "newerField": {"x": 1},
+            "restart": {"restartMode": "Continue"},
+        },
     )
     assert status == 200 and json.loads(text)[0]["Url"] == demo_site.url + "/"
 
@@ -205,11 +233,35 @@ def test_start_accepts_camel_case_config_and_ignores_unknown_fields(api: Api, de
         ({"StartUrls": ["http://a.test/", "http://[bad"]}, "StartUrls[1]"),
         ({"StartUrls": ["http://a.test/"], "Type": "Extranet"}, "Type"),
         ({"StartUrls": ["http://a.test/"], "Restart": {"RestartMode": "Later"}}, "RestartMode"),
-        ({"StartUrls": ["http://a.test/"], "DownloadErrorHandling": {"Policy": "Ignore"}}, "Policy"),
-        ({"StartUrls": ["http://a.test/"], "Proxy": {"Proxies": [{"Protocol": "ftp"}]}}, "Protocol"),
-        ({"StartUrls": ["http://a.test/"], "CrawlersProtectionBypass": {"CrawlDelays": [{"Host": "a.test", "Delay": "soon"}]}}, "Delay"),
-        ({"StartUrls": ["http://a.test/"], "Headers": {"DefaultRequestHeaders": [{"Name": "X"}]}}, "Values"),
-        ({"StartUrls": ["http://a.test/"], "Https": {"SuppressHttpsCertificateValidation": "yes"}}, "Https."),
+        (
+            {"StartUrls": ["http://a.test/"], "DownloadErrorHandling": {"Policy": "Ignore"}},
+            "Policy",
+        ),
+        (
+            {"StartUrls": ["http://a.test/"], "Proxy": {"Proxies": [{"Protocol": "ftp"}]}},
+            "Protocol",
+        ),
+        (
+            {
+                "StartUrls": ["http://a.test/"],
+                "CrawlersProtectionBypass": {"CrawlDelays": [{"Host": "a.test", "Delay": "soon"}]},
+            },
+            "Delay",
+        ),
+        (
+            {
+                "StartUrls": ["http://a.test/"],
+                "Headers": {"DefaultRequestHeaders": [{"Name": "X"}]},
+            },
+            "Values",
+        ),
+        (
+            {
+                "StartUrls": ["http://a.test/"],
+                "Https": {"SuppressHttpsCertificateValidation": "yes"},
+            },
+            "Https.",
+        ),
         ({"StartUrls": ["http://a.test/"], "Headers": ["X-A: b"]}, "Headers must be a JSON object"),
     ],
 )
@@ -233,7 +285,9 @@ def test_crawl_resolves_relative_links_and_keeps_ids(api: Api, demo_site: DemoSi
     assert api.crawl(home, "XPATH: //ul[@class='categories']//a") == categories
 
 
-def test_crawl_stays_on_domain_drops_fragments_and_repeats_known_urls(api: Api, edge_site: EdgeSite) -> None:
+def test_crawl_stays_on_domain_drops_fragments_and_repeats_known_urls(
+    api: Api, edge_site: EdgeSite
+) -> None:
     page = first_task(api, edge_site.url + "/page.html", job="edge")
     found = [task["Url"] for task in api.crawl(page, "CSS: a")]
     assert found == [
@@ -243,7 +297,10 @@ def test_crawl_stays_on_domain_drops_fragments_and_repeats_known_urls(api: Api, 
     ]
     ids = {task["Url"]: task["Id"] for task in api.crawl(page, "XPATH: //a")}
     assert ids == {task["Url"]: task["Id"] for task in api.crawl(page, "CSS: a")}
-    assert api.start("edge", edge_site.url + "/sub/rel.html")[0]["Id"] == ids[edge_site.url + "/sub/rel.html"]
+    assert (
+        api.start("edge", edge_site.url + "/sub/rel.html")[0]["Id"]
+        == ids[edge_site.url + "/sub/rel.html"]
+    )
 
 
 def test_crawl_honours_base_href_and_attribute_name(api: Api, edge_site: EdgeSite) -> None:
@@ -272,11 +329,13 @@ def test_scrape_reads_inner_text_and_attributes(api: Api, demo_site: DemoSite) -
     assert api.scrape(book, "CSS: p.nothing-like-this") == []
 
 
-def test_selectors_with_awkward_characters_survive_percent_encoding(api: Api, edge_site: EdgeSite) -> None:
+def test_selectors_with_awkward_characters_survive_percent_encoding(
+    api: Api, edge_site: EdgeSite
+) -> None:
     page = first_task(api, edge_site.url + "/page.html")
     assert api.scrape(page, 'CSS: a[href="a&b+c.html"]') == ["amp plus"]
     assert api.scrape(page, "CSS: #main > p.note + p") == ["after note"]
-    assert api.scrape(page, "XPATH: //p[@data-x=\"it's [1]\"]") == ["quoted"]
+    assert api.scrape(page, 'XPATH: //p[@data-x="it\'s [1]"]') == ["quoted"]
     assert api.scrape(page, "CSS: span.empty") == [""]
 
 
@@ -303,26 +362,38 @@ def test_scrape_multiple_get_and_post_agree(api: Api, demo_site: DemoSite) -> No
     ("method", "params", "named"),
     [
         ("GET", {"scrapeParams[0].name": "a"}, "scrapeParams[0].selector"),
-        ("GET", {"scrapeParams[0].selector": "CSS: a", "scrapeParams[2].selector": "CSS: b"}, "[0, 2]"),
+        (
+            "GET",
+            {"scrapeParams[0].selector": "CSS: a", "scrapeParams[2].selector": "CSS: b"},
+            "[0, 2]",
+        ),
         ("GET", {"selector": "CSS: a"}, "scrapeParams[0]"),
         ("POST", {"Name": "not an array"}, "JSON array"),
         ("POST", [{"Name": "x", "Selector": "CSS: a"}, {"Name": "y"}], "scrapeParams[1].selector"),
     ],
 )
-def test_bad_scrape_multiple_params_are_400(api: Api, demo_site: DemoSite, method: str, params: Any, named: str) -> None:
+def test_bad_scrape_multiple_params_are_400(
+    api: Api, demo_site: DemoSite, method: str, params: Any, named: str
+) -> None:
     task = first_task(api, demo_site.url + "/")
     kwargs = {"query": params} if method == "GET" else {"body": params}
     status, text = api.task(task, "scrape-multiple", method, **kwargs)
     assert status == 400 and named in text
 
 
-@pytest.mark.parametrize("selector", ["h1", "JQ: h1", "CSS: h1[", "CSS:", "XPATH: //h1[", "XPATH: //a[foo()]"])
+@pytest.mark.parametrize(
+    "selector", ["h1", "JQ: h1", "CSS: h1[", "CSS:", "XPATH: //h1[", "XPATH: //a[foo()]"]
+)
 @pytest.mark.parametrize("endpoint", ["scrape", "crawl"])
-def test_bad_selectors_are_400_naming_the_selector(api: Api, demo_site: DemoSite, selector: str, endpoint: str) -> None:
+def test_bad_selectors_are_400_naming_the_selector(
+    api: Api, demo_site: DemoSite, selector: str, endpoint: str
+) -> None:
     task = first_task(api, demo_site.url + "/")
     status, text = api.task(task, endpoint, query={"selector": selector})
     assert status == 400 and repr(selector) in text
-    status, text = api.task(task, "scrape-multiple", "POST", body=[{"Name": "n", "Selector": selector}])
+    status, text = api.task(
+        task, "scrape-multiple", "POST", body=[{"Name": "n", "Selector": selector}]
+    )
     assert status == 400 and repr(selector) in text
 
 

@@ -59,18 +59,22 @@ def base_settings(case: Mistake, urls: dict[str, str], tmp_path: Path) -> dict[s
         "DEMO_SITE_URL": urls["site"],
     }
     if case.service == "HasData":
-        settings.update({
-            "HASDATA_API_KEY": HASDATA_KEY,
-            "HASDATA_API_URL": urls["hasdata"],
-            "HASDATA_STATE_FILE": str(tmp_path / "hasdata-state.json"),
-            "HASDATA_POLL_INTERVAL": 0.05,
-        })
+        settings.update(
+            {
+                "HASDATA_API_KEY": HASDATA_KEY,
+                "HASDATA_API_URL": urls["hasdata"],
+                "HASDATA_STATE_FILE": str(tmp_path / "hasdata-state.json"),
+                "HASDATA_POLL_INTERVAL": 0.05,
+            }
+        )
     else:
-        settings.update({
-            "WDS_API_URL": urls["wds"],
-            "WDS_RETRY_FIRST_DELAY": 0.05,
-            "WDS_RETRY_MAX_DELAY": 0.2,
-        })
+        settings.update(
+            {
+                "WDS_API_URL": urls["wds"],
+                "WDS_RETRY_FIRST_DELAY": 0.05,
+                "WDS_RETRY_MAX_DELAY": 0.2,
+            }
+        )
     settings.update(render(case.settings, urls))
     return settings
 

@@ -108,10 +108,16 @@ def rules_spider(name: str, rules: list[WdsRule]) -> type[WdsCrawlSpider]:
     def wds_job_config(self: Any) -> JobConfig:
         return JobConfig(start_urls=[self.settings["DEMO_SITE_URL"] + "/"])
 
-    return type(name, (WdsCrawlSpider,), {
-        "name": name.lower(), "rules": rules, "wds_job_config": wds_job_config,
-        "__module__": __name__,
-    })
+    return type(
+        name,
+        (WdsCrawlSpider,),
+        {
+            "name": name.lower(),
+            "rules": rules,
+            "wds_job_config": wds_job_config,
+            "__module__": __name__,
+        },
+    )
 
 
 NoPrefix = rules_spider("NoPrefix", [WdsRule(follow="ul.categories a")])
@@ -160,5 +166,6 @@ class JobsOnly(scrapy.Spider):
 
 class JobsWithCallback(JobsOnly):
     name = "jobs_with_callback"
-    hasdata_jobs = [{"scraper": "crawler", "input": {"urls": ["http://x.example/"]},
-                     "callback": "parse_row"}]
+    hasdata_jobs = [
+        {"scraper": "crawler", "input": {"urls": ["http://x.example/"]}, "callback": "parse_row"}
+    ]

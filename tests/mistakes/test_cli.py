@@ -33,9 +33,24 @@ def test_scrapy_crawl_gives_one_line_and_ends(
     env = {**os.environ, "WDS_API_URL": wds_emulator.url, "DEMO_SITE_URL": demo_site.url}
     env.pop("HASDATA_API_KEY", None)
     result = subprocess.run(
-        [sys.executable, "-m", "scrapy", "crawl", "books", "-o", f"{tmp_path}/out.jsonl",
-         "-s", setting, "-s", "TELNETCONSOLE_ENABLED=False"],
-        cwd=EXAMPLE_PROJECT, env=env, capture_output=True, text=True, timeout=120,
+        [
+            sys.executable,
+            "-m",
+            "scrapy",
+            "crawl",
+            "books",
+            "-o",
+            f"{tmp_path}/out.jsonl",
+            "-s",
+            setting,
+            "-s",
+            "TELNETCONSOLE_ENABLED=False",
+        ],
+        cwd=EXAMPLE_PROJECT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     log = result.stdout + result.stderr
     errors = [line for line in log.splitlines() if "] ERROR: " in line]

@@ -37,8 +37,14 @@ class CategoryPages(WdsSpiderMixin, scrapy.Spider):
         yield self.wds_crawl(response, "CSS: ul.categories a", callback=self.parse_category)
 
     def parse_category(self, response: Any) -> Iterator[scrapy.Request]:
-        title = ("CSS: article.book h3 a", self.title_attribute) if self.title_attribute else "CSS: article.book h3 a"
-        yield self.wds_scrape_multiple(response, {"title": title, "heading": "CSS: h1"}, url_field="page")
+        title = (
+            ("CSS: article.book h3 a", self.title_attribute)
+            if self.title_attribute
+            else "CSS: article.book h3 a"
+        )
+        yield self.wds_scrape_multiple(
+            response, {"title": title, "heading": "CSS: h1"}, url_field="page"
+        )
 
 
 def settings(api_url: str, site_url: str, **extra: Any) -> dict[str, Any]:
@@ -60,8 +66,11 @@ async def crawl(spider: type[scrapy.Spider], **values: Any) -> Any:
 
 
 def selector_warnings(caplog: pytest.LogCaptureFixture) -> list[str]:
-    return [r.getMessage() for r in caplog.records
-            if r.levelno == logging.WARNING and "has matched nothing" in r.getMessage()]
+    return [
+        r.getMessage()
+        for r in caplog.records
+        if r.levelno == logging.WARNING and "has matched nothing" in r.getMessage()
+    ]
 
 
 @pytest_twisted.ensureDeferred
@@ -70,7 +79,9 @@ async def test_an_attribute_typo_is_counted_per_page_and_said_once(
 ) -> None:
     typo = type("Typo", (CategoryPages,), {"title_attribute": "hrf"})
     with caplog.at_level(logging.INFO):
-        crawler = await crawl(typo, **settings(wds_emulator.url, demo_site.url, WDS_SELECTOR_WARN_PAGES=3))
+        crawler = await crawl(
+            typo, **settings(wds_emulator.url, demo_site.url, WDS_SELECTOR_WARN_PAGES=3)
+        )
     pages = crawler.stats.get_value("wds/items")
     assert pages > 3  # enough pages to pass the threshold
     stats = crawler.stats.get_stats()
@@ -135,9 +146,14 @@ async def test_an_api_that_comes_back_within_the_start_patience_is_waited_for(
     clock.callLater(0, come_back_after_two_refusals)
     try:
         with caplog.at_level(logging.INFO):
-            crawler = await crawl(CategoryPages, **settings(
-                f"http://127.0.0.1:{port}", demo_site.url, WDS_START_PATIENCE=60,
-            ))
+            crawler = await crawl(
+                CategoryPages,
+                **settings(
+                    f"http://127.0.0.1:{port}",
+                    demo_site.url,
+                    WDS_START_PATIENCE=60,
+                ),
+            )
     finally:
         late.stop()
     stats = crawler.stats.get_stats()
@@ -174,6 +190,9 @@ async def test_a_task_whose_answers_stay_malformed_fails_loudly(
     [line] = [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR]
     assert line.startswith("WDS info on task ")
     assert "the answer is an HTML/XML page, not JSON, still failing after 3 retries" in line
-    assert 'server said: "<!DOCTYPE html>' in line and "what to do: something other than WDS answered" in line
+    assert (
+        'server said: "<!DOCTYPE html>' in line
+        and "what to do: something other than WDS answered" in line
+    )
     assert crawler.stats.get_value("wds/errors/bad_answer") == 1
     assert "Traceback" not in caplog.text

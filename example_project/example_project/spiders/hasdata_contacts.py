@@ -62,8 +62,11 @@ class HasDataContactsSpider(scrapy.Spider):
         "ITEM_PIPELINES": {"example_project.pipelines.ContactsNormalizePipeline": 300},
         # The environment (when set) wins over the project's settings, so one
         # shell line points the spider at the emulator or at the real service.
-        **({"HASDATA_API_URL": os.environ["HASDATA_API_URL"]}
-           if os.environ.get("HASDATA_API_URL") else {}),
+        **(
+            {"HASDATA_API_URL": os.environ["HASDATA_API_URL"]}
+            if os.environ.get("HASDATA_API_URL")
+            else {}
+        ),
     }
 
     def hasdata_jobs(self) -> list[HasDataJob]:

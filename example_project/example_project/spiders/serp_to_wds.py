@@ -52,8 +52,11 @@ class SerpToWdsSpider(WdsSpiderMixin, scrapy.Spider):
     custom_settings: dict[str, Any] = {
         # The environment (when set) wins over the project's settings, so one
         # shell line points the spider at the emulator or at the real service.
-        **({"HASDATA_API_URL": os.environ["HASDATA_API_URL"]}
-           if os.environ.get("HASDATA_API_URL") else {}),
+        **(
+            {"HASDATA_API_URL": os.environ["HASDATA_API_URL"]}
+            if os.environ.get("HASDATA_API_URL")
+            else {}
+        ),
     }
     #: Which hits are worth scraping: book pages of the shop.
     book_path = re.compile(r"^/catalogue/book/")
@@ -84,8 +87,12 @@ class SerpToWdsSpider(WdsSpiderMixin, scrapy.Spider):
                 scraper="google-serp",
                 input={"keywords": self.keywords, "limit": 0},
                 item_class=SerpHit,
-                field_map={"link": "link", "keyword": "keyword", "position": "position",
-                           "title": "title"},
+                field_map={
+                    "link": "link",
+                    "keyword": "keyword",
+                    "position": "position",
+                    "title": "title",
+                },
                 content_key="link",
                 callback="on_hit",
             )

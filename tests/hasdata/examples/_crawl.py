@@ -14,7 +14,11 @@ from typing import Any
 EXAMPLE_PROJECT = Path(__file__).resolve().parents[3] / "example_project"
 #: Polling every few hundredths of a second keeps the runs short (nothing
 #: asserts on time).
-FAST = ("HASDATA_POLL_FIRST_DELAY=0.05", "HASDATA_POLL_MAX_DELAY=0.1", "HASDATA_RETRY_FIRST_DELAY=0.01")
+FAST = (
+    "HASDATA_POLL_FIRST_DELAY=0.05",
+    "HASDATA_POLL_MAX_DELAY=0.1",
+    "HASDATA_RETRY_FIRST_DELAY=0.01",
+)
 RUN_TIMEOUT = 120
 
 
@@ -25,9 +29,7 @@ class CrawlRun:
     items: list[dict[str, Any]]
 
 
-def scrapy_crawl(
-    spider: str, tmp_path: Path, env: dict[str, str], *options: str
-) -> CrawlRun:
+def scrapy_crawl(spider: str, tmp_path: Path, env: dict[str, str], *options: str) -> CrawlRun:
     """``scrapy crawl SPIDER -O out.jsonl`` in the example project, with ``env`` added."""
     out = tmp_path / f"{spider}.jsonl"
     settings = [*FAST, f"HASDATA_STATE_FILE={tmp_path / 'hasdata-state.json'}", "LOG_LEVEL=INFO"]

@@ -64,7 +64,10 @@ def test_contacts_equal_the_truth(
     submits = [c for c in hasdata_emulator.calls() if c["method"] == "POST"]
     assert len(submits) == 1
     if webhook_mode is not None:
-        accepted = [e for e in hasdata_emulator.webhook_deliveries()
-                    if e["status"] == 200 and e["event"] == "scraper.data.scraped"]
+        accepted = [
+            e
+            for e in hasdata_emulator.webhook_deliveries()
+            if e["status"] == 200 and e["event"] == "scraper.data.scraped"
+        ]
         assert accepted, "webhooks were on but no data callback was accepted"
     assert hasdata_emulator.api_key not in run.log

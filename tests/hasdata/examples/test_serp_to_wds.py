@@ -45,7 +45,8 @@ def test_search_hits_become_books_scraped_through_wds(
 
     truth = {book["url"]: book for book in get_json(demo_site.url + "/__truth__/books.json")}
     book_links = {
-        link for link in search_links(hasdata_emulator)
+        link
+        for link in search_links(hasdata_emulator)
         if urlsplit(link).path.startswith("/catalogue/book/")
     }
     # Every book of the categories searched for is among the hits (so the
@@ -64,5 +65,7 @@ def test_search_hits_become_books_scraped_through_wds(
     assert all("keyword" not in item for item in run.items)
     assert "'hasdata/rows':" in run.log
     assert "item_dropped_count" not in run.log
-    starts = [c for c in wds_emulator.calls() if c["method"] == "POST" and c["path"].endswith("/start")]
+    starts = [
+        c for c in wds_emulator.calls() if c["method"] == "POST" and c["path"].endswith("/start")
+    ]
     assert starts, "no WDS job was started"

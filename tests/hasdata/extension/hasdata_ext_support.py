@@ -95,7 +95,9 @@ async def crawl_jobs(
     all_settings.update(settings)
     crawler = get_crawler(spider_cls, all_settings)
     items: list[Any] = []
-    crawler.signals.connect(lambda item: items.append(item), signal=signals.item_scraped, weak=False)
+    crawler.signals.connect(
+        lambda item: items.append(item), signal=signals.item_scraped, weak=False
+    )
     if on_crawler is not None:
         on_crawler(crawler)
     await crawler.crawl()

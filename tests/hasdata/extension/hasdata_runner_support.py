@@ -54,8 +54,13 @@ class MemoryStore:
 
 
 def runner_for(
-    client: Any, clock: Any, *, record: JobRecord | None = None, guard: SpendGuard | None = None,
-    job: HasDataJob | None = None, **settings: Any,
+    client: Any,
+    clock: Any,
+    *,
+    record: JobRecord | None = None,
+    guard: SpendGuard | None = None,
+    job: HasDataJob | None = None,
+    **settings: Any,
 ) -> JobRunner:
     stats = MemoryStatsCollector(get_crawler())
     return JobRunner(

@@ -41,7 +41,10 @@ async def test_rows_go_to_the_spider_method(
     hasdata_emulator: Any, demo_site: Any, tmp_path: Path
 ) -> None:
     job = small_job(
-        demo_site, limit=ROWS, callback="on_row", item_class=PageTitle,
+        demo_site,
+        limit=ROWS,
+        callback="on_row",
+        item_class=PageTitle,
         field_map={"page": "url", "heading": "title"},
     )
     result = await crawl_jobs(hasdata_emulator, tmp_path, [job], spider_cls=RowsToSpider)
@@ -69,8 +72,9 @@ async def test_a_failing_callback_is_logged_and_the_crawl_goes_on(
             raise ValueError("a bug in the spider's row callback")
 
     caplog.set_level(logging.ERROR)
-    job = small_job(demo_site, limit=3, callback="on_row", item_class=PageTitle,
-                    field_map={"page": "url"})
+    job = small_job(
+        demo_site, limit=3, callback="on_row", item_class=PageTitle, field_map={"page": "url"}
+    )
     result = await crawl_jobs(hasdata_emulator, tmp_path, [job], spider_cls=Failing)
     assert result.reason == "finished"
     assert result.stats["hasdata/rows/callback_errors"] == 3

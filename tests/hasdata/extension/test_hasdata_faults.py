@@ -39,7 +39,11 @@ def assert_every_row_once(result: Any, emulator: Any) -> None:
 )
 @pytest_twisted.ensureDeferred
 async def test_server_trouble_loses_nothing(
-    hasdata_emulator: Any, demo_site: Any, tmp_path: Path, switches: dict[str, Any], retried: str | None
+    hasdata_emulator: Any,
+    demo_site: Any,
+    tmp_path: Path,
+    switches: dict[str, Any],
+    retried: str | None,
 ) -> None:
     hasdata_emulator.configure(page_size_cap=20, job_polls=2, **switches)
     result = await crawl_jobs(
@@ -60,8 +64,11 @@ async def test_429_patience_is_bounded_and_honours_retry_after(
 ) -> None:
     hasdata_emulator.configure(burst_429=50, retry_after=0.04)
     result = await crawl_jobs(
-        hasdata_emulator, tmp_path, [book_pages_job(demo_site)],
-        HASDATA_RETRY_TIMES=0, HASDATA_RATE_LIMIT_MAX_WAIT=0.1,
+        hasdata_emulator,
+        tmp_path,
+        [book_pages_job(demo_site)],
+        HASDATA_RETRY_TIMES=0,
+        HASDATA_RATE_LIMIT_MAX_WAIT=0.1,
     )
     # Waits of 0.04 s (Retry-After), 0.04 s, then the 0.02 s left of the patience.
     assert len(hasdata_emulator.calls()) == 4
@@ -134,7 +141,9 @@ async def test_stop_on_close_deletes_unfinished_jobs(
         return len(calls(hasdata_emulator, "GET", "/scrapers/jobs/")) >= 2
 
     result = await crawl_jobs(
-        hasdata_emulator, tmp_path, [book_pages_job(demo_site)],
+        hasdata_emulator,
+        tmp_path,
+        [book_pages_job(demo_site)],
         on_crawler=lambda crawler: close_once(crawler, polled_twice),
         HASDATA_STOP_ON_CLOSE=True,
     )
@@ -154,7 +163,9 @@ async def test_without_stop_on_close_jobs_keep_running(
         return len(calls(hasdata_emulator, "GET", "/scrapers/jobs/")) >= 2
 
     await crawl_jobs(
-        hasdata_emulator, tmp_path, [book_pages_job(demo_site)],
+        hasdata_emulator,
+        tmp_path,
+        [book_pages_job(demo_site)],
         on_crawler=lambda crawler: close_once(crawler, polled_twice),
     )
     assert calls(hasdata_emulator, "DELETE", "/scrapers/jobs/") == []
@@ -207,8 +218,11 @@ async def test_webhook_port_in_use_closes_before_spending(
 ) -> None:
     port = int(hasdata_emulator.url.rsplit(":", 1)[1])  # taken by the emulator itself
     result = await crawl_jobs(
-        hasdata_emulator, tmp_path, [book_pages_job(demo_site)],
-        HASDATA_WEBHOOK_ENABLED=True, HASDATA_WEBHOOK_PORT=port,
+        hasdata_emulator,
+        tmp_path,
+        [book_pages_job(demo_site)],
+        HASDATA_WEBHOOK_ENABLED=True,
+        HASDATA_WEBHOOK_PORT=port,
     )
     assert result.reason == "hasdata_bad_config"
     assert hasdata_emulator.calls() == []

@@ -22,15 +22,20 @@ SWITCHES = [
     pytest.param({"numbers_as_strings": True}, id="numbers-as-strings"),
     pytest.param({"job_polls": 4}, id="slow-job"),
     pytest.param({"page_size_cap": 7}, id="page-size-not-a-multiple"),
-    pytest.param({"id_style": "uuid", "numbers_as_strings": True, "job_polls": 2,
-                  "page_size_cap": 30}, id="all-at-once"),
+    pytest.param(
+        {"id_style": "uuid", "numbers_as_strings": True, "job_polls": 2, "page_size_cap": 30},
+        id="all-at-once",
+    ),
 ]
 
 
 @pytest.mark.parametrize("switches", SWITCHES)
 @pytest_twisted.ensureDeferred
 async def test_every_row_exactly_once(
-    hasdata_emulator: Any, demo_site: Any, tmp_path: Path, book_truth: list[dict[str, Any]],
+    hasdata_emulator: Any,
+    demo_site: Any,
+    tmp_path: Path,
+    book_truth: list[dict[str, Any]],
     switches: dict[str, Any],
 ) -> None:
     hasdata_emulator.configure(**switches)
@@ -88,8 +93,13 @@ async def test_several_jobs_from_settings_and_spider(
         name = "two_sources"
 
         def hasdata_jobs(self) -> list[HasDataJob]:
-            return [HasDataJob(scraper="contacts", input={"urls": [demo_site.url + "/contact.html"]},
-                               name="contacts")]
+            return [
+                HasDataJob(
+                    scraper="contacts",
+                    input={"urls": [demo_site.url + "/contact.html"]},
+                    name="contacts",
+                )
+            ]
 
     small = book_pages_job(demo_site)
     small["input"]["limit"] = 5

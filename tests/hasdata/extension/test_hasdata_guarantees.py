@@ -57,7 +57,9 @@ async def test_fewer_rows_than_the_job_counts_is_a_warning_and_a_stat(
     result = await crawl_jobs(hasdata_emulator, tmp_path, [small_job(demo_site, limit=3)])
     assert len(result.items) == 3
     assert result.stats["hasdata/rows/missing"] == 4
-    assert any("dataRowsCount" in line and "4 rows are missing" in line for line in warnings(caplog))
+    assert any(
+        "dataRowsCount" in line and "4 rows are missing" in line for line in warnings(caplog)
+    )
 
 
 @pytest_twisted.ensureDeferred
@@ -75,7 +77,8 @@ async def test_a_finished_job_with_no_rows_is_a_warning(
 
 
 @pytest.mark.parametrize(
-    "switches", [{"finished_word": "completed"}, {"job_polls": 1_000_000}],
+    "switches",
+    [{"finished_word": "completed"}, {"job_polls": 1_000_000}],
     ids=["unknown-status", "never-finishes"],
 )
 @pytest_twisted.ensureDeferred
@@ -119,8 +122,11 @@ async def test_resending_uncertain_submits_is_an_opt_in(
 ) -> None:
     hasdata_emulator.configure(submit_then_fail="502")
     result = await crawl_jobs(
-        hasdata_emulator, tmp_path, [small_job(demo_site)],
-        HASDATA_RETRY_UNCERTAIN_SUBMITS=True, HASDATA_RETRY_TIMES=2,
+        hasdata_emulator,
+        tmp_path,
+        [small_job(demo_site)],
+        HASDATA_RETRY_UNCERTAIN_SUBMITS=True,
+        HASDATA_RETRY_TIMES=2,
     )
     assert len(emulator_jobs(hasdata_emulator)) == 3  # each resend paid for another job
     assert result.reason == "hasdata_failed"
@@ -152,14 +158,19 @@ def test_429_waits_follow_retry_after_within_a_longer_patience() -> None:
 @pytest.mark.parametrize(
     ("settings", "words"),
     [
-        ({"HASDATA_POLL_FIRST_DELAY": 0, "HASDATA_API_URL": "http://127.0.0.1:1"}, ["HASDATA_POLL_FIRST_DELAY", "more than 0"]),
+        (
+            {"HASDATA_POLL_FIRST_DELAY": 0, "HASDATA_API_URL": "http://127.0.0.1:1"},
+            ["HASDATA_POLL_FIRST_DELAY", "more than 0"],
+        ),
         ({"HASDATA_POLL_FIRST_DELAY": 0.5}, ["HASDATA_POLL_FIRST_DELAY", "1 or more"]),
         ({"HASDATA_WEBHOOK_ENABLED": "yes please"}, ["HASDATA_WEBHOOK_ENABLED", "True or False"]),
         ({"HASDATA_API_URL": "api.hasdata.com"}, ["HASDATA_API_URL", "http"]),
         ({"HASDATA_JOB_TIMEOUT": -1}, ["HASDATA_JOB_TIMEOUT"]),
     ],
 )
-def test_bad_values_are_one_line_naming_the_setting(settings: dict[str, Any], words: list[str]) -> None:
+def test_bad_values_are_one_line_naming_the_setting(
+    settings: dict[str, Any], words: list[str]
+) -> None:
     with pytest.raises(HasDataSettingError) as raised:
         HasDataSettings.from_settings(Settings(settings))
     assert all(word in str(raised.value) for word in words) and "\n" not in str(raised.value)
@@ -191,7 +202,9 @@ def test_url_key_and_webhook_secret_come_from_the_environment(monkeypatch: Any) 
     monkeypatch.setenv("HASDATA_WEBHOOK_SECRET", "env-secret")
     settings = HasDataSettings.from_settings(Settings())
     assert (settings.api_url, settings.api_key, settings.webhook_secret) == (
-        "http://127.0.0.1:9", "env-key", "env-secret"
+        "http://127.0.0.1:9",
+        "env-key",
+        "env-secret",
     )
     chosen = HasDataSettings.from_settings(Settings({"HASDATA_API_URL": "http://127.0.0.1:8"}))
     assert chosen.api_url == "http://127.0.0.1:8"  # a setting wins over the environment
@@ -202,8 +215,10 @@ def test_old_setting_names_still_work_with_a_warning(caplog: Any) -> None:
         Settings({"HASDATA_POLL_INTERVAL": 12, "HASDATA_RETRY_DELAY": 2})
     )
     assert settings.poll_first_delay == 12 and settings.retry_first_delay == 2
-    assert any("HASDATA_POLL_INTERVAL is deprecated; use HASDATA_POLL_FIRST_DELAY" in w
-               for w in warnings(caplog))
+    assert any(
+        "HASDATA_POLL_INTERVAL is deprecated; use HASDATA_POLL_FIRST_DELAY" in w
+        for w in warnings(caplog)
+    )
 
 
 @pytest_twisted.ensureDeferred
@@ -211,7 +226,9 @@ async def test_jobs_without_a_key_stop_the_crawl_naming_the_setting(
     hasdata_emulator: Any, demo_site: Any, tmp_path: Path, caplog: Any, monkeypatch: Any
 ) -> None:
     monkeypatch.delenv("HASDATA_API_KEY", raising=False)
-    result = await crawl_jobs(hasdata_emulator, tmp_path, [small_job(demo_site)], HASDATA_API_KEY=None)
+    result = await crawl_jobs(
+        hasdata_emulator, tmp_path, [small_job(demo_site)], HASDATA_API_KEY=None
+    )
     assert result.reason == "hasdata_no_api_key" and hasdata_emulator.calls() == []
     assert any("HASDATA_API_KEY is not set" in line for line in errors(caplog))
 
@@ -239,7 +256,10 @@ async def test_a_refused_connection_is_resent_and_leaves_no_uncertain_submit(
         probe.bind(("127.0.0.1", 0))
         closed = f"http://127.0.0.1:{probe.getsockname()[1]}"
     result = await crawl_jobs(
-        hasdata_emulator, tmp_path, [small_job(demo_site)], HASDATA_API_URL=closed,
+        hasdata_emulator,
+        tmp_path,
+        [small_job(demo_site)],
+        HASDATA_API_URL=closed,
         HASDATA_RETRY_TIMES=2,
     )
     assert result.stats["hasdata/retries/connection"] == 2  # resent: it surely created nothing

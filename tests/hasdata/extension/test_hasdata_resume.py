@@ -77,7 +77,9 @@ def finish(process: subprocess.Popen[bytes]) -> None:
 
 
 def status_polls(emulator: Any) -> int:
-    return len([c for c in calls(emulator, "GET", "/scrapers/jobs/") if "/results" not in c["path"]])
+    return len(
+        [c for c in calls(emulator, "GET", "/scrapers/jobs/") if "/results" not in c["path"]]
+    )
 
 
 def test_sigkill_while_the_job_runs(hasdata_emulator: Any, demo_site: Any, tmp_path: Path) -> None:
@@ -92,7 +94,9 @@ def test_sigkill_while_the_job_runs(hasdata_emulator: Any, demo_site: Any, tmp_p
 
     second = start_crawl(hasdata_emulator, demo_site, tmp_path, "-s", state)
     finish(second)
-    assert len(calls(hasdata_emulator, "POST", "/jobs")) == 1  # the paid job was picked up, not bought again
+    assert (
+        len(calls(hasdata_emulator, "POST", "/jobs")) == 1
+    )  # the paid job was picked up, not bought again
     (job,) = emulator_jobs(hasdata_emulator)
     urls = delivered(tmp_path)
     assert len(urls) == len(set(urls)) == int(job["dataRowsCount"]) == 200
@@ -132,8 +136,12 @@ def repeats(urls: list[str]) -> int:
 @pytest.mark.parametrize("link_uses", [0, 1], ids=["fresh-link", "link-used-up"])
 @pytest.mark.parametrize("stop", ["SIGINT", "SIGKILL"])
 def test_stopped_during_json_file_delivery_then_resumed(
-    hasdata_emulator: Any, demo_site: Any, tmp_path: Path, book_truth: list[dict[str, Any]],
-    link_uses: int, stop: str,
+    hasdata_emulator: Any,
+    demo_site: Any,
+    tmp_path: Path,
+    book_truth: list[dict[str, Any]],
+    link_uses: int,
+    stop: str,
 ) -> None:
     """The resumed run refreshes the file link, or pages when it is used up: rows are
     known by their position in the job, which the file and the pages share."""
@@ -142,8 +150,9 @@ def test_stopped_during_json_file_delivery_then_resumed(
     hasdata_emulator.configure(link_uses=link_uses, **FAULTS)
     state = f"HASDATA_STATE_FILE={tmp_path / 'state.json'}"
     file = "HASDATA_USE_JSON_FILE=True"
-    first = start_crawl(hasdata_emulator, demo_site, tmp_path, "-s", state, "-s", file,
-                        "-s", "DURABLE_DELAY=0.01")
+    first = start_crawl(
+        hasdata_emulator, demo_site, tmp_path, "-s", state, "-s", file, "-s", "DURABLE_DELAY=0.01"
+    )
     wait_for(lambda: len(delivered(tmp_path)) >= 42, first, "42 rows delivered")
     if stop == "SIGINT":  # Ctrl-C: a graceful stop
         first.send_signal(signal.SIGINT)
@@ -206,8 +215,15 @@ def test_plain_run_writes_a_feed(
 ) -> None:
     hasdata_emulator.configure(page_size_cap=30, job_polls=2)
     out = tmp_path / "out.jsonl"
-    run = start_crawl(hasdata_emulator, demo_site, tmp_path, "-O", str(out),
-                      "-s", f"HASDATA_STATE_FILE={tmp_path / 'state.json'}")
+    run = start_crawl(
+        hasdata_emulator,
+        demo_site,
+        tmp_path,
+        "-O",
+        str(out),
+        "-s",
+        f"HASDATA_STATE_FILE={tmp_path / 'state.json'}",
+    )
     finish(run)
     rows = [json.loads(line) for line in out.read_text().splitlines()]
     by_url = {row["url"]: row for row in rows}

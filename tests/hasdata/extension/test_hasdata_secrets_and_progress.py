@@ -36,9 +36,13 @@ async def test_key_absent_from_logs_stats_and_state(
         return len(calls(secret_emulator, "GET", "/scrapers/jobs/")) >= 3
 
     result = await crawl_jobs(
-        secret_emulator, tmp_path, [book_pages_job(demo_site)],
+        secret_emulator,
+        tmp_path,
+        [book_pages_job(demo_site)],
         on_crawler=lambda crawler: close_once(crawler, polled),
-        HASDATA_API_KEY=SECRET_KEY, HASDATA_PROGRESS_INTERVAL=0.01, HASDATA_RETRY_TIMES=10,
+        HASDATA_API_KEY=SECRET_KEY,
+        HASDATA_PROGRESS_INTERVAL=0.01,
+        HASDATA_RETRY_TIMES=10,
     )
     assert result.stats["hasdata/jobs/submitted"] == 1
     assert result.stats["hasdata/retries"] >= 2  # error paths were logged too
@@ -74,9 +78,12 @@ async def test_progress_lines_while_jobs_run(
         return len(calls(hasdata_emulator, "GET", "/scrapers/jobs/")) >= 4
 
     await crawl_jobs(
-        hasdata_emulator, tmp_path, [book_pages_job(demo_site, name="books")],
+        hasdata_emulator,
+        tmp_path,
+        [book_pages_job(demo_site, name="books")],
         on_crawler=lambda crawler: close_once(crawler, polled),
-        HASDATA_PROGRESS_INTERVAL=0.01, HASDATA_POLL_FIRST_DELAY=0.05,
+        HASDATA_PROGRESS_INTERVAL=0.01,
+        HASDATA_POLL_FIRST_DELAY=0.05,
     )
     lines = [r.getMessage() for r in caplog.records if "rows streamed" in r.getMessage()]
     assert lines

@@ -32,8 +32,11 @@ async def test_json_file_replaces_paging(
 
 
 @pytest.mark.parametrize(
-    "switches", [pytest.param({"link_ttl": 0.0}, id="expired"),
-                 pytest.param({"link_uses": 1, "link_ttl": -1.0}, id="used-up")]
+    "switches",
+    [
+        pytest.param({"link_ttl": 0.0}, id="expired"),
+        pytest.param({"link_uses": 1, "link_ttl": -1.0}, id="used-up"),
+    ],
 )
 @pytest_twisted.ensureDeferred
 async def test_dead_json_link_falls_back_to_paging(
@@ -57,7 +60,9 @@ async def test_webhook_rows_join_the_same_stream(
     # A slow job: rows reach the crawl by webhook while it still runs.
     hasdata_emulator.configure(webhook_mode=mode, webhook_batch=7, job_polls=6)
     result = await crawl_jobs(
-        hasdata_emulator, tmp_path, [book_pages_job(demo_site, content_key="url")],
+        hasdata_emulator,
+        tmp_path,
+        [book_pages_job(demo_site, content_key="url")],
         HASDATA_WEBHOOK_ENABLED=True,
     )
     assert_all_200_once(result, hasdata_emulator)

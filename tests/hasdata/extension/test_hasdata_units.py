@@ -39,10 +39,14 @@ class NoJobsSpider(scrapy.Spider):
         ({"scraper": "crawler", "input": ["a"]}, ["'input'", "JSON object"]),
         ({"scraper": "crawler", "input": {"limit": -1}}, ["'input.limit'", "non-negative"]),
         ({"scraper": "crawler", "input": {"limit": "5"}}, ["'input.limit'"]),
-        ({"scraper": "crawler", "input": {}, "item_class": "nowhere.Item"},
-         ["'item_class'", "cannot be imported", "import path"]),
-        ({"scraper": "crawler", "input": {}, "item_class": "json.dumps"},
-         ["'item_class'", "not an item class"]),
+        (
+            {"scraper": "crawler", "input": {}, "item_class": "nowhere.Item"},
+            ["'item_class'", "cannot be imported", "import path"],
+        ),
+        (
+            {"scraper": "crawler", "input": {}, "item_class": "json.dumps"},
+            ["'item_class'", "not an item class"],
+        ),
         ({"scraper": "crawler", "input": {}, "field_map": {"a": 1}}, ["'field_map'"]),
         ({"scraper": "crawler", "input": {}, "colour": "red"}, ["unknown field", "colour"]),
         ({"input": {}}, ["'scraper' is missing"]),
@@ -58,8 +62,10 @@ def test_bad_job_declarations_name_job_and_field(job: dict[str, Any], words: lis
 
 def test_job_named_in_errors() -> None:
     with pytest.raises(HasDataJobError, match=r"\(job 'my-serp'\): field 'input.limit'"):
-        validate_job("HASDATA_JOBS[3]", {"scraper": "google-serp", "name": "my-serp",
-                                         "input": {"limit": 1.5}})
+        validate_job(
+            "HASDATA_JOBS[3]",
+            {"scraper": "google-serp", "name": "my-serp", "input": {"limit": 1.5}},
+        )
 
 
 def test_duplicate_jobs_are_refused() -> None:
@@ -125,8 +131,12 @@ def test_addon_enables_extension_and_fills_gaps(monkeypatch: pytest.MonkeyPatch)
     with_key = Settings({"HASDATA_API_KEY": "k"})
     configure_addon(with_key)
     assert with_key.getdict("EXTENSIONS")[HasDataExtension] == 500
-    kept = Settings({"HASDATA_API_KEY": "k", "EXTENSIONS": {
-        "scrapy_wds._hasdata._extension.HasDataExtension": None}})
+    kept = Settings(
+        {
+            "HASDATA_API_KEY": "k",
+            "EXTENSIONS": {"scrapy_wds._hasdata._extension.HasDataExtension": None},
+        }
+    )
     configure_addon(kept)
     assert kept.getdict("EXTENSIONS") == {"scrapy_wds._hasdata._extension.HasDataExtension": None}
     monkeypatch.setenv("HASDATA_API_KEY", "from-env")
@@ -175,8 +185,10 @@ def test_damaged_state_file_says_what_to_do(tmp_path: Path) -> None:
 
 def test_page_unwrapping_tolerates_strings_and_bare_rows() -> None:
     page = parse_page(
-        {"meta": {"currentPage": "2", "lastPage": "3", "total": "250", "perPage": "100"},
-         "data": [{"id": 7, "jobId": 1, "data": {"url": "u1"}}, {"url": "u2"}]},
+        {
+            "meta": {"currentPage": "2", "lastPage": "3", "total": "250", "perPage": "100"},
+            "data": [{"id": 7, "jobId": 1, "data": {"url": "u1"}}, {"url": "u2"}],
+        },
         2,
     )
     assert (page.current_page, page.last_page, page.total, page.per_page) == (2, 3, 250, 100)
@@ -185,7 +197,12 @@ def test_page_unwrapping_tolerates_strings_and_bare_rows() -> None:
 
 @pytest.mark.parametrize(
     "body",
-    [{"data": {"rows": []}}, {"data": None}, {"data": ["junk"]}, {"data": [{"id": 1, "data": "x"}]}],
+    [
+        {"data": {"rows": []}},
+        {"data": None},
+        {"data": ["junk"]},
+        {"data": [{"id": 1, "data": "x"}]},
+    ],
     ids=["data-object", "data-null", "row-string", "wrapped-not-object"],
 )
 def test_a_page_not_shaped_like_rows_is_malformed_not_empty(body: dict[str, Any]) -> None:
@@ -233,8 +250,9 @@ def test_unknown_status_is_logged_once_and_means_not_done(caplog: Any) -> None:
 
     runner = runner_for(None, None, record=None)
     for _ in range(3):
-        runner._note_status({"status": "queued_for_review", "dataRowsCount": "4",
-                             "creditsSpent": "2.5"})
+        runner._note_status(
+            {"status": "queued_for_review", "dataRowsCount": "4", "creditsSpent": "2.5"}
+        )
     assert not runner.terminal
     assert runner.record.rows_total == 4 and runner.record.credits_spent == 2.5
     warnings = [r for r in caplog.records if "queued_for_review" in r.getMessage()]
@@ -255,7 +273,9 @@ def test_state_of_another_api_is_not_reused(tmp_path: Path, caplog: Any) -> None
 
 
 def test_jobs_as_json_from_the_command_line() -> None:
-    jobs = collect_jobs('[{"scraper": "contacts", "input": {"urls": ["http://a"]}}]', NoJobsSpider())
+    jobs = collect_jobs(
+        '[{"scraper": "contacts", "input": {"urls": ["http://a"]}}]', NoJobsSpider()
+    )
     assert [job.scraper for job in jobs] == ["contacts"]
     with pytest.raises(HasDataJobError, match="not JSON"):
         collect_jobs("[{scraper: contacts}]", NoJobsSpider())

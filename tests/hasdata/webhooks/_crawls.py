@@ -25,19 +25,24 @@ def jobs_crawler(
     emulator: HasDataEmulator, tmp_path: Path, jobs: list[Any], **settings: Any
 ) -> tuple[Crawler, list[Any]]:
     """A crawler running ``jobs`` with webhooks on and test-fast polling, and the list its items land in."""
-    crawler = get_crawler(JobsOnlySpider, {
-        "ADDONS": {"scrapy_wds.Addon": 300},
-        "HASDATA_API_KEY": emulator.api_key,
-        "HASDATA_API_URL": emulator.url,
-        "HASDATA_JOBS": jobs,
-        "HASDATA_STATE_FILE": str(tmp_path / "state.json"),
-        "HASDATA_WEBHOOK_ENABLED": True,
-        "HASDATA_POLL_FIRST_DELAY": 0.05,
-        "HASDATA_POLL_MAX_DELAY": 0.1,
-        "HASDATA_RETRY_FIRST_DELAY": 0.01,
-        "HASDATA_PROGRESS_INTERVAL": 0,
-        **settings,
-    })
+    crawler = get_crawler(
+        JobsOnlySpider,
+        {
+            "ADDONS": {"scrapy_wds.Addon": 300},
+            "HASDATA_API_KEY": emulator.api_key,
+            "HASDATA_API_URL": emulator.url,
+            "HASDATA_JOBS": jobs,
+            "HASDATA_STATE_FILE": str(tmp_path / "state.json"),
+            "HASDATA_WEBHOOK_ENABLED": True,
+            "HASDATA_POLL_FIRST_DELAY": 0.05,
+            "HASDATA_POLL_MAX_DELAY": 0.1,
+            "HASDATA_RETRY_FIRST_DELAY": 0.01,
+            "HASDATA_PROGRESS_INTERVAL": 0,
+            **settings,
+        },
+    )
     items: list[Any] = []
-    crawler.signals.connect(lambda item: items.append(item), signal=signals.item_scraped, weak=False)
+    crawler.signals.connect(
+        lambda item: items.append(item), signal=signals.item_scraped, weak=False
+    )
     return crawler, items

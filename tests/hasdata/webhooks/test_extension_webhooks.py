@@ -27,8 +27,9 @@ ROWS = 5 * len(KEYWORDS)  # the synthetic scrapers give 5 rows per input value
 JOB = {"scraper": "amazon-search", "input": {"keywords": KEYWORDS}}
 
 
-
-def _crawler(emulator: HasDataEmulator, tmp_path: Path, **settings: Any) -> tuple[Crawler, list[Any]]:
+def _crawler(
+    emulator: HasDataEmulator, tmp_path: Path, **settings: Any
+) -> tuple[Crawler, list[Any]]:
     return jobs_crawler(emulator, tmp_path, [JOB], **settings)
 
 
@@ -37,7 +38,8 @@ async def _paged_keys(emulator: HasDataEmulator) -> Counter[str]:
     jobs = (await request(b"GET", f"{emulator.url}/__emulator__/jobs")).json()
     assert len(jobs) == 1
     page = await request(
-        b"GET", f"{emulator.url}/scrapers/jobs/{jobs[0]['id']}/results?page=1&limit=100",
+        b"GET",
+        f"{emulator.url}/scrapers/jobs/{jobs[0]['id']}/results?page=1&limit=100",
         headers={"x-api-key": emulator.api_key},
     )
     return Counter(row_content_key(wrapped["data"]) for wrapped in page.json()["data"])

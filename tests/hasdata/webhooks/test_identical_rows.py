@@ -44,7 +44,8 @@ async def _paged_rows(emulator: HasDataEmulator) -> Counter[str]:
     jobs = (await request(b"GET", f"{emulator.url}/__emulator__/jobs")).json()
     assert len(jobs) == 1
     page = await request(
-        b"GET", f"{emulator.url}/scrapers/jobs/{jobs[0]['id']}/results?page=1&limit=100",
+        b"GET",
+        f"{emulator.url}/scrapers/jobs/{jobs[0]['id']}/results?page=1&limit=100",
         headers={"x-api-key": emulator.api_key},
     )
     wrapped = page.json()["data"]
@@ -53,11 +54,17 @@ async def _paged_rows(emulator: HasDataEmulator) -> Counter[str]:
 
 
 def _crawler(
-    emulator: HasDataEmulator, tmp_path: Path, urls: list[str], webhooks: bool,
-    *, json_file: bool = False,
+    emulator: HasDataEmulator,
+    tmp_path: Path,
+    urls: list[str],
+    webhooks: bool,
+    *,
+    json_file: bool = False,
 ) -> tuple[Crawler, list[Any]]:
     return jobs_crawler(
-        emulator, tmp_path, [{"scraper": "contacts", "input": {"urls": urls}}],
+        emulator,
+        tmp_path,
+        [{"scraper": "contacts", "input": {"urls": urls}}],
         HASDATA_WEBHOOK_ENABLED=webhooks,
         HASDATA_USE_JSON_FILE=json_file,  # bare rows: known by their place in the file
         HASDATA_PAGE_LIMIT=1,  # a page per row: a close can fall between twins

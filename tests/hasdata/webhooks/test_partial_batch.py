@@ -36,22 +36,26 @@ class FlakyRow(dict):  # type: ignore[type-arg]
         super().__init__(**fields)
 
 
-
 @pytest_twisted.ensureDeferred
 async def test_rows_after_a_failure_in_a_batch_are_not_lost(
     hasdata_emulator: HasDataEmulator, tmp_path: Path
 ) -> None:
     FlakyRow.made = 0
     hasdata_emulator.configure(webhook_mode="in_order", webhook_batch=3, job_polls=4)
-    crawler, items = jobs_crawler(hasdata_emulator, tmp_path, [
-        {"scraper": "amazon-search", "input": {"keywords": KEYWORDS}, "item_class": FlakyRow},
-    ])
+    crawler, items = jobs_crawler(
+        hasdata_emulator,
+        tmp_path,
+        [
+            {"scraper": "amazon-search", "input": {"keywords": KEYWORDS}, "item_class": FlakyRow},
+        ],
+    )
     await crawler.crawl()
 
     assert FlakyRow.made > 2, "the failure never happened"
     jobs = (await request(b"GET", f"{hasdata_emulator.url}/__emulator__/jobs")).json()
     page = await request(
-        b"GET", f"{hasdata_emulator.url}/scrapers/jobs/{jobs[0]['id']}/results?page=1&limit=100",
+        b"GET",
+        f"{hasdata_emulator.url}/scrapers/jobs/{jobs[0]['id']}/results?page=1&limit=100",
         headers={"x-api-key": hasdata_emulator.api_key},
     )
     paged = Counter(canonical_json(wrapped["data"]) for wrapped in page.json()["data"])

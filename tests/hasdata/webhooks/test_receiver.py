@@ -110,8 +110,13 @@ async def test_finished_event_calls_on_finished_and_started_is_acknowledged(
     receiver: WebhookReceiver, recorder: Recorder
 ) -> None:
     started = {"event": "scraper.job.started", "jobId": 416349, "jobStatus": "in_progress"}
-    finished = {"event": "scraper.job.finished", "jobId": 416349, "jobStatus": "finished",
-                "dataRowsCount": "12", "creditsSpent": 12}
+    finished = {
+        "event": "scraper.job.finished",
+        "jobId": 416349,
+        "jobStatus": "finished",
+        "dataRowsCount": "12",
+        "creditsSpent": 12,
+    }
     assert (await post(receiver.url, started, secret=SECRET)).status == 200
     assert recorder.finished == []
     assert (await post(receiver.url, finished, secret=SECRET)).status == 200
@@ -204,8 +209,19 @@ async def test_unknown_job_is_refused(receiver: WebhookReceiver, recorder: Recor
         json.dumps({"event": "scraper.data.scraped", "jobId": 416349}).encode(),
         json.dumps({"event": "scraper.data.scraped", "jobId": 416349, "data": {"a": 1}}).encode(),
     ],
-    ids=["broken", "not-utf8", "array", "no-event", "unknown-event", "no-job",
-         "bool-job", "list-job", "rows-not-objects", "no-rows", "rows-not-array"],
+    ids=[
+        "broken",
+        "not-utf8",
+        "array",
+        "no-event",
+        "unknown-event",
+        "no-job",
+        "bool-job",
+        "list-job",
+        "rows-not-objects",
+        "no-rows",
+        "rows-not-array",
+    ],
 )
 @pytest_twisted.ensureDeferred
 async def test_malformed_bodies_are_refused(
@@ -262,8 +278,11 @@ async def test_logs_carry_neither_secret_nor_bodies(
 @pytest_twisted.ensureDeferred
 async def test_stop_closes_the_port(recorder: Recorder) -> None:
     instance = WebhookReceiver(
-        secret=SECRET, max_body=MAX_BODY, is_known_job=recorder.is_known_job,
-        on_rows=recorder.on_rows, on_finished=recorder.on_finished,
+        secret=SECRET,
+        max_body=MAX_BODY,
+        is_known_job=recorder.is_known_job,
+        on_rows=recorder.on_rows,
+        on_finished=recorder.on_finished,
     )
     url = instance.start()
     assert instance.start() == url  # idempotent
@@ -282,8 +301,12 @@ async def test_stop_closes_the_port(recorder: Recorder) -> None:
 )
 def test_bad_construction_names_the_setting(kwargs: dict[str, Any], named: str) -> None:
     arguments: dict[str, Any] = {
-        "secret": SECRET, "max_body": MAX_BODY, "is_known_job": lambda job: True,
-        "on_rows": lambda job, rows: None, "on_finished": lambda job: None, **kwargs,
+        "secret": SECRET,
+        "max_body": MAX_BODY,
+        "is_known_job": lambda job: True,
+        "on_rows": lambda job, rows: None,
+        "on_finished": lambda job: None,
+        **kwargs,
     }
     with pytest.raises(ValueError, match=named):
         WebhookReceiver(**arguments)
@@ -312,8 +335,12 @@ def _ipv6_loopback() -> bool:
 @pytest_twisted.ensureDeferred
 async def test_ipv6_loopback_host_gives_a_bracketed_url(recorder: Recorder) -> None:
     instance = WebhookReceiver(
-        secret=SECRET, max_body=MAX_BODY, is_known_job=recorder.is_known_job,
-        on_rows=recorder.on_rows, on_finished=recorder.on_finished, host="::1",
+        secret=SECRET,
+        max_body=MAX_BODY,
+        is_known_job=recorder.is_known_job,
+        on_rows=recorder.on_rows,
+        on_finished=recorder.on_finished,
+        host="::1",
     )
     url = instance.start()
     try:

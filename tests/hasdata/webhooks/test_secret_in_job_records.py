@@ -26,7 +26,6 @@ from ._http import request
 SECRET = "wh-5ecret-Echoed-In-Every-Record-42"
 
 
-
 def _settings(api_url: str, api_key: str, tmp_path: Path, **more: Any) -> dict[str, Any]:
     return {
         "ADDONS": {"scrapy_wds.Addon": 300},

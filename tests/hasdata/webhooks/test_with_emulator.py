@@ -97,14 +97,17 @@ async def run_job(
     job_id = str(submitted.json()["id"])
     inbox.jobs.add(job_id)
     for _ in range(500):
-        status = await request(b"GET", f"{emulator.url}/scrapers/jobs/{job_id}", headers=_api(emulator))
+        status = await request(
+            b"GET", f"{emulator.url}/scrapers/jobs/{job_id}", headers=_api(emulator)
+        )
         if status.json()["status"] == "finished":
             break
         await _tick()
     else:
         pytest.fail("the emulator's job never finished")
     page = await request(
-        b"GET", f"{emulator.url}/scrapers/jobs/{job_id}/results?page=1&limit=100",
+        b"GET",
+        f"{emulator.url}/scrapers/jobs/{job_id}/results?page=1&limit=100",
         headers=_api(emulator),
     )
     rows = [wrapped["data"] for wrapped in page.json()["data"]]
@@ -147,8 +150,13 @@ def _keys(rows: list[dict[str, Any]]) -> Counter[str]:
 @pytest.mark.parametrize("legacy", [False, True], ids=["data.scraped", "rows_added"])
 @pytest_twisted.ensureDeferred
 async def test_every_row_arrives_and_matches_paging_by_content_key(
-    hasdata_emulator: HasDataEmulator, receiver: WebhookReceiver, inbox: Inbox,
-    mode: str, callbacks: int, copies: int, legacy: bool,
+    hasdata_emulator: HasDataEmulator,
+    receiver: WebhookReceiver,
+    inbox: Inbox,
+    mode: str,
+    callbacks: int,
+    copies: int,
+    legacy: bool,
 ) -> None:
     hasdata_emulator.configure(webhook_mode=mode, webhook_batch=BATCH, webhook_legacy=legacy)
     paged = await run_job(hasdata_emulator, inbox, receiver.url)

@@ -18,7 +18,13 @@ API = "http://wds.test/api/v2/tasks/"
 def call(task: str, endpoint: str, spider: Any = None, priority: int = 0) -> scrapy.Request:
     return scrapy.Request(
         f"{API}{task}/{endpoint}",
-        meta={"wds": {"action": endpoint.split("?")[0], "job": "j", "task": {"id": task, "url": f"http://site/{task}"}}},
+        meta={
+            "wds": {
+                "action": endpoint.split("?")[0],
+                "job": "j",
+                "task": {"id": task, "url": f"http://site/{task}"},
+            }
+        },
         errback=getattr(spider, "on_error", None),
         priority=priority,
     )
@@ -36,11 +42,18 @@ def mw() -> Any:
 
 def answer(mw: Any, request: scrapy.Request, status: int) -> Any:
     body = b"[]" if status == 200 else b""  # a crawl answer that found no link
-    return mw.process_response(request, Response(request.url, status=status, body=body, request=request))
+    return mw.process_response(
+        request, Response(request.url, status=status, body=body, request=request)
+    )
 
 
-def test_the_second_call_of_a_pending_task_waits_behind_the_first_and_goes_when_it_is_ready(mw: Any) -> None:
-    first, second = call("t1", "crawl?selector=a", mw.spider), call("t1", "crawl?selector=b", mw.spider, priority=3)
+def test_the_second_call_of_a_pending_task_waits_behind_the_first_and_goes_when_it_is_ready(
+    mw: Any,
+) -> None:
+    first, second = (
+        call("t1", "crawl?selector=a", mw.spider),
+        call("t1", "crawl?selector=b", mw.spider, priority=3),
+    )
     assert mw.process_request(first) is None
     with pytest.raises(IgnoreRequest):
         answer(mw, first, 202)  # the first call waits: the task is known pending
@@ -58,7 +71,11 @@ def test_the_second_call_of_a_pending_task_waits_behind_the_first_and_goes_when_
     assert mw.process_request(call("t1", "scrape?selector=c")) is None
     stats = mw.stats.get_stats()
     # Calls made: the first, its poll, the held one once released, and the scrape.
-    assert (stats["wds/calls/crawl"], stats["wds/calls/scrape"], stats["wds/gate/held"]) == (3, 1, 1)
+    assert (stats["wds/calls/crawl"], stats["wds/calls/scrape"], stats["wds/gate/held"]) == (
+        3,
+        1,
+        1,
+    )
 
 
 def test_a_call_racing_the_first_answer_makes_one_call_then_waits_behind(mw: Any) -> None:
@@ -68,7 +85,7 @@ def test_a_call_racing_the_first_answer_makes_one_call_then_waits_behind(mw: Any
     for request in (first, second):
         with pytest.raises(IgnoreRequest):
             answer(mw, request, 202)
-    polls = dict((r.url, r) for _, r in mw.room.close())
+    polls = {r.url: r for _, r in mw.room.close()}
     with pytest.raises(HeldBehindTask):
         mw.process_request(polls[second.url])  # back from the room: now it waits behind
     assert mw.process_request(polls[first.url]) is None
@@ -79,11 +96,15 @@ def test_a_call_racing_the_first_answer_makes_one_call_then_waits_behind(mw: Any
 def test_calls_of_other_tasks_and_job_starts_are_not_held(mw: Any) -> None:
     assert mw.process_request(call("t1", "info")) is None
     assert mw.process_request(call("t2", "info")) is None
-    start = scrapy.Request("http://wds.test/api/v2/jobs/j/start", method="POST", meta={"wds": {"action": "start"}})
+    start = scrapy.Request(
+        "http://wds.test/api/v2/jobs/j/start", method="POST", meta={"wds": {"action": "start"}}
+    )
     assert mw.process_request(start) is None and mw.process_request(start.copy()) is None
 
 
-def pending_task_with_held_calls(mw: Any, count: int) -> tuple[scrapy.Request, list[scrapy.Request]]:
+def pending_task_with_held_calls(
+    mw: Any, count: int
+) -> tuple[scrapy.Request, list[scrapy.Request]]:
     first, *others = (call("t1", f"crawl?selector={s}") for s in "abcdef"[: count + 1])
     mw.process_request(first)
     with pytest.raises(IgnoreRequest):

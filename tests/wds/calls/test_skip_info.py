@@ -24,8 +24,15 @@ class SkipSpider(WdsSpiderMixin, scrapy.Spider):
         if task.url.endswith("/broken"):
             raise RuntimeError("a bug in the user's callback")
         yield self.wds_crawl(response, "CSS: a", callback=self.parse_page, cb_kwargs=kwargs)
-        yield {"url": task.url, "id": task.id, "job": task.job, "status": task.status,
-               "page_ok": task.page_ok, "response_url": response.url, **kwargs}
+        yield {
+            "url": task.url,
+            "id": task.id,
+            "job": task.job,
+            "status": task.status,
+            "page_ok": task.page_ok,
+            "response_url": response.url,
+            **kwargs,
+        }
 
     def parse_page(self, response: Any, **kwargs: Any) -> Any:
         yield {"state": self.wds_task(response).state}
@@ -57,8 +64,14 @@ async def test_a_marked_callback_is_called_at_once_with_a_stand_in_for_its_task(
     assert crawl.url == "http://wds.test/base/path/api/v2/tasks/7/crawl?selector=CSS%3A%20a"
     assert crawl.meta["wds"]["task"] == {"id": "7", "url": "http://site.test/a"}
     assert crawl.meta["wds"]["callback"] == "parse_page"
-    assert item == {"url": "http://site.test/a", "id": "7", "job": "skip", "status": None,
-                    "page_ok": False, "response_url": "http://site.test/a"}
+    assert item == {
+        "url": "http://site.test/a",
+        "id": "7",
+        "job": "skip",
+        "status": None,
+        "page_ok": False,
+        "response_url": "http://site.test/a",
+    }
     assert spider.crawler.stats.get_value("wds/tasks/info_skipped") == 1
     assert spider.crawler.stats.get_value("wds/tasks/found") == 1
 
@@ -67,7 +80,10 @@ async def test_a_marked_callback_is_called_at_once_with_a_stand_in_for_its_task(
 async def test_the_callbacks_of_other_tasks_survive_one_that_raises(caplog: Any) -> None:
     caplog.set_level(logging.ERROR)
     spider = make_spider(SkipSpider)
-    tasks = [{"Id": "1", "Url": "http://site.test/broken"}, {"Id": "2", "Url": "http://site.test/b"}]
+    tasks = [
+        {"Id": "1", "Url": "http://site.test/broken"},
+        {"Id": "2", "Url": "http://site.test/b"},
+    ]
     out = await run(spider, start_answer(spider, tasks))
     assert [x["url"] for x in out if isinstance(x, dict)] == ["http://site.test/b"]
     assert spider.crawler.stats.get_value("spider_exceptions/RuntimeError") == 1
@@ -77,14 +93,16 @@ async def test_the_callbacks_of_other_tasks_survive_one_that_raises(caplog: Any)
 @pytest_twisted.ensureDeferred
 async def test_unmarked_callbacks_keep_info_first_and_the_spider_switch_skips_all() -> None:
     spider = make_spider(SkipSpider)
-    crawl = spider.wds_crawl(WdsTask("skip", "1", "http://site.test/"), "CSS: a", callback="parse_page")
+    crawl = spider.wds_crawl(
+        WdsTask("skip", "1", "http://site.test/"), "CSS: a", callback="parse_page"
+    )
     [info] = await run(spider, answer(crawl, [{"Id": "9", "Url": "http://site.test/9"}]))
     assert info.url.endswith("/tasks/9/info") and info.meta["wds"]["callback"] == "parse_page"
 
     switched = make_spider(AllSkipSpider)
-    assert await run(switched, start_answer(switched, [{"Id": "3", "Url": "http://site.test/c"}])) == [
-        {"url": "http://site.test/c"}
-    ]
+    assert await run(
+        switched, start_answer(switched, [{"Id": "3", "Url": "http://site.test/c"}])
+    ) == [{"url": "http://site.test/c"}]
 
 
 @pytest_twisted.ensureDeferred
@@ -92,8 +110,16 @@ async def test_a_page_found_again_is_not_followed_again_whatever_its_id() -> Non
     spider = make_spider(SkipSpider)
     crawl = spider.wds_crawl(WdsTask("skip", "1", "http://site.test/"), "CSS: a", callback="parse")
     first = await run(spider, answer(crawl, [{"Id": "5", "Url": "http://site.test/x?b=2&a=1"}]))
-    again = await run(spider, answer(crawl, [{"Id": "6", "Url": "http://site.test/x?a=1&b=2"},
-                                             {"Id": "5", "Url": "http://site.test/x?b=2&a=1"}]))
+    again = await run(
+        spider,
+        answer(
+            crawl,
+            [
+                {"Id": "6", "Url": "http://site.test/x?a=1&b=2"},
+                {"Id": "5", "Url": "http://site.test/x?b=2&a=1"},
+            ],
+        ),
+    )
     assert len(first) == 2 and again == []
     assert spider.crawler.stats.get_value("wds/tasks/known_again") == 2
 

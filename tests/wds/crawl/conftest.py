@@ -53,7 +53,9 @@ class CrawlRun:
         log = self.log_file.read_text(errors="replace")
         assert self.stats_file.exists(), f"the crawl wrote no stats; its log:\n{log[-5000:]}"
         items = [json.loads(line) for line in self.output.read_text().splitlines() if line.strip()]
-        return CrawlResult(self.process.returncode, items, json.loads(self.stats_file.read_text()), log)
+        return CrawlResult(
+            self.process.returncode, items, json.loads(self.stats_file.read_text()), log
+        )
 
 
 @dataclass
@@ -92,12 +94,23 @@ class Crawls:
         }
         env.pop("HASDATA_API_KEY", None)
         command = [
-            sys.executable, "-m", "scrapy", "crawl", spider, "-o", f"{output}:jsonl",
-            "-s", 'EXTENSIONS={"stats_to_json.StatsToJson": 0}',
-            "-s", f"STATS_JSON_FILE={stats_file}",
-            "-s", "TELNETCONSOLE_ENABLED=False",
-            "-s", "LOG_LEVEL=INFO",
-            "-s", f"ITEM_LINES_FILE={lines}",
+            sys.executable,
+            "-m",
+            "scrapy",
+            "crawl",
+            spider,
+            "-o",
+            f"{output}:jsonl",
+            "-s",
+            'EXTENSIONS={"stats_to_json.StatsToJson": 0}',
+            "-s",
+            f"STATS_JSON_FILE={stats_file}",
+            "-s",
+            "TELNETCONSOLE_ENABLED=False",
+            "-s",
+            "LOG_LEVEL=INFO",
+            "-s",
+            f"ITEM_LINES_FILE={lines}",
         ]
         for setting in settings:
             command += ["-s", setting]

@@ -30,7 +30,11 @@ def site_shape(truth: list[dict[str, str]]) -> dict[str, int]:
         "books": len(truth),
         # books_rules follows previous links too: every page but a category's
         # last is found again from the page after it.
-        "tasks_found_with_previous": 1 + listing_pages + len(truth) + listing_pages - len(per_category),
+        "tasks_found_with_previous": 1
+        + listing_pages
+        + len(truth)
+        + listing_pages
+        - len(per_category),
     }
 
 
@@ -43,7 +47,10 @@ def assert_books_equal_truth(result: CrawlResult, truth: list[dict[str, str]]) -
 
 
 def assert_wds_stats(
-    result: CrawlResult, shape: dict[str, int], found: int | None = None, info_first: int | None = None
+    result: CrawlResult,
+    shape: dict[str, int],
+    found: int | None = None,
+    info_first: int | None = None,
 ) -> None:
     """``found``: tasks crawl answers returned, known pages included (each page is followed once);
     ``info_first``: tasks asked ``info`` before their callback (the others skip it)."""
@@ -56,7 +63,11 @@ def assert_wds_stats(
     assert stats.get("wds/tasks/info_skipped", 0) == shape["tasks"] - info_first
     assert stats["wds/items"] == shape["books"]
     assert result.stats["item_scraped_count"] == shape["books"]
-    problems = [k for k in stats if k.startswith(("wds/malformed", "wds/failed", "wds/tasks/failed", "wds/items/failed"))]
+    problems = [
+        k
+        for k in stats
+        if k.startswith(("wds/malformed", "wds/failed", "wds/tasks/failed", "wds/items/failed"))
+    ]
     assert problems == []
 
 
@@ -75,12 +86,14 @@ def assert_calls(emulator: Any, shape: dict[str, int], pending_polls: int, info_
 
     Keyed as calls_by_endpoint counts: a status, or "pending" for a "not yet".
     """
-    expected: Counter[tuple[str, int | str]] = Counter({
-        ("start", 200): 1,
-        ("info", 200): info_first,
-        ("crawl", 200): shape["crawls"],
-        ("scrape-multiple", 200): shape["books"],
-    })
+    expected: Counter[tuple[str, int | str]] = Counter(
+        {
+            ("start", 200): 1,
+            ("info", 200): info_first,
+            ("crawl", 200): shape["crawls"],
+            ("scrape-multiple", 200): shape["books"],
+        }
+    )
     expected = +expected  # no zero counts
     counts = calls_by_endpoint(emulator)
     waited = sum(n for (_, status), n in counts.items() if status == "pending")
@@ -113,7 +126,10 @@ def test_books_spider_in_every_reading_of_the_api(
     pending_polls: int,
 ) -> None:
     wds_emulator.configure(
-        key_case=key_case, enum_style=enum_style, state_field=state_field, pending_polls=pending_polls
+        key_case=key_case,
+        enum_style=enum_style,
+        state_field=state_field,
+        pending_polls=pending_polls,
     )
     result = crawls.run("books", *FAST_POLLS)
     shape = site_shape(truth)
@@ -122,7 +138,9 @@ def test_books_spider_in_every_reading_of_the_api(
     assert_calls(wds_emulator, shape, pending_polls, info_first=shape["tasks"])
 
 
-def test_books_rules_spider_gives_the_same_books(crawls: Crawls, wds_emulator: Any, truth: list[dict[str, str]]) -> None:
+def test_books_rules_spider_gives_the_same_books(
+    crawls: Crawls, wds_emulator: Any, truth: list[dict[str, str]]
+) -> None:
     wds_emulator.configure(key_case="camel", enum_style="int", state_field="State", pending_polls=1)
     result = crawls.run("books_rules", *FAST_POLLS)
     shape = site_shape(truth)
@@ -152,4 +170,6 @@ def test_scrapys_http_cache_leaves_wds_calls_alone(
     cache = f"HTTPCACHE_DIR={tmp_path / 'cache'}"
     result = crawls.run("books", "HTTPCACHE_ENABLED=True", cache, *FAST_POLLS)
     assert_books_equal_truth(result, truth)
-    assert not any(k.startswith("httpcache/") and k != "httpcache/uncacheable" for k in result.stats)
+    assert not any(
+        k.startswith("httpcache/") and k != "httpcache/uncacheable" for k in result.stats
+    )

@@ -33,7 +33,9 @@ class CategoryTitlesSpider(WdsSpiderMixin, scrapy.Spider):
 
     def parse_category(self, response: Any) -> Iterator[scrapy.Request]:
         yield self.wds_crawl(response, "CSS: li.next a", callback=self.parse_category)
-        yield self.wds_scrape_multiple(response, {"titles": self.title_selector}, values="all", url_field="page")
+        yield self.wds_scrape_multiple(
+            response, {"titles": self.title_selector}, values="all", url_field="page"
+        )
 
 
 @dataclass
@@ -59,7 +61,10 @@ def run(settings: dict[str, Any], selector: str) -> Deferred[CrawlResult]:
 
 @pytest_twisted.inlineCallbacks
 def test_bad_selector_stops_once_and_the_fixed_spider_resumes_every_page(
-    wds_emulator: Any, demo_site: Any, truth: list[dict[str, str]], tmp_path: Path,
+    wds_emulator: Any,
+    demo_site: Any,
+    truth: list[dict[str, str]],
+    tmp_path: Path,
     caplog: pytest.LogCaptureFixture,
 ) -> Generator[Deferred[CrawlResult], CrawlResult, None]:
     settings = {

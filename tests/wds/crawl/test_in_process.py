@@ -27,13 +27,25 @@ class SelectorSpider(WdsSpiderMixin, scrapy.Spider):
 
     def parse(self, response: Any) -> Iterator[scrapy.Request]:
         # "+" is CSS's next-sibling combinator: every category link but the first.
-        yield self.wds_scrape(response, "CSS: ul.categories > li + li > a", callback=self.got_values,
-                              cb_kwargs={"what": "siblings"})
-        yield self.wds_scrape(response, 'XPATH: //ul[@class="categories"]/li/a[contains(@href, "page-1")]',
-                              attribute="href", callback=self.got_values, cb_kwargs={"what": "hrefs"})
+        yield self.wds_scrape(
+            response,
+            "CSS: ul.categories > li + li > a",
+            callback=self.got_values,
+            cb_kwargs={"what": "siblings"},
+        )
+        yield self.wds_scrape(
+            response,
+            'XPATH: //ul[@class="categories"]/li/a[contains(@href, "page-1")]',
+            attribute="href",
+            callback=self.got_values,
+            cb_kwargs={"what": "hrefs"},
+        )
         yield self.wds_info(response, callback=self.got_info)
-        yield self.wds_crawl(response, "css:ul.categories li:first-child a[href$='page-1.html']",
-                             callback=self.got_category)
+        yield self.wds_crawl(
+            response,
+            "css:ul.categories li:first-child a[href$='page-1.html']",
+            callback=self.got_category,
+        )
 
     def got_values(self, response: Any, what: str) -> Iterator[dict[str, Any]]:
         yield {"what": what, "values": self.wds_values(response)}
@@ -56,14 +68,16 @@ class SelectorSpider(WdsSpiderMixin, scrapy.Spider):
 def test_selectors_with_url_syntax_reach_the_server_intact(
     wds_emulator: Any, demo_site: Any, truth: list[dict[str, str]]
 ) -> Iterator[Any]:
-    runner = CrawlerRunner({
-        "ADDONS": {"scrapy_wds.Addon": 300},
-        "WDS_API_URL": wds_emulator.url,
-        "DEMO_SITE_URL": demo_site.url,
-        "ROBOTSTXT_OBEY": False,
-        "TELNETCONSOLE_ENABLED": False,
-        "WDS_POLL_FIRST_DELAY": 0.05,
-    })
+    runner = CrawlerRunner(
+        {
+            "ADDONS": {"scrapy_wds.Addon": 300},
+            "WDS_API_URL": wds_emulator.url,
+            "DEMO_SITE_URL": demo_site.url,
+            "ROBOTSTXT_OBEY": False,
+            "TELNETCONSOLE_ENABLED": False,
+            "WDS_POLL_FIRST_DELAY": 0.05,
+        }
+    )
     wds_emulator.configure(pending_polls=1)
     crawler = runner.create_crawler(SelectorSpider)
     items: list[dict[str, Any]] = []
@@ -79,7 +93,12 @@ def test_selectors_with_url_syntax_reach_the_server_intact(
     assert len(by_what["siblings"]["values"]) == len(categories) - 1
     hrefs = by_what["hrefs"]["values"]
     assert len(hrefs) == len(categories) and all(h.endswith("/page-1.html") for h in hrefs)
-    assert by_what["info"] == {"what": "info", "url": demo_site.url + "/", "status": 200, "state": "Handled"}
+    assert by_what["info"] == {
+        "what": "info",
+        "url": demo_site.url + "/",
+        "status": 200,
+        "state": "Handled",
+    }
     page = by_what["multiple"]
     assert page["page"].endswith("/page-1.html") and page["page"].startswith(demo_site.url)
     assert len(page["books & more"]) == 10

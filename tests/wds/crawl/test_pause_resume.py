@@ -36,7 +36,9 @@ def test_paused_and_resumed_crawl_gives_every_book_once(
     assert 0 < len(paused.items) < len(truth), "the pause did not land mid-way"
 
     resumed = crawls.run("books", jobdir, *SETTINGS)
-    assert resumed.returncode == 0 and resumed.stats["finish_reason"] == "finished", resumed.log[-3000:]
+    assert resumed.returncode == 0 and resumed.stats["finish_reason"] == "finished", resumed.log[
+        -3000:
+    ]
 
     items = paused.items + resumed.items
     urls = [item["url"] for item in items]

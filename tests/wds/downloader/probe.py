@@ -184,7 +184,9 @@ class PathPrefixProxy(EmulatorServer):
         assert self._session is not None
         self.seen_headers.append(dict(request.headers))
         target = URL(self.upstream + request.raw_path[len(self.prefix) :], encoded=True)
-        headers = {k: v for k, v in request.headers.items() if k.lower() in ("content-type", "x-tenant-id")}
+        headers = {
+            k: v for k, v in request.headers.items() if k.lower() in ("content-type", "x-tenant-id")
+        }
         try:
             async with self._session.request(
                 request.method, target, data=await request.read(), headers=headers

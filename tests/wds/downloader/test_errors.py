@@ -95,7 +95,11 @@ def test_a_404_on_the_job_start_points_at_the_url_path_not_at_stale_tasks() -> N
     [
         ("Page answered HTTP 404", "the page itself answered HTTP 404", "robots"),
         ("robots.txt of site.test disallows http://site.test/a", "robots.txt forbids", "gateway"),
-        ("every request gate failed for http://site.test/: timeout", "every request gateway", "robots"),
+        (
+            "every request gate failed for http://site.test/: timeout",
+            "every request gateway",
+            "robots",
+        ),
         ("AllRequestGatesExhausted", "every request gateway", "robots"),
         ("denied", "robots.txt) or every request gate", "answered HTTP"),
     ],
@@ -115,7 +119,9 @@ def test_other_hints_follow_what_failed() -> None:
 
 
 def test_the_chosen_hint_survives_pickling() -> None:
-    error = scrapy_wds.WdsAccessDenied(status=403, action="info", task_id="t", server_text="Page answered HTTP 410")
+    error = scrapy_wds.WdsAccessDenied(
+        status=403, action="info", task_id="t", server_text="Page answered HTTP 410"
+    )
     copy = pickle.loads(pickle.dumps(error))
     assert copy.hint == error.hint and "HTTP 410" in copy.hint and str(copy) == str(error)
 
@@ -195,15 +201,17 @@ CATEGORIES = 8
 
 
 async def run_spider(api_url: str, site_url: str) -> Any:
-    crawler = CrawlerRunner({
-        "ADDONS": {"scrapy_wds.Addon": 300},
-        "WDS_API_URL": api_url,
-        "WDS_API_HEADERS": {"Authorization": "Bearer hunter2-secret"},
-        "DEMO_SITE_URL": site_url,
-        "WDS_RETRY_FIRST_DELAY": 0.02,
-        "WDS_RETRY_MAX_DELAY": 0.05,
-        "TELNETCONSOLE_ENABLED": False,
-    }).create_crawler(CategoryTasks)
+    crawler = CrawlerRunner(
+        {
+            "ADDONS": {"scrapy_wds.Addon": 300},
+            "WDS_API_URL": api_url,
+            "WDS_API_HEADERS": {"Authorization": "Bearer hunter2-secret"},
+            "DEMO_SITE_URL": site_url,
+            "WDS_RETRY_FIRST_DELAY": 0.02,
+            "WDS_RETRY_MAX_DELAY": 0.05,
+            "TELNETCONSOLE_ENABLED": False,
+        }
+    ).create_crawler(CategoryTasks)
     await crawler.crawl()
     return crawler
 

@@ -15,7 +15,6 @@ from scrapy_wds import (
     WdsTaskNotFound,
     WdsUnprocessable,
 )
-
 from scrapy_wds._wds._middleware import RETRY_RESTS
 
 from .probe import crawl_settings, run_probe, start_job, task_calls
@@ -42,7 +41,12 @@ async def test_each_4xx_is_a_typed_error_with_server_text_and_no_retry(
         task_id = task_of[path]
         [error] = spider.failures[task_id]
         assert type(error) is EXPECTED[status]
-        assert (error.status, error.action, error.task_id, error.job) == (status, "info", task_id, "faulty")
+        assert (error.status, error.action, error.task_id, error.job) == (
+            status,
+            "info",
+            task_id,
+            "faulty",
+        )
         assert "(injected)" in error.server_text and "\n" not in error.server_text
         assert [s for t, s in calls if t == task_id] == [status]  # one call: no retry
         assert stats[f"wds/errors/{status}"] == 1
@@ -93,7 +97,9 @@ async def test_retries_are_bounded_then_a_typed_error(
     wds_emulator: Any, demo_site: Any, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.DEBUG)
-    tasks = start_job(wds_emulator.url, "down", [demo_site.url + "/", demo_site.url + "/about/team.html"])
+    tasks = start_job(
+        wds_emulator.url, "down", [demo_site.url + "/", demo_site.url + "/about/team.html"]
+    )
     wds_emulator.configure(error_rate=1.0)
     crawler, spider = await run_probe(
         crawl_settings(wds_emulator.url, WDS_RETRY_TIMES=2),

@@ -18,11 +18,16 @@ SECRET_VALUES = [SECRET, SECRET.split()[1], "k3y-v4lue-99"]
 
 @pytest_twisted.ensureDeferred
 async def test_headers_on_every_call_through_a_path_prefix_and_never_persisted(
-    wds_emulator: Any, demo_site: Any, prefix_proxy: PathPrefixProxy, caplog: pytest.LogCaptureFixture
+    wds_emulator: Any,
+    demo_site: Any,
+    prefix_proxy: PathPrefixProxy,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
     caplog.set_level(logging.DEBUG)
     api_url = prefix_proxy.url + "/wds/"
-    tasks = start_job(api_url, "tenant job", [demo_site.url + p for p in demo_site.page_paths()[:6]])
+    tasks = start_job(
+        api_url, "tenant job", [demo_site.url + p for p in demo_site.page_paths()[:6]]
+    )
     prefix_proxy.reset()
     wds_emulator.configure(pending_polls=2)
     crawler, spider = await run_probe(
@@ -63,7 +68,7 @@ async def test_a_users_own_header_wins_over_the_configured_one(
     tasks = start_job(api_url, "own", [demo_site.url + "/"])
     prefix_proxy.reset()
 
-    crawler, spider = await run_probe(
+    _crawler, spider = await run_probe(
         crawl_settings(api_url, WDS_API_HEADERS={"X-Tenant-Id": "acme"}),
         api_url=api_url,
         job="own",

@@ -25,9 +25,7 @@ class PauseSpider(WdsSpiderMixin, scrapy.Spider):
 
     name = "pause"
 
-    def __init__(
-        self, urls: list[str], stop_when_idle: bool = False, **kw: Any
-    ) -> None:
+    def __init__(self, urls: list[str], stop_when_idle: bool = False, **kw: Any) -> None:
         super().__init__(**kw)
         self.wds_job = JobConfig(start_urls=urls, type="Intranet")
         self.stop_when_idle = stop_when_idle
@@ -48,9 +46,7 @@ class PauseSpider(WdsSpiderMixin, scrapy.Spider):
         yield {"url": task.url, "status": task.http_status}
 
 
-async def crawl(
-    settings: dict[str, Any], urls: list[str], **kwargs: Any
-) -> tuple[Any, list[Any]]:
+async def crawl(settings: dict[str, Any], urls: list[str], **kwargs: Any) -> tuple[Any, list[Any]]:
     crawler = CrawlerRunner(settings).create_crawler(PauseSpider)
     items: list[Any] = []
     crawler.signals.connect(
@@ -81,9 +77,7 @@ async def test_parked_polls_survive_pause_and_resume(
     assert crawler.stats.get_value("finish_reason") == "shutdown"
     assert items == []
     first_calls = task_calls(wds_emulator.calls())
-    assert len(first_calls) == 8 and all(
-        status == PENDING for _, status in first_calls
-    )
+    assert len(first_calls) == 8 and all(status == PENDING for _, status in first_calls)
     saved = journal_path(jobdir).read_bytes()
     for task_id, _ in first_calls:
         assert task_id.encode() in saved
@@ -95,14 +89,10 @@ async def test_parked_polls_survive_pause_and_resume(
     assert crawler.stats.get_value("finish_reason") == "finished"
     assert sorted(item["url"] for item in items) == sorted(urls)
     resumed_calls = wds_emulator.calls()[calls_before:]
-    assert sorted(task_calls(resumed_calls)) == sorted(
-        (task_id, 200) for task_id, _ in first_calls
-    )
+    assert sorted(task_calls(resumed_calls)) == sorted((task_id, 200) for task_id, _ in first_calls)
     assert not [c for c in resumed_calls if c["path"].endswith("/start")]
     # Nothing is owed any more: the journal, compacted at close, says so.
     assert b'"i":[]' in journal_path(jobdir).read_bytes()
     assert crawler.stats.get_value("wds/ledger/resumed") == 8
     assert any("Resumed 8 WDS calls" in r.getMessage() for r in caplog.records)
-    assert any(
-        "8 WDS calls still owed are kept" in r.getMessage() for r in caplog.records
-    )
+    assert any("8 WDS calls still owed are kept" in r.getMessage() for r in caplog.records)

@@ -57,14 +57,10 @@ def test_tickets_are_claimed_once_and_settled_for_good(new_ledger: Backend) -> N
     assert ledger.unpark("t1") is False
     assert ledger.claim("t1") is True
     ledger.record(settled=["t1"])
-    assert (
-        ledger.claim("t1") is False and ledger.is_settled("t1") and ledger.owed() == 0
-    )
+    assert ledger.claim("t1") is False and ledger.is_settled("t1") and ledger.owed() == 0
     ledger.record(issued=[owed("t1")])  # issued again: stays settled
     assert ledger.owed() == 0
-    assert (
-        ledger.claim("never-issued") is True
-    )  # built outside a WDS callback: let through
+    assert ledger.claim("never-issued") is True  # built outside a WDS callback: let through
 
 
 def test_orphans_are_owed_tickets_nothing_carries(new_ledger: Backend) -> None:
@@ -94,11 +90,7 @@ def test_the_journal_resumes_what_is_owed_after_a_kill(tmp_path: Path) -> None:
     assert second.known([home, page_of("job", "http://site/x")]) == [True, False]
     assert second.is_settled("done") and second.claim("done") is False
     # Resumed tickets count as parked until the room releases them.
-    assert (
-        second.claim("waits") is False
-        and second.unpark("waits")
-        and second.claim("waits")
-    )
+    assert second.claim("waits") is False and second.unpark("waits") and second.claim("waits")
 
 
 def test_a_graceful_close_compacts_the_journal_to_what_is_known(tmp_path: Path) -> None:
@@ -113,9 +105,7 @@ def test_a_graceful_close_compacts_the_journal_to_what_is_known(tmp_path: Path) 
     assert len(lines) == 1
     again = JournalLedger(tmp_path)
     assert [o.ticket for o in again.open()] == ["left"]
-    assert again.is_settled("t7") and again.known(
-        [page_of("job", "http://site/7")]
-    ) == [True]
+    assert again.is_settled("t7") and again.known([page_of("job", "http://site/7")]) == [True]
 
 
 class _Spider(Spider):
@@ -166,9 +156,7 @@ def test_requests_round_trip_as_json_without_credentials() -> None:
 def test_tickets_name_the_call() -> None:
     assert make_ticket("GET", "http://a/1") == make_ticket("get", "http://a/1")
     assert make_ticket("GET", "http://a/1") != make_ticket("GET", "http://a/2")
-    assert make_ticket("POST", "http://a/1", b"x") != make_ticket(
-        "POST", "http://a/1", b"y"
-    )
+    assert make_ticket("POST", "http://a/1", b"x") != make_ticket("POST", "http://a/1", b"y")
     assert make_ticket("GET", "http://a/1", unique=True) != make_ticket(
         "GET", "http://a/1", unique=True
     )

@@ -106,7 +106,9 @@ def every_request_kind(spider: Owner) -> list[scrapy.Request]:
     ]
 
 
-def park(mw: WdsDownloaderMiddleware, request: scrapy.Request, response: Response) -> tuple[float, scrapy.Request]:
+def park(
+    mw: WdsDownloaderMiddleware, request: scrapy.Request, response: Response
+) -> tuple[float, scrapy.Request]:
     hooks: DownloaderHooks = mw
     assert hooks.process_request(request) is None
     with pytest.raises(IgnoreRequest):
@@ -116,13 +118,22 @@ def park(mw: WdsDownloaderMiddleware, request: scrapy.Request, response: Respons
 
 
 def round_trip(request: scrapy.Request, spider: Owner) -> scrapy.Request:
-    return request_from_dict(pickle.loads(pickle.dumps(request.to_dict(spider=spider))), spider=spider)
+    return request_from_dict(
+        pickle.loads(pickle.dumps(request.to_dict(spider=spider))), spider=spider
+    )
 
 
 def same(a: scrapy.Request, b: scrapy.Request) -> bool:
-    return (a.url, a.method, a.body, a.meta, a.callback, a.errback, a.dont_filter, dict(a.headers)) == (
-        b.url, b.method, b.body, b.meta, b.callback, b.errback, b.dont_filter, dict(b.headers)
-    )
+    return (
+        a.url,
+        a.method,
+        a.body,
+        a.meta,
+        a.callback,
+        a.errback,
+        a.dont_filter,
+        dict(a.headers),
+    ) == (b.url, b.method, b.body, b.meta, b.callback, b.errback, b.dont_filter, dict(b.headers))
 
 
 def test_needs_api_url() -> None:
@@ -179,7 +190,9 @@ def test_retry_after_is_honoured(header: str) -> None:
     if header == "date":
         value = format_datetime(datetime.now(timezone.utc) + timedelta(seconds=8), usegmt=True)
     delay, _ = park(
-        mw, request, Response(request.url, status=202, headers={"Retry-After": value}, request=request)
+        mw,
+        request,
+        Response(request.url, status=202, headers={"Retry-After": value}, request=request),
     )
     assert 5 < delay <= 8
 
@@ -187,7 +200,11 @@ def test_retry_after_is_honoured(header: str) -> None:
 def test_retry_after_never_outlasts_the_total_wait() -> None:
     mw, spider = middleware(WDS_POLL_MAX_WAIT=3)
     request = every_request_kind(spider)[1]
-    delay, _ = park(mw, request, Response(request.url, status=202, headers={"Retry-After": "60"}, request=request))
+    delay, _ = park(
+        mw,
+        request,
+        Response(request.url, status=202, headers={"Retry-After": "60"}, request=request),
+    )
     assert delay <= 3
 
 
@@ -229,7 +246,12 @@ def test_a_stopped_engine_is_not_handed_parked_requests() -> None:
 
 @pytest.mark.parametrize(
     "body",
-    [b'{"TaskState": "Created"}', b'{"taskState": 11}', b'{"State": "inprogress"}', b'{"state": "10"}'],
+    [
+        b'{"TaskState": "Created"}',
+        b'{"taskState": 11}',
+        b'{"State": "inprogress"}',
+        b'{"state": "10"}',
+    ],
 )
 def test_a_pending_info_200_is_waited_on_like_a_202(body: bytes) -> None:
     mw, spider = middleware()
@@ -244,7 +266,9 @@ def test_final_states_pass() -> None:
     kinds = every_request_kind(spider)
     for state in ("Handled", "AccessDeniedForRobots", "AllRequestGatesExhausted", "Deleted", 0, 12):
         request = kinds[-1].copy()
-        answer = TextResponse(request.url, status=200, body=json.dumps({"TaskState": state}).encode(), request=request)
+        answer = TextResponse(
+            request.url, status=200, body=json.dumps({"TaskState": state}).encode(), request=request
+        )
         assert mw.process_response(request, answer) is answer
 
 

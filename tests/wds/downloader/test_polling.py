@@ -19,7 +19,9 @@ pytestmark = pytest.mark.usefixtures("wds_emulator", "demo_site")
 
 @READINGS
 @pytest_twisted.ensureDeferred
-async def test_waiting_tasks_hold_no_download_slot(wds_emulator: Any, demo_site: Any, pending_info: str) -> None:
+async def test_waiting_tasks_hold_no_download_slot(
+    wds_emulator: Any, demo_site: Any, pending_info: str
+) -> None:
     """With 2 slots and 200 tasks pending for a few seconds, far more than 2 are
     polled before any answers 200; if a waiting task held a slot, only 2 could be.
     (Not all 200: polls coming back from the waiting room go before fresh tasks.)"""
@@ -55,7 +57,9 @@ async def test_gives_up_after_max_wait(
 ) -> None:
     caplog.set_level(logging.DEBUG)
     wds_emulator.configure(pending_seconds=3600, pending_info=pending_info)
-    tasks = start_job(wds_emulator.url, "slow", [demo_site.url + "/", demo_site.url + "/about/team.html"])
+    tasks = start_job(
+        wds_emulator.url, "slow", [demo_site.url + "/", demo_site.url + "/about/team.html"]
+    )
     crawler, spider = await run_probe(
         crawl_settings(wds_emulator.url, WDS_POLL_MAX_WAIT=0.6, WDS_POLL_MAX_DELAY=0.2),
         api_url=wds_emulator.url,
@@ -67,7 +71,12 @@ async def test_gives_up_after_max_wait(
     for task in tasks:
         [error] = spider.failures[task["id"]]
         assert isinstance(error, WdsGaveUpWaiting)
-        assert (error.status, error.action, error.task_id, error.job) == (int(pending_info), "info", task["id"], "slow")
+        assert (error.status, error.action, error.task_id, error.job) == (
+            int(pending_info),
+            "info",
+            task["id"],
+            "slow",
+        )
         assert "WDS_POLL_MAX_WAIT" in str(error)
         logged = [r.getMessage() for r in caplog.records if r.levelno == logging.ERROR]
         assert any(task["id"] in line and "raise WDS_POLL_MAX_WAIT" in line for line in logged)

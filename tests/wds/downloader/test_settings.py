@@ -96,7 +96,9 @@ def test_bad_numbers_name_the_setting(name: str, value: object) -> None:
 
 
 def test_first_delay_above_cap_is_refused() -> None:
-    with pytest.raises(ValueError, match="WDS_POLL_FIRST_DELAY .* must not exceed WDS_POLL_MAX_DELAY"):
+    with pytest.raises(
+        ValueError, match=r"WDS_POLL_FIRST_DELAY .* must not exceed WDS_POLL_MAX_DELAY"
+    ):
         read(WDS_POLL_FIRST_DELAY=20)
     with pytest.raises(ValueError, match="WDS_RETRY_FIRST_DELAY"):
         read(WDS_RETRY_FIRST_DELAY=31)
@@ -113,7 +115,9 @@ def test_configure_addon_fills_gaps_only() -> None:
 
 
 def test_configure_addon_keeps_the_users_middleware_priority() -> None:
-    settings = Settings({"WDS_API_URL": "http://wds", "DOWNLOADER_MIDDLEWARES": {MIDDLEWARE_PATH: 570}})
+    settings = Settings(
+        {"WDS_API_URL": "http://wds", "DOWNLOADER_MIDDLEWARES": {MIDDLEWARE_PATH: 570}}
+    )
     configure_addon(settings)
     assert settings.getdict("DOWNLOADER_MIDDLEWARES") == {MIDDLEWARE_PATH: 570}
 
@@ -126,7 +130,9 @@ def test_configure_addon_does_nothing_without_api_url() -> None:
 
 
 def test_configure_addon_frees_the_api_host_from_per_domain_politeness() -> None:
-    settings = Settings({"WDS_API_URL": "http://wds.internal:2807/base/", "CONCURRENT_REQUESTS": 24})
+    settings = Settings(
+        {"WDS_API_URL": "http://wds.internal:2807/base/", "CONCURRENT_REQUESTS": 24}
+    )
     settings.set("DOWNLOAD_SLOTS", {"site.example": {"delay": 3}}, priority="project")
     configure_addon(settings)
     assert settings.getdict("DOWNLOAD_SLOTS") == {
@@ -151,7 +157,7 @@ def test_every_setting_has_one_row_with_a_sentence() -> None:
     for name, row in SETTINGS.items():
         assert isinstance(row, Setting)
         assert row.doc.endswith(".") and row.doc[0].isupper(), name
-    assert DEFAULTS == {n: r.default for n, r in SETTINGS.items() if r.default is not None}
+    assert {n: r.default for n, r in SETTINGS.items() if r.default is not None} == DEFAULTS
     assert "WDS_API_URL" not in DEFAULTS  # no default: setting it is what enables WDS
     settings = Settings({"WDS_API_URL": "http://wds:2807"})
     configure_addon(settings)
@@ -164,8 +170,11 @@ def test_new_settings_defaults_and_bounds() -> None:
     assert (s.start_patience, s.scrape_multiple_method, s.selector_warn_pages) == (60.0, "auto", 20)
     assert read(WDS_START_PATIENCE=0).start_patience == 0.0  # no patience: give up at once
     assert read(WDS_SCRAPE_MULTIPLE_METHOD=" POST ").scrape_multiple_method == "post"
-    for name, value in (("WDS_START_PATIENCE", -1), ("WDS_SELECTOR_WARN_PAGES", 1.5),
-                        ("WDS_SCRAPE_MULTIPLE_METHOD", "put")):
+    for name, value in (
+        ("WDS_START_PATIENCE", -1),
+        ("WDS_SELECTOR_WARN_PAGES", 1.5),
+        ("WDS_SCRAPE_MULTIPLE_METHOD", "put"),
+    ):
         with pytest.raises(ValueError, match=name):
             read(**{name: value})
 
@@ -177,7 +186,9 @@ def test_every_bad_setting_is_named_at_once() -> None:
         read(WDS_API_URL="localhost", WDS_RETRY_TIMES=-1, WDS_POLL_FIRST_DELAY=0)
     assert len(info.value.problems) == 3
     assert [p.split()[0] for p in info.value.problems] == [
-        "WDS_POLL_FIRST_DELAY", "WDS_API_URL", "WDS_RETRY_TIMES"
+        "WDS_POLL_FIRST_DELAY",
+        "WDS_API_URL",
+        "WDS_RETRY_TIMES",
     ]
 
 
@@ -186,7 +197,9 @@ def test_a_bad_number_is_not_also_compared_with_its_cap() -> None:
 
     with pytest.raises(WdsSettingsError) as info:
         read(WDS_RETRY_FIRST_DELAY="soon", WDS_RETRY_MAX_DELAY=0.2)
-    assert info.value.problems == ["WDS_RETRY_FIRST_DELAY must be a number of seconds > 0, got 'soon'"]
+    assert info.value.problems == [
+        "WDS_RETRY_FIRST_DELAY must be a number of seconds > 0, got 'soon'"
+    ]
 
 
 @pytest.mark.parametrize(

@@ -19,7 +19,7 @@ from example_project.spiders.books import BooksSpider
 class LoseSomeCalls:
     """Drops the first 5 scrape-multiple calls the spider yields, as a crash would lose them."""
 
-    lost: list[str] = []  # noqa: RUF012 - one test's record, reset by the test
+    lost: list[str] = []
 
     async def process_spider_output(
         self, response: Any, result: AsyncIterator[Any]

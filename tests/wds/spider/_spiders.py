@@ -51,8 +51,13 @@ def answer(request: Request, body: Any, *, raw: bytes | None = None) -> TextResp
     return TextResponse(url=request.url, body=data, encoding="utf-8", request=request)
 
 
-def follow_up(spider: Any, task_id: str = "t1", url: str = "http://site.test/page.html",
-              callback: str = "parse", status: Any = None) -> TextResponse:
+def follow_up(
+    spider: Any,
+    task_id: str = "t1",
+    url: str = "http://site.test/page.html",
+    callback: str = "parse",
+    status: Any = None,
+) -> TextResponse:
     """The info answer a follow-up callback receives for one task."""
     request = spider._wds_api.info(
         WdsTask("demo", task_id, url),
@@ -60,8 +65,12 @@ def follow_up(spider: Any, task_id: str = "t1", url: str = "http://site.test/pag
         callback=spider._wds_on_answer,
         errback=spider._wds_on_error,
     )
-    body = status if status is not None else {
-        "TaskState": "Handled",
-        "Result": {"Url": url, "HttpStatusCode": 200, "IsSuccess": True},
-    }
+    body = (
+        status
+        if status is not None
+        else {
+            "TaskState": "Handled",
+            "Result": {"Url": url, "HttpStatusCode": 200, "IsSuccess": True},
+        }
+    )
     return answer(request, body)

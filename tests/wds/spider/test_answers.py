@@ -21,8 +21,14 @@ from scrapy_wds._wds._answers import (
 
 def recase(obj: Any, case: str) -> Any:
     """``obj`` with every key re-cased: pascal (as given), camel, lower or upper."""
+
     def key(k: str) -> str:
-        return {"pascal": k, "camel": k[:1].lower() + k[1:], "lower": k.lower(), "upper": k.upper()}[case]
+        return {
+            "pascal": k,
+            "camel": k[:1].lower() + k[1:],
+            "lower": k.lower(),
+            "upper": k.upper(),
+        }[case]
 
     if isinstance(obj, dict):
         return {key(k): recase(v, case) for k, v in obj.items()}
@@ -43,7 +49,9 @@ def test_tasks_in_any_key_case_with_string_or_integer_ids(case: str) -> None:
 
 
 def test_a_bad_task_entry_costs_only_itself() -> None:
-    tasks, problems = parse_tasks([{"Id": "a", "Url": "http://s/a"}, {"Id": "b"}, "c", {"Id": True, "Url": "u"}])
+    tasks, problems = parse_tasks(
+        [{"Id": "a", "Url": "http://s/a"}, {"Id": "b"}, "c", {"Id": True, "Url": "u"}]
+    )
     assert tasks == [TaskRef("a", "http://s/a")]
     assert len(problems) == 3
     assert problems[0].startswith("entry 1:") and "Url" in problems[0]
@@ -97,7 +105,10 @@ STATUS = {
 @pytest.mark.parametrize("state_field", ["TaskState", "State"])
 @pytest.mark.parametrize("state", ["Handled", 0])
 def test_status_in_every_reading(case: str, state_field: str, state: Any) -> None:
-    body = {state_field if k == "TaskState" else k: (state if k == "TaskState" else v) for k, v in STATUS.items()}
+    body = {
+        state_field if k == "TaskState" else k: (state if k == "TaskState" else v)
+        for k, v in STATUS.items()
+    }
     status = parse_status(recase(body, case))
     assert status.state is TaskState.Handled
     assert status.http_status == 200
@@ -109,8 +120,15 @@ def test_status_in_every_reading(case: str, state_field: str, state: Any) -> Non
 
 def test_status_numbers_and_booleans_as_strings_and_headers_as_a_mapping() -> None:
     status = parse_status(
-        {"state": "2", "error": "all gates failed",
-         "result": {"httpStatusCode": "404", "isSuccess": "false", "responseHeaders": {"X": "1"}}}
+        {
+            "state": "2",
+            "error": "all gates failed",
+            "result": {
+                "httpStatusCode": "404",
+                "isSuccess": "false",
+                "responseHeaders": {"X": "1"},
+            },
+        }
     )
     assert status.state is TaskState.AllRequestGatesExhausted
     assert status.error == "all gates failed"
@@ -132,7 +150,10 @@ def test_status_without_a_result_is_not_an_ok_page_unless_handled() -> None:
         ({"Error": ""}, r"no TaskState \(or State\)"),
         ([], "must be a JSON object"),
         ({"TaskState": "Handled", "Result": "ok"}, "Result must be a JSON object"),
-        ({"TaskState": "Handled", "Result": {"HttpStatusCode": "two hundred"}}, "expected an integer"),
+        (
+            {"TaskState": "Handled", "Result": {"HttpStatusCode": "two hundred"}},
+            "expected an integer",
+        ),
     ],
 )
 def test_malformed_status(body: Any, expected: str) -> None:
@@ -148,7 +169,14 @@ def test_scrape_strings_accept_numbers_as_text() -> None:
 
 @pytest.mark.parametrize("case", CASES)
 def test_scrape_results_in_any_key_case(case: str) -> None:
-    body = recase([{"Name": "title", "Values": ["T"]}, {"Name": "tags", "Values": []}, {"Name": "n", "Values": "one"}], case)
+    body = recase(
+        [
+            {"Name": "title", "Values": ["T"]},
+            {"Name": "tags", "Values": []},
+            {"Name": "n", "Values": "one"},
+        ],
+        case,
+    )
     assert parse_scrape_results(body) == [("title", ["T"]), ("tags", []), ("n", ["one"])]
 
 

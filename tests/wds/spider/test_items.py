@@ -73,7 +73,9 @@ def test_all_values_are_lists(item_class: type) -> None:
 
 
 def test_server_names_are_matched_case_insensitively_when_not_exact() -> None:
-    item = build_item(dict, [("TITLE", ["T"]), ("Tags", ["a"])], wanted=["title", "tags"], values="first")
+    item = build_item(
+        dict, [("TITLE", ["T"]), ("Tags", ["a"])], wanted=["title", "tags"], values="first"
+    )
     assert item == {"title": "T", "tags": "a"}
 
 

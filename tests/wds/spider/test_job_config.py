@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import pytest
@@ -26,8 +27,17 @@ def test_every_known_field_lands_on_its_documented_wire_path() -> None:
         use_proxy=True,
         send_overt_requests_on_proxies_failure=False,
         iterate_proxy_response_codes=[401, 403],
-        proxies=[{"host": "proxy.local", "port": 3128, "protocol": "SOCKS5", "user_name": "u",
-                  "password": "p", "connections_limit": 4, "available_hosts": ["a.example"]}],
+        proxies=[
+            {
+                "host": "proxy.local",
+                "port": 3128,
+                "protocol": "SOCKS5",
+                "user_name": "u",
+                "password": "p",
+                "connections_limit": 4,
+                "available_hosts": ["a.example"],
+            }
+        ],
         error_policy="retry",
         retry_delay_ms=500,
         retries_limit=3,
@@ -40,10 +50,12 @@ def test_every_known_field_lands_on_its_documented_wire_path() -> None:
     assert config.to_wire() == {
         "StartUrls": [URL, "http://other.example/a"],
         "Type": "Intranet",
-        "Headers": {"DefaultRequestHeaders": [
-            {"Name": "User-Agent", "Values": ["bot"]},
-            {"Name": "Accept-Language", "Values": ["en", "fr"]},
-        ]},
+        "Headers": {
+            "DefaultRequestHeaders": [
+                {"Name": "User-Agent", "Values": ["bot"]},
+                {"Name": "Accept-Language", "Values": ["en", "fr"]},
+            ]
+        },
         "Restart": {"RestartMode": "FromScratch"},
         "Https": {"SuppressHttpsCertificateValidation": True},
         "Cookies": {"UseCookies": False},
@@ -51,9 +63,17 @@ def test_every_known_field_lands_on_its_documented_wire_path() -> None:
             "UseProxy": True,
             "SendOvertRequestsOnProxiesFailure": False,
             "IterateProxyResponseCodes": "401, 403",
-            "Proxies": [{"Host": "proxy.local", "Port": 3128, "Protocol": "socks5",
-                         "UserName": "u", "Password": "p", "ConnectionsLimit": 4,
-                         "AvailableHosts": ["a.example"]}],
+            "Proxies": [
+                {
+                    "Host": "proxy.local",
+                    "Port": 3128,
+                    "Protocol": "socks5",
+                    "UserName": "u",
+                    "Password": "p",
+                    "ConnectionsLimit": 4,
+                    "AvailableHosts": ["a.example"],
+                }
+            ],
         },
         "DownloadErrorHandling": {
             "Policy": "Retry",
@@ -86,19 +106,34 @@ def test_unknown_parts_pass_through_untouched_and_merge_into_known_sections() ->
 BAD_INPUTS: list[tuple[dict[str, Any], list[str]]] = [
     ({"start_urls": []}, ["JobConfig.start_urls", "empty"]),
     ({"start_urls": URL}, ["JobConfig.start_urls", "list of URLs"]),
-    ({"start_urls": ["/relative/page"]}, ["JobConfig.start_urls[0]", "'/relative/page'", "absolute"]),
+    (
+        {"start_urls": ["/relative/page"]},
+        ["JobConfig.start_urls[0]", "'/relative/page'", "absolute"],
+    ),
     ({"start_urls": [URL, "ftp://x.example/"]}, ["JobConfig.start_urls[1]"]),
     ({"type": "Cloud"}, ["JobConfig.type", "'Cloud'", "Internet, Intranet"]),
     ({"restart_mode": "Sometimes"}, ["JobConfig.restart_mode", "Continue, FromScratch"]),
     ({"error_policy": 1}, ["JobConfig.error_policy", "Skip, Retry"]),
-    ({"crawl_delays": {"books.example": "3s"}}, ["JobConfig.crawl_delays['books.example']", "'3s'", '"0-3"', '"robots"']),
-    ({"crawl_delays": {"books.example": "3-1"}}, ["JobConfig.crawl_delays['books.example']", "low to high"]),
-    ({"crawl_delays": {"books.example": "0.5"}}, ["JobConfig.crawl_delays['books.example']", "whole seconds"]),
+    (
+        {"crawl_delays": {"books.example": "3s"}},
+        ["JobConfig.crawl_delays['books.example']", "'3s'", '"0-3"', '"robots"'],
+    ),
+    (
+        {"crawl_delays": {"books.example": "3-1"}},
+        ["JobConfig.crawl_delays['books.example']", "low to high"],
+    ),
+    (
+        {"crawl_delays": {"books.example": "0.5"}},
+        ["JobConfig.crawl_delays['books.example']", "whole seconds"],
+    ),
     ({"crawl_delays": {"books.example": -1}}, ["JobConfig.crawl_delays['books.example']", "-1"]),
     ({"crawl_delays": {"books.example": ""}}, ["JobConfig.crawl_delays['books.example']"]),
     ({"crawl_delays": {"books.example": True}}, ["JobConfig.crawl_delays['books.example']"]),
     ({"crawl_delays": ["books.example", 3]}, ["JobConfig.crawl_delays", "mapping of host"]),
-    ({"proxies": [{"host": "p", "port": 1, "protocol": "ftp"}]}, ["JobConfig.proxies[0].protocol", "http, https, socks5"]),
+    (
+        {"proxies": [{"host": "p", "port": 1, "protocol": "ftp"}]},
+        ["JobConfig.proxies[0].protocol", "http, https, socks5"],
+    ),
     ({"proxies": [{"host": "p"}]}, ["JobConfig.proxies[0]", "port"]),
     ({"iterate_proxy_response_codes": "401, nope"}, ["JobConfig.iterate_proxy_response_codes"]),
     ({"use_cookies": "yes"}, ["JobConfig.use_cookies", "True or False"]),
@@ -110,7 +145,9 @@ BAD_INPUTS: list[tuple[dict[str, Any], list[str]]] = [
 
 
 @pytest.mark.parametrize(("changes", "expected"), BAD_INPUTS)
-def test_bad_input_gets_an_error_naming_the_field(changes: dict[str, Any], expected: list[str]) -> None:
+def test_bad_input_gets_an_error_naming_the_field(
+    changes: dict[str, Any], expected: list[str]
+) -> None:
     kwargs: dict[str, Any] = {"start_urls": [URL], **changes}
     with pytest.raises(JobConfigError) as info:
         JobConfig(**kwargs).validate()
@@ -136,7 +173,7 @@ def test_a_keyword_with_no_near_name_is_named_alone() -> None:
 
 
 def test_missing_start_urls_is_a_field_error_not_a_type_error() -> None:
-    with pytest.raises(JobConfigError, match="JobConfig.start_urls is empty"):
+    with pytest.raises(JobConfigError, match=re.escape("JobConfig.start_urls is empty")):
         JobConfig().to_wire()
 
 

@@ -11,7 +11,6 @@ from scrapy.downloadermiddlewares.offsite import OffsiteMiddleware
 from twisted.python.failure import Failure
 
 from scrapy_wds import JobConfig, JobConfigError, WdsSpiderError, WdsTaskNotFound
-
 from scrapy_wds._wds._ledger import make_ticket
 
 from ._spiders import Book, DemoSpider, answer, follow_up, make_spider
@@ -30,25 +29,53 @@ def stats(spider: Any) -> dict[str, Any]:
 async def test_start_answer_gives_one_follow_up_per_task() -> None:
     spider = make_spider()
     start = spider.wds_start_request()
-    out = await run(spider, answer(start, [{"Id": "t1", "Url": "http://site.test/"}, {"id": 7, "url": "http://site.test/b"}, {"Id": "x"}]))
+    out = await run(
+        spider,
+        answer(
+            start,
+            [
+                {"Id": "t1", "Url": "http://site.test/"},
+                {"id": 7, "url": "http://site.test/b"},
+                {"Id": "x"},
+            ],
+        ),
+    )
     assert [r.url for r in out] == [
         "http://wds.test/base/path/api/v2/tasks/t1/info",
         "http://wds.test/base/path/api/v2/tasks/7/info",
     ]
     ticket = out[1].meta["wds"].pop("ticket")
     assert ticket == make_ticket("GET", out[1].url)  # named by the call: the same after a crash
-    assert out[1].meta == {"wds": {"action": "info", "job": "demo", "callback": "parse", "follow_up": True,
-                                   "task": {"id": "7", "url": "http://site.test/b"}},
-                           "dont_obey_robotstxt": True, "allow_offsite": True,
-                           "dont_retry": True, "dont_cache": True}
-    assert stats(spider) == {"wds/jobs/started": 1, "wds/tasks/found": 2, "wds/malformed_answers/start": 1}
+    assert out[1].meta == {
+        "wds": {
+            "action": "info",
+            "job": "demo",
+            "callback": "parse",
+            "follow_up": True,
+            "task": {"id": "7", "url": "http://site.test/b"},
+        },
+        "dont_obey_robotstxt": True,
+        "allow_offsite": True,
+        "dont_retry": True,
+        "dont_cache": True,
+    }
+    assert stats(spider) == {
+        "wds/jobs/started": 1,
+        "wds/tasks/found": 2,
+        "wds/malformed_answers/start": 1,
+    }
 
 
 @pytest_twisted.ensureDeferred
 async def test_crawl_follow_ups_go_to_the_named_callback_with_its_kwargs() -> None:
     spider = make_spider()
-    crawl = spider.wds_crawl(follow_up(spider), "CSS: a", callback=spider.parse_detail, cb_kwargs={"depth": 2},
-                             errback="on_failure")
+    crawl = spider.wds_crawl(
+        follow_up(spider),
+        "CSS: a",
+        callback=spider.parse_detail,
+        cb_kwargs={"depth": 2},
+        errback="on_failure",
+    )
     task = {"Id": "t9", "Url": "http://site.test/9"}
     # The same page again, under a new id and a URL that differs only in form.
     again = {"Id": "t10", "Url": "http://site.test/9?"}
@@ -58,17 +85,23 @@ async def test_crawl_follow_ups_go_to_the_named_callback_with_its_kwargs() -> No
     assert [r.cb_kwargs for r in out] == [{"depth": 2}]
     assert stats(spider) == {"wds/tasks/found": 1, "wds/tasks/known_again": 2}
     # Another crawl answer naming the page with yet another id: followed never again.
-    crawl = spider.wds_crawl(follow_up(spider, task_id="t2"), "CSS: a", callback=spider.parse_detail)
+    crawl = spider.wds_crawl(
+        follow_up(spider, task_id="t2"), "CSS: a", callback=spider.parse_detail
+    )
     assert await run(spider, answer(crawl, [{"Id": "t11", "Url": "http://site.test/9"}])) == []
 
 
 @pytest_twisted.ensureDeferred
 async def test_follow_up_reaches_the_user_callback_with_the_task_status() -> None:
     spider = make_spider()
-    response = follow_up(spider, callback="parse_detail", status={"state": 0, "result": {"httpStatusCode": 200}})
+    response = follow_up(
+        spider, callback="parse_detail", status={"state": 0, "result": {"httpStatusCode": 200}}
+    )
     assert response.request is not None
     response.request.cb_kwargs["depth"] = 3
-    assert await run(spider, response) == [{"detail": "http://site.test/page.html", "state": "Handled", "depth": 3}]
+    assert await run(spider, response) == [
+        {"detail": "http://site.test/page.html", "state": "Handled", "depth": 3}
+    ]
     assert stats(spider) == {"wds/tasks/handled": 1}
 
 
@@ -84,9 +117,13 @@ async def test_follow_up_counts_each_final_state() -> None:
     }
 
 
-@pytest.mark.parametrize("body", [b"not json", b'{"Error": "x"}', b'{"TaskState": "Exploded"}', b"[]"])
+@pytest.mark.parametrize(
+    "body", [b"not json", b'{"Error": "x"}', b'{"TaskState": "Exploded"}', b"[]"]
+)
 @pytest_twisted.ensureDeferred
-async def test_a_malformed_info_answer_is_logged_counted_and_skipped(body: bytes, caplog: Any) -> None:
+async def test_a_malformed_info_answer_is_logged_counted_and_skipped(
+    body: bytes, caplog: Any
+) -> None:
     spider = make_spider()
     good = follow_up(spider, callback="parse_detail")
     assert good.request is not None
@@ -109,9 +146,15 @@ async def test_scrape_values_reach_the_callback() -> None:
 async def test_scrape_multiple_answers_become_items() -> None:
     spider = make_spider()
     request = spider.wds_scrape_multiple(
-        follow_up(spider), {"title": "CSS: h1", "price": "CSS: .price"}, item_class=Book, url_field="url"
+        follow_up(spider),
+        {"title": "CSS: h1", "price": "CSS: .price"},
+        item_class=Book,
+        url_field="url",
     )
-    out = await run(spider, answer(request, [{"name": "title", "values": ["T", "U"]}, {"name": "price", "values": []}]))
+    out = await run(
+        spider,
+        answer(request, [{"name": "title", "values": ["T", "U"]}, {"name": "price", "values": []}]),
+    )
     assert out == [Book(title="T", url="http://site.test/page.html")]
     assert stats(spider) == {"wds/items": 1}
 
@@ -134,7 +177,10 @@ class AsyncSpider(DemoSpider):
         return [{"coroutine": self.wds_task(response).id}]
 
 
-@pytest.mark.parametrize(("callback", "expected"), [("parse", {"async_gen": "t1"}), ("parse_detail", {"coroutine": "t1"})])
+@pytest.mark.parametrize(
+    ("callback", "expected"),
+    [("parse", {"async_gen": "t1"}), ("parse_detail", {"coroutine": "t1"})],
+)
 @pytest_twisted.ensureDeferred
 async def test_async_user_callbacks(callback: str, expected: dict[str, str]) -> None:
     spider = make_spider(AsyncSpider)
@@ -144,7 +190,9 @@ async def test_async_user_callbacks(callback: str, expected: dict[str, str]) -> 
 def test_errors_are_counted_and_reach_the_user_errback() -> None:
     spider = make_spider()
     request = spider.wds_crawl(follow_up(spider), "CSS: a", callback="parse", errback="on_failure")
-    follow = request.replace(meta={"wds": {**request.meta["wds"], "action": "info", "follow_up": True}})
+    follow = request.replace(
+        meta={"wds": {**request.meta["wds"], "action": "info", "follow_up": True}}
+    )
     failure = Failure(WdsTaskNotFound(status=404, action="info", task_id="t1"))
     failure.request = follow  # type: ignore[attr-defined]
     assert list(spider._wds_on_error(failure)) == [{"failed": "WdsTaskNotFound"}]
@@ -223,7 +271,10 @@ def test_other_failures_are_logged_once_by_the_spider(caplog: Any) -> None:
     failure.request = request  # type: ignore[attr-defined]
     with caplog.at_level(logging.WARNING):
         assert spider._wds_on_error(failure) is None
-    assert "WDS scrape failed (job 'demo', task 't1' of 'http://site.test/page.html'): refused" in caplog.text
+    assert (
+        "WDS scrape failed (job 'demo', task 't1' of 'http://site.test/page.html'): refused"
+        in caplog.text
+    )
     assert stats(spider) == {"wds/failed/scrape": 1}
 
 
@@ -231,7 +282,9 @@ def test_helpers_refuse_responses_that_are_not_wds_answers() -> None:
     from scrapy.http import HtmlResponse, Request
 
     spider = make_spider()
-    plain = HtmlResponse("http://site.test/", body=b"<html></html>", request=Request("http://site.test/"))
+    plain = HtmlResponse(
+        "http://site.test/", body=b"<html></html>", request=Request("http://site.test/")
+    )
     with pytest.raises(ValueError, match="is not an answer to a WDS call"):
         spider.wds_task(plain)
     with pytest.raises(ValueError, match="is not the answer to a wds_scrape\\(\\) call"):

@@ -31,8 +31,12 @@ def test_start_request_posts_the_job_config_under_the_base_path() -> None:
     assert request.headers[b"Content-Type"] == b"application/json"
     # Besides its own key, only Scrapy's flags that keep site filters off API calls.
     assert request.meta == {
-        "wds": {"action": "start", "job": "demo", "callback": "parse",
-                "ticket": make_ticket("POST", request.url, request.body)},
+        "wds": {
+            "action": "start",
+            "job": "demo",
+            "callback": "parse",
+            "ticket": make_ticket("POST", request.url, request.body),
+        },
         "dont_obey_robotstxt": True,
         "allow_offsite": True,
         "dont_retry": True,
@@ -58,7 +62,9 @@ def test_task_ids_and_selectors_are_percent_encoded() -> None:
     assert "+" not in parts.query and " " not in parts.query
 
 
-@pytest.mark.parametrize("api_url", ["http://wds.test", "http://wds.test/", "http://wds.test/wds//"])
+@pytest.mark.parametrize(
+    "api_url", ["http://wds.test", "http://wds.test/", "http://wds.test/wds//"]
+)
 def test_base_urls_with_or_without_path_and_slash(api_url: str) -> None:
     spider = make_spider(WDS_API_URL=api_url)
     url = spider.wds_info(WdsTask("demo", "t1", "http://site.test/"), callback="parse").url
@@ -86,11 +92,17 @@ def test_scrape_multiple_goes_by_get_while_the_url_is_short() -> None:
         ("scrapeParams[1].selector", NASTY_SELECTOR),
         ("scrapeParams[1].attributeName", "href"),
     ]
-    assert request.url == spider._wds_api.task_url("t1", "scrape-multiple", [
-        ("scrapeParams[0].name", "title"), ("scrapeParams[0].selector", "CSS: h1"),
-        ("scrapeParams[1].name", "link"), ("scrapeParams[1].selector", NASTY_SELECTOR),
-        ("scrapeParams[1].attributeName", "href"),
-    ])  # Scrapy sends the URL exactly as built (and measured)
+    assert request.url == spider._wds_api.task_url(
+        "t1",
+        "scrape-multiple",
+        [
+            ("scrapeParams[0].name", "title"),
+            ("scrapeParams[0].selector", "CSS: h1"),
+            ("scrapeParams[1].name", "link"),
+            ("scrapeParams[1].selector", NASTY_SELECTOR),
+            ("scrapeParams[1].attributeName", "href"),
+        ],
+    )  # Scrapy sends the URL exactly as built (and measured)
 
 
 def many_fields(count: int) -> dict[str, str]:
@@ -107,10 +119,15 @@ def test_scrape_multiple_goes_by_post_once_the_url_would_be_long() -> None:
     assert long.url == "http://wds.test/base/path/api/v2/tasks/t1/scrape-multiple"
     body = json.loads(long.body)
     assert len(body) == 40
-    assert body[0] == {"Name": "field_0", "Selector": "CSS: div.product > section.details p.value-0"}
+    assert body[0] == {
+        "Name": "field_0",
+        "Selector": "CSS: div.product > section.details p.value-0",
+    }
 
 
-@pytest.mark.parametrize(("setting", "count", "method"), [("get", 40, "GET"), ("post", 1, "POST"), ("AUTO", 1, "GET")])
+@pytest.mark.parametrize(
+    ("setting", "count", "method"), [("get", 40, "GET"), ("post", 1, "POST"), ("AUTO", 1, "GET")]
+)
 def test_a_setting_forces_the_method(setting: str, count: int, method: str) -> None:
     spider = make_spider(WDS_SCRAPE_MULTIPLE_METHOD=setting)
     request = spider.wds_scrape_multiple(follow_up(spider), many_fields(count))
@@ -139,9 +156,15 @@ def every_kind(spider: Any) -> list[Request]:
         spider.wds_start_request(),
         response.request,
         spider.wds_crawl(response, "CSS: a", callback=spider.parse_detail, cb_kwargs={"depth": 1}),
-        spider.wds_scrape(response, "XPATH: //h1", callback="got_values", errback=spider.on_failure),
-        spider.wds_scrape_multiple(response, {"title": "CSS: h1"}, item_class=Book, url_field="url"),
-        spider.wds_scrape_multiple(response, many_fields(40), values="all", extra={"source": "wds"}),
+        spider.wds_scrape(
+            response, "XPATH: //h1", callback="got_values", errback=spider.on_failure
+        ),
+        spider.wds_scrape_multiple(
+            response, {"title": "CSS: h1"}, item_class=Book, url_field="url"
+        ),
+        spider.wds_scrape_multiple(
+            response, many_fields(40), values="all", extra={"source": "wds"}
+        ),
         spider.wds_info(response, callback="parse_detail", priority=5),
     ]
 
@@ -151,12 +174,22 @@ def test_every_kind_round_trips_through_request_dicts_and_pickle() -> None:
     for request in every_kind(spider):
         json.dumps(request.meta)  # JSON-compatible meta, nothing else
         assert "wds" in request.meta
-        assert set(request.meta) <= {"wds", "dont_obey_robotstxt", "allow_offsite", "dont_retry", "dont_cache"}
+        assert set(request.meta) <= {
+            "wds",
+            "dont_obey_robotstxt",
+            "allow_offsite",
+            "dont_retry",
+            "dont_cache",
+        }
         as_dict = request.to_dict(spider=spider)
         assert as_dict["callback"] == "_wds_on_answer"
         assert as_dict["errback"] == "_wds_on_error"
         restored = request_from_dict(pickle.loads(pickle.dumps(as_dict)), spider=spider)
-        assert (restored.url, restored.method, restored.body) == (request.url, request.method, request.body)
+        assert (restored.url, restored.method, restored.body) == (
+            request.url,
+            request.method,
+            request.body,
+        )
         assert restored.meta == request.meta
         assert restored.cb_kwargs == request.cb_kwargs
         assert restored.priority == request.priority

@@ -67,7 +67,10 @@ def test_fields_take_a_selector_or_a_selector_and_attribute() -> None:
         ({}, "non-empty mapping"),
         ("CSS: h1", "non-empty mapping"),
         ({"title": "h1"}, "fields['title'] selector 'h1'"),
-        ({"title": ("CSS: h1",)}, "fields['title'] must be a selector or (selector, attribute name)"),
+        (
+            {"title": ("CSS: h1",)},
+            "fields['title'] must be a selector or (selector, attribute name)",
+        ),
         ({"title": ("CSS: h1", "")}, "fields['title'] attribute name"),
         ({"": "CSS: h1"}, "field names must be non-empty"),
     ],
