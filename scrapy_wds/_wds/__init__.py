@@ -6,8 +6,7 @@ from urllib.parse import urlsplit
 
 from scrapy.settings import SETTINGS_PRIORITIES, BaseSettings
 
-from scrapy_wds._wds._call_facts import middleware_class
-from scrapy_wds._wds._ledger_pipeline import PIPELINE_ORDER, PIPELINE_PATH
+from scrapy_wds._wds._ledger_pipeline import PIPELINE_ORDER, WdsLedgerPipeline
 from scrapy_wds._wds._middleware import WdsDownloaderMiddleware
 from scrapy_wds._wds._settings import DEFAULTS
 
@@ -30,13 +29,15 @@ def configure_addon(settings: BaseSettings) -> None:
     # little it yields; a WDS answer yields one item or a few requests, and at
     # Scrapy's 100 those tasks cost about a fifth of a WDS crawl's CPU.
     settings.set("CONCURRENT_ITEMS", WDS_CONCURRENT_ITEMS, priority="addon")
-    middlewares = settings["DOWNLOADER_MIDDLEWARES"]
-    if not any(middleware_class(key) is WdsDownloaderMiddleware for key in middlewares):
-        middlewares[MIDDLEWARE_PATH] = MIDDLEWARE_PRIORITY
+    # Like the HasData half: Scrapy's own gap filler, which also recognises the
+    # component when the user listed it by import path (with any order, or None).
+    settings.setdefault_in_component_priority_dict(
+        "DOWNLOADER_MIDDLEWARES", WdsDownloaderMiddleware, MIDDLEWARE_PRIORITY
+    )
     # Last of the item pipelines: an item stored settles its WDS answer at once.
-    pipelines = settings["ITEM_PIPELINES"]
-    if PIPELINE_PATH not in pipelines:
-        pipelines[PIPELINE_PATH] = PIPELINE_ORDER
+    settings.setdefault_in_component_priority_dict(
+        "ITEM_PIPELINES", WdsLedgerPipeline, PIPELINE_ORDER
+    )
 
 
 def _give_the_api_its_own_slot(settings: BaseSettings) -> None:

@@ -13,7 +13,6 @@ from typing import Any
 
 from scrapy import Request
 from scrapy.http import Response
-from scrapy.utils.misc import load_object
 
 from scrapy_wds._wds._answers import MalformedAnswer, TaskState, load_json, parse_status
 from scrapy_wds._wds._errors import describe_call
@@ -21,20 +20,6 @@ from scrapy_wds._wds._task import META_KEY
 
 #: Task states that mean "the page is not there yet": waited on like a 202.
 PENDING_STATES = frozenset({TaskState.Created, TaskState.InProgress})
-
-
-def middleware_class(key: object) -> object:
-    """What a ``DOWNLOADER_MIDDLEWARES`` key (an import path or a class) names.
-
-    ``None`` for a path that does not load: that is the user's own entry,
-    and Scrapy reports it when it builds the middlewares.
-    """
-    if not isinstance(key, str):
-        return key
-    try:
-        return load_object(key)
-    except (ImportError, NameError, ValueError):
-        return None
 
 
 def pending_state(request: Request, response: Response) -> TaskState | None:

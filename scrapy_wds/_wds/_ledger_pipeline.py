@@ -20,7 +20,6 @@ from scrapy.exceptions import NotConfigured
 
 from scrapy_wds._wds._ledger_keeper import keeper_for
 
-PIPELINE_PATH = "scrapy_wds._wds._ledger_pipeline.WdsLedgerPipeline"
 #: After any pipeline a project is likely to have (Scrapy's custom is 0-1000).
 PIPELINE_ORDER = 10_000
 

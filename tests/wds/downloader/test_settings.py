@@ -6,6 +6,7 @@ import pytest
 from scrapy.settings import Settings
 
 from scrapy_wds._wds import MIDDLEWARE_PATH, MIDDLEWARE_PRIORITY, configure_addon
+from scrapy_wds._wds._middleware import WdsDownloaderMiddleware
 from scrapy_wds._wds._settings import MASK, WdsSettings
 
 
@@ -109,7 +110,9 @@ def test_configure_addon_fills_gaps_only() -> None:
     settings.set("WDS_API_URL", "http://wds:2807", priority="project")
     settings.set("WDS_POLL_MAX_WAIT", 5, priority="project")
     configure_addon(settings)
-    assert settings.getdict("DOWNLOADER_MIDDLEWARES")[MIDDLEWARE_PATH] == MIDDLEWARE_PRIORITY
+    assert (
+        settings.getdict("DOWNLOADER_MIDDLEWARES")[WdsDownloaderMiddleware] == MIDDLEWARE_PRIORITY
+    )
     assert settings.getfloat("WDS_POLL_MAX_WAIT") == 5  # the user's value wins
     assert settings.getint("WDS_RETRY_TIMES") == 3
 
@@ -125,7 +128,7 @@ def test_configure_addon_keeps_the_users_middleware_priority() -> None:
 def test_configure_addon_does_nothing_without_api_url() -> None:
     settings = Settings()
     configure_addon(settings)
-    assert MIDDLEWARE_PATH not in settings.getdict("DOWNLOADER_MIDDLEWARES")
+    assert not settings.getdict("DOWNLOADER_MIDDLEWARES")
     assert settings.get("WDS_RETRY_TIMES") is None
 
 
