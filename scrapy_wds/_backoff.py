@@ -1,8 +1,10 @@
-"""Capped exponential backoff with full jitter, shared by every poll and retry."""
+"""How long to wait before trying again: capped jittered backoff and ``Retry-After``, for both halves."""
 
 from __future__ import annotations
 
 import random
+import time
+from email.utils import parsedate_to_datetime
 
 
 def backoff_delay(
@@ -23,3 +25,18 @@ def backoff_delay(
         raise ValueError("attempt counts from 0")
     ceiling = min(cap, first * (2 ** min(attempt, 32)))
     return (rng or random).uniform(ceiling / 2, ceiling)
+
+
+def parse_retry_after(value: bytes | None) -> float | None:
+    """``Retry-After`` in seconds (a number of seconds or an HTTP date); ``None`` if absent or unreadable."""
+    if not value:
+        return None
+    text = value.decode("latin-1").strip()
+    try:
+        return max(0.0, float(text))
+    except ValueError:
+        pass
+    try:
+        return max(0.0, parsedate_to_datetime(text).timestamp() - time.time())
+    except (TypeError, ValueError, IndexError, OverflowError):
+        return None

@@ -37,10 +37,8 @@ import json
 import logging
 import random
 import re
-import time
 import warnings
 from collections.abc import Callable, Iterable
-from email.utils import parsedate_to_datetime
 from io import BytesIO
 from typing import Any
 from urllib.parse import quote, urlencode
@@ -60,7 +58,7 @@ from twisted.web.client import (
 )
 from twisted.web.http_headers import Headers
 
-from scrapy_wds._backoff import backoff_delay
+from scrapy_wds._backoff import backoff_delay, parse_retry_after
 from scrapy_wds._hasdata._rows import MalformedAnswer, ResultsPage, parse_page
 
 logger = logging.getLogger(__name__)
@@ -165,22 +163,6 @@ def retry_wait(
     if attempt >= retry_times:
         return None
     return backoff_delay(attempt, first=first, cap=cap, rng=rng)
-
-
-def parse_retry_after(value: bytes | None) -> float | None:
-    """``Retry-After`` in seconds: a number of seconds or an HTTP date."""
-    if not value:
-        return None
-    text = value.decode("latin-1").strip()
-    try:
-        return max(0.0, float(text))
-    except ValueError:
-        pass
-    try:
-        moment = parsedate_to_datetime(text)
-    except (TypeError, ValueError):
-        return None
-    return max(0.0, moment.timestamp() - time.time())
 
 
 class HasDataClient:

@@ -7,13 +7,12 @@ errors) and what an answer says about waiting (a pending task state, a
 
 from __future__ import annotations
 
-import time
-from email.utils import parsedate_to_datetime
 from typing import Any
 
 from scrapy import Request
 from scrapy.http import Response
 
+from scrapy_wds._backoff import parse_retry_after
 from scrapy_wds._wds._answers import MalformedAnswer, TaskState, load_json, parse_status
 from scrapy_wds._wds._errors import describe_call
 from scrapy_wds._wds._task import META_KEY
@@ -62,16 +61,5 @@ def describe(request: Request) -> str:
 
 
 def retry_after(response: Response) -> float | None:
-    """Seconds from a ``Retry-After`` header (seconds or HTTP date), if any."""
-    raw = response.headers.get("Retry-After")
-    if not raw:
-        return None
-    value = raw.decode("latin-1").strip()
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        pass
-    try:
-        return max(0.0, parsedate_to_datetime(value).timestamp() - time.time())
-    except (TypeError, ValueError, IndexError, OverflowError):
-        return None
+    """Seconds from a ``Retry-After`` header, if any."""
+    return parse_retry_after(response.headers.get("Retry-After"))

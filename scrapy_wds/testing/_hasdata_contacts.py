@@ -15,18 +15,11 @@ from urllib.parse import unquote, urljoin, urlsplit
 
 from parsel import Selector
 
+from scrapy_wds.testing._demo_catalogue import CONTACT_KINDS
 from scrapy_wds.testing._hasdata_pages import FetchedPage
 
-CONTACT_FIELDS = (
-    "emails",
-    "phoneNumbers",
-    "linkedin",
-    "xcom",
-    "facebook",
-    "instagram",
-    "dribbble",
-    "clutch",
-)
+#: The row's contact fields: the kinds the demo catalogue's contact pages carry.
+CONTACT_FIELDS = CONTACT_KINDS
 
 #: Social field → the registrable domains whose links belong to it.
 SOCIAL_DOMAINS = {

@@ -18,7 +18,8 @@ import pytest_twisted
 from hasdata_ext_support import API_KEY, calls, crawl_jobs, emulator_jobs, small_job
 from scrapy.settings import Settings
 
-from scrapy_wds._hasdata._client import parse_retry_after, retry_wait
+from scrapy_wds._backoff import parse_retry_after
+from scrapy_wds._hasdata._client import retry_wait
 from scrapy_wds._hasdata._settings import HasDataSettingError, HasDataSettings
 
 
