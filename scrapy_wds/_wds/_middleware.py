@@ -95,7 +95,11 @@ class WdsDownloaderMiddleware:
         assert crawler.stats is not None
         self.stats = crawler.stats
         self.ledger = keeper_for(crawler).ledger
-        self.room = WaitingRoom(reactor, self._send_again)  # type: ignore[arg-type]
+        self.room = WaitingRoom(
+            reactor,  # type: ignore[arg-type]
+            self._send_again,
+            lambda request, error: self.owed.release_failed(request, error),
+        )
         self.owed = OwedCalls(crawler, self.ledger, self.room)
         self.selector_watch = SelectorWatch(crawler, settings.selector_warn_pages)
         # A task's other calls wait behind its first one (see _gate).
@@ -349,11 +353,9 @@ class WdsDownloaderMiddleware:
         self._set_aside(request, f"WDS request parked for {delay:.2f} s")
 
     def _set_aside(self, request: Request, why: str) -> NoReturn:
-        # Scrapy hands download failures to the request's errback, and the
-        # spider must not see this one, so this request (never used again)
-        # loses its errback; without an errback Scrapy drops an
-        # IgnoreRequest silently.
-        request.errback = None
+        # Scrapy hands download failures to the request's errback: the
+        # package's errback (_wds_on_error) knows SetAside and returns None,
+        # so the spider's own errback never sees it and Scrapy logs nothing.
         raise SetAside(why)
 
     def _fail(
@@ -388,14 +390,7 @@ class WdsDownloaderMiddleware:
     # -- the waiting room's side ----------------------------------------
 
     def _send_again(self, request: Request) -> None:
-        engine = self.crawler.engine
-        assert engine is not None
-        if not engine.running:
-            raise RuntimeError("the engine is not running; the request stays parked")
-        ticket = ticket_of(request)
-        if ticket is not None and not self.ledger.unpark(ticket):
-            return  # settled meanwhile, or another worker took it
-        engine.crawl(self.gate.returning(request))
+        self.owed.send_again(request, self.gate.returning)
 
     def _take_headers_off(self, request: Request) -> None:
         for name, value in self.settings.headers.items():

@@ -10,7 +10,13 @@
   reached a callback) is sent again (``wds/ledger/reissued``); after
   :data:`REISSUE_LIMIT` tries it is given up with a WARNING, and the crawl
   closes ``wds_incomplete`` instead of ``finished``.
-* The spider stays open while anything is owed.
+* **Calls the engine will not take back**: the waiting room hands a due
+  call back through :meth:`OwedCalls.send_again`.  One the scheduler keeps
+  refusing (a broken JOBDIR queue file, say) is given up by the room after
+  ``RELEASE_ATTEMPTS`` tries: one ERROR line, ``wds/ledger/unsendable``, and
+  the crawl ends ``wds_incomplete``; the ledger still owes it, so a resumed
+  crawl sends it again.
+* The spider stays open while anything is owed (and can still be sent).
 """
 
 from __future__ import annotations
@@ -18,18 +24,21 @@ from __future__ import annotations
 import logging
 import time
 from collections import Counter
+from collections.abc import Callable
 from typing import Any
 
 from scrapy import Request, signals
 from scrapy.exceptions import CloseSpider, DontCloseSpider
 from twisted.internet.task import LoopingCall
 
-from scrapy_wds._compat import remove_torn_request_queues
+from scrapy_wds._compat import engine_is_closing, remove_torn_request_queues
+from scrapy_wds._wds._call_facts import describe
 from scrapy_wds._wds._ledger import Ledger, Owed
+from scrapy_wds._wds._ledger_keeper import ticket_of
 from scrapy_wds._wds._ledger_memory import MemoryLedger
-from scrapy_wds._wds._ledger_requests import request_from_data
+from scrapy_wds._wds._ledger_requests import request_from_data, request_to_data
 from scrapy_wds._wds._task import META_KEY
-from scrapy_wds._wds._waiting_room import WaitingRoom
+from scrapy_wds._wds._waiting_room import RELEASE_ATTEMPTS, NotNow, WaitingRoom
 
 logger = logging.getLogger(__name__)
 
@@ -51,6 +60,8 @@ class OwedCalls:
         self.stats = crawler.stats
         self._reissued: Counter[str] = Counter()
         self._given_up = 0
+        #: calls the engine refused to take back (still owed in the ledger)
+        self._unsendable = 0
         self._loop: LoopingCall | None = None
         crawler.signals.connect(self.spider_opened, signal=signals.spider_opened)
         crawler.signals.connect(self.spider_idle, signal=signals.spider_idle)
@@ -86,7 +97,48 @@ class OwedCalls:
         if engine is None or not engine.running:
             return
         for owed in self.ledger.due(time.time()):
-            engine.crawl(self._request(owed))
+            request = self._request(owed)
+            try:
+                engine.crawl(request)
+            except Exception as exc:
+                self.release_failed(request, exc)
+
+    # -- the waiting room's side ----------------------------------------------
+
+    def send_again(self, request: Request, returning: Callable[[Request], Request]) -> None:
+        """Hand a parked call back to the engine (``returning`` adds the gate's bump).
+
+        Raises :class:`NotNow` while the engine is not running or is closing
+        (the call stays parked, and owed); any other error is the scheduler's.
+        """
+        engine = self.crawler.engine
+        if engine is None or engine_is_closing(engine):
+            raise NotNow("the engine is not running; the request stays parked")
+        ticket = ticket_of(request)
+        if ticket is not None and not self.ledger.unpark(ticket):
+            return  # settled meanwhile, or another worker took it
+        try:
+            engine.crawl(returning(request))
+        except Exception:
+            if ticket is not None:  # not sent: parked still, as far as the ledger knows
+                self.ledger.park(Owed(ticket, request_to_data(request), due=time.time()))
+            raise
+
+    def release_failed(self, request: Request, error: Exception) -> None:
+        """The engine keeps refusing ``request``: stop trying; the crawl ends incomplete."""
+        self._unsendable += 1
+        self.stats.inc_value("wds/ledger/unsendable")
+        logger.error(
+            "Could not hand WDS %s back to Scrapy's scheduler after %d tries (%s: %s); "
+            "the crawl will end %r and the call stays owed for a resumed run. If JOBDIR "
+            "is set, its requests.queue may be damaged (a killed run can leave a broken "
+            "queue file): remove that directory's requests.queue and resume",
+            describe(request),
+            RELEASE_ATTEMPTS,
+            type(error).__name__,
+            error,
+            INCOMPLETE_REASON,
+        )
 
     # -- the end -------------------------------------------------------------
 
@@ -116,9 +168,11 @@ class OwedCalls:
                 "reached a callback)",
                 sent,
             )
-        if sent or self.ledger.owed():
+        # Calls the engine would not take back are owed too, but only a
+        # resumed run can send them: they must not keep this one open.
+        if sent or self.ledger.owed() > self._unsendable:
             raise DontCloseSpider
-        if self._given_up:
+        if self._given_up or self._unsendable:
             raise CloseSpider(INCOMPLETE_REASON)
 
     def _give_up(self, owed: Owed) -> None:
