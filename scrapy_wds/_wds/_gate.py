@@ -117,9 +117,8 @@ class TaskGate:
             self._ledger.park(Owed(ticket, request_to_data(copy), due=time.time() + self._hold_for))
         self._held.setdefault(task, []).append(copy)
         self._stats.inc_value("wds/gate/held")
-        # As for a parked poll: the copy stands for this request, whose
-        # errback must not see the quiet end of its download.
-        request.errback = None
+        # As for a parked poll: the copy stands for this request, and the
+        # package's errback ends a SetAside quietly.
         raise HeldBehindTask(f"WDS call held behind the first call of task {task!r}")
 
     # -- answers ----------------------------------------------------------

@@ -59,7 +59,7 @@ def test_the_second_call_of_a_pending_task_waits_behind_the_first_and_goes_when_
         answer(mw, first, 202)  # the first call waits: the task is known pending
     with pytest.raises(HeldBehindTask):
         mw.process_request(second)
-    assert second.errback is None  # the quiet end of this download reaches no errback
+    assert second.errback == mw.spider.on_error  # the request itself is never changed
     [(_, poll)] = mw.room.close()
     assert mw.released == [] and len(mw.gate) == 1
     assert mw.process_request(poll) is None  # the first call's poll goes on

@@ -21,6 +21,7 @@ from scrapy.utils.defer import deferred_from_coro
 from twisted.python.failure import Failure
 from yarl import URL
 
+from scrapy_wds._wds._waiting_room import SetAside
 from scrapy_wds.testing._server import EmulatorServer, drop_connection
 
 SECRET = "Bearer s3cr3t-t0ken-value-42"
@@ -110,6 +111,8 @@ class InfoProbe(scrapy.Spider):
         self.answers.setdefault(task_id, []).append(response.status)
 
     def on_error(self, failure: Failure) -> None:
+        if failure.check(SetAside):
+            return  # the download was set aside; a copy carries the call (as _wds_on_error)
         task_id = failure.request.meta["wds"]["task"]["id"]  # type: ignore[attr-defined]
         # An errback's Failure always carries its exception; Twisted types it Optional.
         assert failure.value is not None

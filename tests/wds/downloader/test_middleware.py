@@ -4,22 +4,29 @@ from __future__ import annotations
 
 import copy
 import json
+import logging
 import pickle
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import datetime, timedelta, timezone
 from email.utils import format_datetime
+from types import SimpleNamespace
 from typing import Any, Protocol, TypedDict
 
 import pytest
+import pytest_twisted
 import scrapy
+from scrapy import signals
+from scrapy.crawler import CrawlerRunner
 from scrapy.exceptions import IgnoreRequest, NotConfigured
 from scrapy.http import Response, TextResponse
 from scrapy.utils.request import request_from_dict
 from scrapy.utils.test import get_crawler
 from twisted.python.failure import Failure
 
+from scrapy_wds import JobConfig, WdsSpiderMixin
 from scrapy_wds._wds._config_check import is_refused
 from scrapy_wds._wds._middleware import WdsDownloaderMiddleware
+from scrapy_wds._wds._waiting_room import NotNow
 
 API = "http://wds.test/base/"
 
@@ -171,7 +178,7 @@ def test_a_202_parks_a_clean_copy_and_silences_the_original() -> None:
     with pytest.raises(IgnoreRequest):
         mw.process_response(request, Response(request.url, status=202, request=request))
     assert request.meta["wds"] == wds_before  # the spider side's dict is never touched
-    assert request.errback is None  # the spider never hears of the park
+    assert request.errback == spider.on_error  # the request itself is never changed
     [(delay, parked)] = mw.room.close()
     assert 0.25 <= delay <= 0.5  # WDS_POLL_FIRST_DELAY 0.5, jittered down to half
     assert parked.dont_filter and parked.errback == spider.on_error
@@ -228,6 +235,7 @@ def test_a_stopped_engine_is_not_handed_parked_requests() -> None:
 
     class Engine:
         running = False
+        _slot = SimpleNamespace(closing=None)  # started, not closing
         crawled: list[scrapy.Request] = []
 
         def crawl(self, request: scrapy.Request) -> None:
@@ -237,7 +245,7 @@ def test_a_stopped_engine_is_not_handed_parked_requests() -> None:
     engine = Engine()
     mw.crawler.engine = engine  # type: ignore[assignment]
     request = every_request_kind(spider)[-1]
-    with pytest.raises(RuntimeError, match="not running"):
+    with pytest.raises(NotNow, match="not running"):
         mw._send_again(request)
     engine.running = True
     mw._send_again(request)
@@ -297,3 +305,66 @@ def test_scrapys_retry_and_cache_leave_api_calls_alone() -> None:
     request = WdsApi(API).info(WdsTask("job", "t1", "http://site/"))
     assert request.meta["dont_retry"] is True and request.meta["dont_cache"] is True
     assert request.meta["wds"]["ticket"]
+
+
+class ParkedTasks(WdsSpiderMixin, scrapy.Spider):
+    """Crawls the demo site's categories with an errback of its own, to see what reaches it."""
+
+    name = "parked_tasks"
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.user_failures: list[Failure] = []
+
+    def wds_job_config(self) -> JobConfig:
+        return JobConfig(start_urls=[self.settings["DEMO_SITE_URL"] + "/"], type="Intranet")
+
+    def parse(self, response: Any) -> Iterator[scrapy.Request]:
+        yield self.wds_crawl(
+            response, "CSS: ul.categories a", callback=self.parse_category, errback=self.on_failure
+        )
+
+    def parse_category(self, response: Any) -> Iterator[dict[str, str]]:
+        yield {"url": self.wds_task(response).url}
+
+    def on_failure(self, failure: Failure) -> None:
+        self.user_failures.append(failure)
+
+
+@pytest_twisted.ensureDeferred
+async def test_a_parked_download_ends_silently_without_touching_the_request(
+    wds_emulator: Any, demo_site: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    wds_emulator.configure(pending_polls=2)  # every task answers "not yet" twice
+    crawler = CrawlerRunner(
+        {
+            "ADDONS": {"scrapy_wds.Addon": 300},
+            "WDS_API_URL": wds_emulator.url,
+            "DEMO_SITE_URL": demo_site.url,
+            "WDS_POLL_FIRST_DELAY": 0.02,
+            "WDS_POLL_MAX_DELAY": 0.05,
+            "TELNETCONSOLE_ENABLED": False,
+        }
+    ).create_crawler(ParkedTasks)
+    seen: list[tuple[scrapy.Request, Any]] = []
+
+    def reached(request: scrapy.Request, spider: Any) -> None:
+        seen.append((request, request.errback))
+
+    crawler.signals.connect(reached, signal=signals.request_reached_downloader)
+    await crawler.crawl()
+    spider = crawler.spider
+    assert isinstance(spider, ParkedTasks)
+    stats = crawler.stats.get_stats()
+    assert stats["wds/polls"] >= 2 * 8  # downloads set aside: each poll ended in a SetAside
+    assert stats["item_scraped_count"] == 8 and stats["finish_reason"] == "finished"
+    assert spider.user_failures == []  # the user's errback never heard of a park
+    assert not any(k.startswith("wds/failed/") for k in stats)
+    # Each request keeps the errback it was sent with (the package's own).
+    assert len(seen) == stats["scheduler/dequeued"] and all(
+        request.errback == errback == spider._wds_on_error for request, errback in seen
+    )
+    # Scrapy says nothing of an IgnoreRequest an errback handled.
+    assert not [r for r in caplog.records if r.levelno >= logging.WARNING]
+    assert "SetAside" not in caplog.text and "IgnoreRequest" not in caplog.text
