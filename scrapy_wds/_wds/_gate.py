@@ -40,7 +40,7 @@ from scrapy_wds._wds._ledger import Ledger, Owed
 from scrapy_wds._wds._ledger_keeper import ticket_of
 from scrapy_wds._wds._ledger_requests import request_to_data
 from scrapy_wds._wds._task import META_KEY
-from scrapy_wds._wds._waiting_room import SetAside, WaitingRoom
+from scrapy_wds._wds._waiting_room import RELEASE_RETRY_DELAY, NotNow, SetAside, WaitingRoom
 
 logger = logging.getLogger(__name__)
 _Method = TypeVar("_Method", bound=Callable[..., Any])
@@ -174,10 +174,16 @@ class TaskGate:
         self.returning(request)
         try:
             self._release(request)
-        except Exception:
+        except NotNow:
             # The engine is closing: keep the call held (it is counted as left over).
             self._held.setdefault(str(_task_id(request)), []).append(request)  # released at idle
             logger.debug("Could not send a held WDS call back yet", exc_info=True)
+            return
+        except Exception:
+            # The scheduler refused it: the waiting room tries again, and gives
+            # it up (the crawl ends incomplete) if the refusals go on.
+            logger.debug("Scrapy's scheduler refused a held WDS call", exc_info=True)
+            self._room.park(request, RELEASE_RETRY_DELAY)
             return
         self._stats.inc_value("wds/gate/released")
 

@@ -10,6 +10,7 @@ from scrapy.exceptions import IgnoreRequest
 from scrapy.http import Response
 
 from scrapy_wds._wds._gate import RETURNING_PRIORITY_BUMP, HeldBehindTask, TaskGate
+from scrapy_wds._wds._waiting_room import NotNow
 from tests.wds.downloader.test_middleware import middleware
 
 API = "http://wds.test/api/v2/tasks/"
@@ -133,6 +134,32 @@ def test_held_calls_are_released_at_idle_when_nothing_is_parked(mw: Any) -> None
     _, [second] = pending_task_with_held_calls(mw, 1)
     # The first call's poll was lost (the room was emptied above): idle releases the rest.
     assert mw.gate.release_stranded() == 1 and [r.url for r in mw.released] == [second.url]
+
+
+def test_a_held_call_the_scheduler_refuses_goes_to_the_room_which_bounds_its_tries(
+    mw: Any,
+) -> None:
+    _, [second] = pending_task_with_held_calls(mw, 1)
+
+    def refuse(request: scrapy.Request) -> None:
+        raise OSError("requests.queue is damaged")
+
+    mw.gate._release = refuse
+    # Kept held, it would be "released" at every idle for ever: the room tries
+    # it again instead, and gives it up after RELEASE_ATTEMPTS refusals.
+    assert mw.gate.release_stranded() == 1
+    assert len(mw.gate) == 0 and [r.url for _, r in mw.room.close()] == [second.url]
+
+
+def test_a_held_call_an_engine_not_running_refuses_stays_held(mw: Any) -> None:
+    pending_task_with_held_calls(mw, 1)
+
+    def not_now(request: scrapy.Request) -> None:
+        raise NotNow("closing")
+
+    mw.gate._release = not_now
+    mw.gate.release_stranded()
+    assert len(mw.gate) == 1 and len(mw.room) == 0
 
 
 def test_a_poll_coming_back_gets_the_returning_bump_once() -> None:
