@@ -34,6 +34,7 @@ from scrapy_wds._wds._mixin import WdsSpiderError, WdsSpiderMixin
 from scrapy_wds._wds._rules import WdsCrawlSpider, WdsRule
 from scrapy_wds._wds._selectors import WdsSelectorError
 from scrapy_wds._wds._task import WdsTask
+from scrapy_wds._wds._waiting_room import SetAside
 
 #: The release, read by the build too (``pyproject.toml``: one version source).
 __version__ = "0.2.0"
@@ -52,6 +53,7 @@ __all__ = [
     "JobConfigError",
     "MalformedAnswer",
     "TaskState",
+    "SetAside",
     "TaskStatus",
     "WdsCrawlSpider",
     "WdsDownloaderMiddleware",
