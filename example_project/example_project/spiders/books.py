@@ -1,12 +1,10 @@
 """Every book of the demo site through WDS, written with callbacks.
 
 home → categories → (next pages of a category) → book pages → one Book each.
-Every task is asked ``info`` first here, the listing pages' too, although
-only ``parse_book`` reads the state: marking ``parse`` and ``parse_category``
-with ``@wds_skip_info`` would save a call per listing page (``books_rules``
-skips info everywhere).  They are left unmarked for now: the kill-and-resume
-drill (tests/wds/durability) then ends with two books twice at one kill in
-about one run in three, which its "one duplicate per kill" does not allow.
+Only ``parse_book`` reads the task's state (``page_ok``), so only book pages
+are asked ``info`` first; the listing callbacks are marked ``@wds_skip_info``
+and a listing page costs just its two crawl calls (``books_rules`` skips info
+everywhere).
 """
 
 from __future__ import annotations
@@ -18,7 +16,7 @@ from scrapy.http import Response
 
 from example_project.items import BOOK_FIELDS, Book
 from example_project.spiders._demo import demo_site_job
-from scrapy_wds import JobConfig, WdsSpiderMixin
+from scrapy_wds import JobConfig, WdsSpiderMixin, wds_skip_info
 
 
 class BooksSpider(WdsSpiderMixin, scrapy.Spider):
@@ -27,10 +25,12 @@ class BooksSpider(WdsSpiderMixin, scrapy.Spider):
     def wds_job_config(self) -> JobConfig:
         return demo_site_job(self.settings)
 
+    @wds_skip_info
     def parse(self, response: Response) -> Iterator[scrapy.Request]:
         """The home page: each category's first page."""
         yield self.wds_crawl(response, "CSS: ul.categories a", callback=self.parse_category)
 
+    @wds_skip_info
     def parse_category(self, response: Response) -> Iterator[scrapy.Request]:
         """A category page: its next page, and its books."""
         yield self.wds_crawl(response, "CSS: li.next a", callback=self.parse_category)

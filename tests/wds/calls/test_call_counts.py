@@ -1,6 +1,7 @@
 """Two API calls per page where the task's state is not read, counted in the emulator's call log.
 
-``books_rules`` (a ``WdsCrawlSpider``) never asks ``info``.  A task's first
+``books_rules`` (a ``WdsCrawlSpider``) never asks ``info``; ``books`` asks it
+only for the book pages, whose callback reads ``page_ok``.  A task's first
 call does the waiting and its other calls wait behind it, so only one call
 of a task polls, however many calls the task gets.
 """
@@ -70,6 +71,21 @@ def test_books_rules_makes_no_info_call_and_at_most_two_answered_calls_per_task(
     assert held == stats.get("wds/gate/released", 0) <= site_shape(truth)["crawls"] // 2
     if "pending_polls" in pending:
         assert held > 0
+
+
+def test_books_asks_info_only_for_the_pages_whose_callback_reads_it(
+    crawls: Crawls, wds_emulator: Any, truth: list[dict[str, str]]
+) -> None:
+    wds_emulator.configure(pending_polls=1)
+    result = crawls.run("books", *FAST_POLLS)
+    assert_books_equal_truth(result, truth)
+    shape = site_shape(truth)
+    calls = task_calls(wds_emulator)
+    answered = Counter(c["path"].rsplit("/", 1)[-1] for c in calls if done(c))
+    # Before: info for every task, 3 calls per book page and 3 per listing page.
+    assert answered == {"info": len(truth), "crawl": shape["crawls"], "scrape-multiple": len(truth)}
+    assert sum(answered.values()) < 3 * shape["tasks"] - (shape["tasks"] - len(truth))
+    assert sum(waiting(c) for c in calls) == shape["tasks"]
 
 
 @pytest.mark.parametrize("known_pages", ["new", "omit"])
