@@ -17,6 +17,7 @@ from example_project.spiders.hasdata_contacts import contact_pages
 from scrapy.exceptions import DropItem
 
 from scrapy_wds.testing import DemoSite
+from scrapy_wds.testing._demo_catalogue import CONTACT_KINDS
 
 from ._crawl import get_json
 
@@ -53,21 +54,7 @@ def test_normalize_phone(raw: str, clean: str) -> None:
 
 def contacts_row(**values: Any) -> dict[str, Any]:
     row: dict[str, Any] = {"url": "https://shop.example/contact.html"}
-    row.update(
-        {
-            name: []
-            for name in (
-                "emails",
-                "phoneNumbers",
-                "linkedin",
-                "xcom",
-                "facebook",
-                "instagram",
-                "dribbble",
-                "clutch",
-            )
-        }
-    )
+    row.update({name: [] for name in CONTACT_KINDS})
     row.update(values)
     return row
 

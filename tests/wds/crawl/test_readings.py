@@ -16,11 +16,9 @@ from typing import Any
 
 import pytest
 import pytest_twisted
-from itemadapter import ItemAdapter
-from scrapy import signals
-from scrapy.crawler import CrawlerRunner
 
 from .conftest import EXAMPLE_PROJECT
+from .in_process import crawl_in_process
 from .test_books import site_shape
 
 sys.path.insert(0, str(EXAMPLE_PROJECT))
@@ -43,27 +41,17 @@ def test_every_reading_gives_the_truth_and_ends(
     pending_info: str,
 ) -> Iterator[Any]:
     wds_emulator.configure(pending_info=pending_info, known_pages=known_pages, pending_polls=1)
-    runner = CrawlerRunner(
-        {
-            "ADDONS": {"scrapy_wds.Addon": 300},
-            "WDS_API_URL": wds_emulator.url,
-            "DEMO_SITE_URL": demo_site.url,
-            "WDS_POLL_FIRST_DELAY": 0.02,
-            "WDS_POLL_MAX_DELAY": 0.05,
-            "TELNETCONSOLE_ENABLED": False,
-            "LOG_LEVEL": "INFO",
-            # A crawl that never ends fails the test instead of hanging it.
-            "CLOSESPIDER_TIMEOUT": 120,
-        }
+    crawling, crawler, items = crawl_in_process(
+        SPIDERS[spider],
+        wds_emulator,
+        demo_site,
+        WDS_POLL_FIRST_DELAY=0.02,
+        WDS_POLL_MAX_DELAY=0.05,
+        LOG_LEVEL="INFO",
+        # A crawl that never ends fails the test instead of hanging it.
+        CLOSESPIDER_TIMEOUT=120,
     )
-    crawler = runner.create_crawler(SPIDERS[spider])
-    items: list[dict[str, Any]] = []
-    crawler.signals.connect(
-        lambda item: items.append(ItemAdapter(item).asdict()),
-        signal=signals.item_scraped,
-        weak=False,
-    )
-    yield runner.crawl(crawler)
+    yield crawling
 
     stats = crawler.stats.get_stats()
     assert stats["finish_reason"] == "finished"

@@ -8,9 +8,8 @@ from typing import Any
 
 import pytest_twisted
 from crawl.conftest import EXAMPLE_PROJECT
-from itemadapter import ItemAdapter
-from scrapy import Request, signals
-from scrapy.crawler import CrawlerRunner
+from crawl.in_process import crawl_in_process
+from scrapy import Request
 
 sys.path.insert(0, str(EXAMPLE_PROJECT))
 from example_project.spiders.books import BooksSpider
@@ -37,24 +36,14 @@ def test_calls_lost_on_the_way_are_asked_again_and_the_crawl_is_whole(
     wds_emulator: Any, demo_site: Any, truth: list[dict[str, str]]
 ) -> Iterator[Any]:
     LoseSomeCalls.lost = []
-    runner = CrawlerRunner(
-        {
-            "ADDONS": {"scrapy_wds.Addon": 300},
-            "WDS_API_URL": wds_emulator.url,
-            "DEMO_SITE_URL": demo_site.url,
-            "SPIDER_MIDDLEWARES": {LoseSomeCalls: 1},
-            "TELNETCONSOLE_ENABLED": False,
-            "CLOSESPIDER_TIMEOUT": 120,
-        }
+    crawling, crawler, items = crawl_in_process(
+        BooksSpider,
+        wds_emulator,
+        demo_site,
+        SPIDER_MIDDLEWARES={LoseSomeCalls: 1},
+        CLOSESPIDER_TIMEOUT=120,
     )
-    crawler = runner.create_crawler(BooksSpider)
-    items: list[dict[str, Any]] = []
-    crawler.signals.connect(
-        lambda item: items.append(ItemAdapter(item).asdict()),
-        signal=signals.item_scraped,
-        weak=False,
-    )
-    yield runner.crawl(crawler)
+    yield crawling
     stats = crawler.stats.get_stats()
     assert len(LoseSomeCalls.lost) == 5
     assert stats["finish_reason"] == "finished"
