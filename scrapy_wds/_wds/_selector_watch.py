@@ -14,12 +14,13 @@ on when it was tried on fewer.
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
-from urllib.parse import parse_qsl, urlsplit
+from urllib.parse import parse_qsl
 
 from scrapy import Request, Spider, signals
 from scrapy.http import Response
@@ -50,23 +51,46 @@ def _selector_key(selector: str, attribute: str | None) -> str:
     return f"{selector} @{attribute}" if attribute else selector
 
 
-def _asked(request: Request) -> Iterator[tuple[str, str, str | None, str]]:
-    """``(action, selector, attribute, field name)`` of each selector ``request`` sends."""
-    action = request.meta[META_KEY].get("action")
-    params = dict(parse_qsl(urlsplit(request.url).query))
+#: One selector a call sends: ``(action, field name, selector key, where)``.
+_Asked = tuple[str, str, str, str]
+
+
+def _asked(request: Request) -> tuple[_Asked, ...]:
+    """What each selector ``request`` sends (every page of a spider asks the same few)."""
+    query = request.url.partition("?")[2]
+    body = request.body if request.method == "POST" else b""
+    return _asked_by(str(request.meta[META_KEY].get("action")), query, body)
+
+
+@functools.lru_cache(maxsize=1024)
+def _asked_by(action: str, query: str, body: bytes) -> tuple[_Asked, ...]:
+    # Cached: reading the query string back cost more than the rest of the
+    # watch, on every answer, for the same few calls of a spider.
+    return tuple(
+        (action, field, _selector_key(selector, attribute), _where(action, field))
+        for selector, attribute, field in _selectors_of(action, query, body)
+    )
+
+
+def _where(action: str, field: str) -> str:
+    return f"field {field!r} of wds_scrape_multiple()" if field else f"wds_{action}()"
+
+
+def _selectors_of(action: str, query: str, body: bytes) -> Iterator[tuple[str, str | None, str]]:
+    """``(selector, attribute, field name)`` of each selector a call sends."""
+    params = dict(parse_qsl(query))
     if action in ("crawl", "scrape"):
         if "selector" in params:
-            yield action, params["selector"], params.get("attributeName"), ""
+            yield params["selector"], params.get("attributeName"), ""
         return
-    if request.method == "POST" and request.body:
+    if body:
         try:
-            entries = json.loads(request.body)
+            entries = json.loads(body)
         except ValueError:
             return
         for entry in entries if isinstance(entries, list) else []:
             if isinstance(entry, dict):
                 yield (
-                    action,
                     str(get_key(entry, "Selector")),
                     get_key(entry, "AttributeName"),
                     str(get_key(entry, "Name")),
@@ -76,7 +100,6 @@ def _asked(request: Request) -> Iterator[tuple[str, str, str | None, str]]:
     while f"scrapeParams[{index}].selector" in params:
         at = f"scrapeParams[{index}]"
         yield (
-            action,
             params[f"{at}.selector"],
             params.get(f"{at}.attributeName"),
             params.get(f"{at}.name", ""),
@@ -84,14 +107,13 @@ def _asked(request: Request) -> Iterator[tuple[str, str, str | None, str]]:
         index += 1
 
 
-def _matched(action: str, field: str, data: Any) -> bool:
-    if action != "scrape_multiple":
-        return isinstance(data, list) and len(data) > 0
+def _fields_found(data: Any) -> frozenset[str] | None:
+    """The field names (lower case) a scrape-multiple answer has values for; ``None`` if unreadable."""
     try:
         results = parse_scrape_results(data)
     except MalformedAnswer:
-        return True  # not this watch's business: the answer readers report it
-    return any(values for name, values in results if name.lower() == field.lower())
+        return None  # not this watch's business: the answer readers report it
+    return frozenset(name.lower() for name, values in results if values)
 
 
 class SelectorWatch:
@@ -114,12 +136,18 @@ class SelectorWatch:
         except ValueError:
             return
         task = wds.get("task") if isinstance(wds.get("task"), dict) else {}
-        for action, selector, attribute, field in _asked(request):
-            key = _selector_key(selector, attribute)
-            where = f"field {field!r} of wds_scrape_multiple()" if field else f"wds_{action}()"
-            record = self.records.setdefault((where, key), _Record(where, str(task.get("url", ""))))
+        asked = _asked(request)
+        found = _fields_found(data) if asked and asked[0][0] == "scrape_multiple" else None
+        for action, field, key, where in asked:
+            record = self.records.get((where, key))
+            if record is None:
+                record = self.records[where, key] = _Record(where, str(task.get("url", "")))
             record.pages += 1
-            if _matched(action, field, data):
+            if action != "scrape_multiple":
+                matched = isinstance(data, list) and len(data) > 0
+            else:
+                matched = found is None or field.lower() in found
+            if matched:
                 record.matched += 1
                 continue
             self.stats.inc_value(f"wds/selectors/matched_nothing/{key}")
