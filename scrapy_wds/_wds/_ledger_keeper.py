@@ -4,7 +4,12 @@ The mixin hands every answer's output here before passing it on to Scrapy:
 
 * follow-ups of pages (requests whose ``meta["wds"]["follow_up"]`` is set)
   go out only on the page's first sight in the job, by canonical URL;
-* every WDS request in the output becomes an owed ticket;
+* every WDS request in the output becomes an owed ticket, and is marked
+  ``dont_filter``: the ledger drops a second copy of an owed or settled
+  ticket at download time (``Ledger.claim``), so Scrapy's dupefilter would
+  only compute its fingerprint (the canonical form of a long API URL, about
+  a tenth of a WDS crawl's CPU) to find nothing (the job start stays
+  filterable, see :meth:`LedgerKeeper.start`);
 * the answer's own ticket is settled in the same write, unless it produced
   items: then it is settled once the last of them has been through the
   pipelines (``item_scraped`` / ``item_dropped`` / ``item_error``), so a
@@ -115,6 +120,10 @@ class LedgerKeeper:
                 data = request_to_data(element)
                 data["meta"]["depth"] = depth  # kept, so a resumed call counts on
                 issued.append(Owed(ticket, data, page=page))
+                # From the record below on, the ledger knows the ticket (owed or
+                # settled; unless its page was seen already, and then the
+                # request is not passed on): its claim lets one copy out.
+                element.dont_filter = True
             elif not isinstance(element, Request) and parent is not None:
                 items += 1
                 self._item_ticket[id(element)] = parent

@@ -10,7 +10,7 @@ the workers share in redis:
   any live worker sends them when due;
 * requests it had taken from the shared queue but not yet sent are owed,
   unclaimed orphans: an idle worker sends them again after
-  ``WDS_ORPHAN_GRACE``, although the shared dupefilter has their fingerprints.
+  ``WDS_ORPHAN_GRACE``.
 
 So every book arrives (at most one twice: an item written by the pipelines
 a moment before the kill, whose call was not yet settled), and the live
