@@ -22,6 +22,7 @@ and Redis under scrapy-redis (``_ledger_redis``); :func:`backend_for` picks one.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import uuid
 from collections.abc import Sequence
@@ -182,7 +183,14 @@ def make_ticket(method: str, url: str, body: bytes | str = b"", *, unique: bool 
 
 def page_of(job: str, url: str) -> Page:
     """The key a page is known by in a job: its canonical URL."""
-    return (job, canonicalize_url(url))
+    return (job, _canonical(url))
+
+
+@functools.lru_cache(maxsize=4096)
+def _canonical(url: str) -> str:
+    # Cached: a task's page is keyed when its crawl answer is read
+    # (``new_pages``) and again for each call its callback builds on it.
+    return canonicalize_url(url)
 
 
 def backend_for(crawler: Any) -> Ledger:
