@@ -116,3 +116,25 @@ def test_the_ledger_pipeline_settles_first_and_the_signals_do_not_count_twice() 
         signals.item_error, item=third, response=response, spider=None, failure=None
     )
     assert ledger.owed() == 0
+
+
+def test_calls_the_ledger_tracks_skip_the_dupefilter_and_the_job_start_does_not() -> None:
+    keeper_, ledger, _ = keeper(DEPTH_LIMIT=2)
+    start = API.start("job", {"StartUrls": ["http://s/"]})
+    assert keeper_.start(start) is start and not start.dont_filter
+    crawl = API.crawl(WdsTask("job", "t0", "http://s/"), _selector())
+    ledger.record(issued=[_owed(crawl)])
+    scrape = API.scrape(WdsTask("job", "t0", "http://s/"), _selector())
+    elsewhere = scrapy.Request("http://elsewhere.test/")
+    out = keeper_.answered(answer_to(crawl), [follow_up("t1", "http://s/a"), scrape, elsewhere])
+    # Owed from this write on: the ledger's claim lets one copy out, no fingerprint needed.
+    assert [r.dont_filter for r in out] == [True, True, False]
+    assert all(ledger.is_owed(r.meta["wds"]["ticket"]) for r in out[:2])
+    # The same calls again (an answer processed twice): the ledger drops the copies.
+    for request in out[:2]:
+        assert ledger.claim(request.meta["wds"]["ticket"])
+        assert not ledger.claim(request.meta["wds"]["ticket"])
+    # Too deep: not owed, so left to the dupefilter (and DepthMiddleware).
+    deep = API.scrape(WdsTask("job", "t5", "http://s/x"), _selector())
+    keeper_.answered(answer_to(crawl, depth=2), [deep])
+    assert not deep.dont_filter and not ledger.is_owed(deep.meta["wds"]["ticket"])
