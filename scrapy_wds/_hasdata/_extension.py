@@ -150,6 +150,7 @@ class HasDataExtension:
 
         settings = self.settings
         self.client = HasDataClient(
+            crawler=self.crawler,
             api_url=settings.api_url,
             api_key=settings.api_key,
             timeout=settings.timeout,
@@ -159,9 +160,7 @@ class HasDataExtension:
             rate_limit_max_wait=settings.rate_limit_max_wait,
             retry_uncertain_submits=settings.retry_uncertain_submits,
             user_agent=f"scrapy-wds (Scrapy {scrapy.__version__})",
-            pool_size=settings.page_concurrency + 2,
             on_event=lambda name: self._count(f"hasdata/{name}", 1),
-            reactor=reactor,
             hidden=[self.webhooks.secret],
         )
         if settings.webhook_enabled:

@@ -1,0 +1,176 @@
+"""One HTTP exchange with HasData, through Scrapy's own HTTP/1.1 download handler.
+
+The calls go through an instance of
+:class:`~scrapy.core.downloader.handlers.http11.HTTP11DownloadHandler` (the
+handler ``DOWNLOAD_HANDLERS_BASE`` names for ``http`` and ``https``) that this
+transport owns, with the proxy chosen by an instance of Scrapy's
+:class:`~scrapy.downloadermiddlewares.httpproxy.HttpProxyMiddleware` applied
+to each request.  So the calls get what Scrapy's downloads get, maintained by
+Scrapy: ``HTTP_PROXY`` / ``HTTPS_PROXY`` / ``NO_PROXY``, ``HTTPPROXY_ENABLED``,
+``HTTPPROXY_AUTH_ENCODING`` and credentials in the proxy URL (sent as
+``Proxy-Authorization``, over a ``CONNECT`` tunnel for ``https``), the TLS
+settings (``DOWNLOADER_CLIENTCONTEXTFACTORY``, ``DOWNLOADER_CLIENT_TLS_*``,
+``DOWNLOAD_BIND_ADDRESS``), ``DOWNLOAD_MAXSIZE`` / ``DOWNLOAD_WARNSIZE``, a
+persistent connection pool, and ``download_timeout`` (set to
+``HASDATA_TIMEOUT``: connect, send and the whole answer).
+
+Why not ``engine.download``: the calls are the extension's bookkeeping, not
+pages of the crawl.  Through the engine they would pass the user's
+downloader middlewares (one that logs headers would log the key; robots.txt,
+retries, caches and proxies meant for sites would act on them) and hold
+``CONCURRENT_REQUESTS`` slots, and the ``DELETE`` of ``HASDATA_STOP_ON_CLOSE``
+runs in ``spider_closed``, after Scrapy has closed its downloader.  The
+handler is not Scrapy's downloader: nothing but this module calls it, and it
+closes when the extension says so, after its last call.  One thing it shares
+with every download: Scrapy's handler sends the ``headers_received`` and
+``bytes_received`` signals for these calls too, and a handler of those
+signals sees the request, ``x-api-key`` header included.
+
+A submit gets a handler of its own, opened for it and closed after it: its
+connection is surely new.  On a pooled connection the server had closed in
+the meantime a POST would fail in a way that looks like "maybe sent"
+(Twisted resends only idempotent methods), and a submit that may have been
+sent is not resent.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from scrapy import Request
+from scrapy.core.downloader.handlers.http11 import HTTP11DownloadHandler, TunnelError
+from scrapy.crawler import Crawler
+from scrapy.downloadermiddlewares.httpproxy import HttpProxyMiddleware
+from scrapy.exceptions import (
+    CannotResolveHostError,
+    DownloadCancelledError,
+    DownloadConnectionRefusedError,
+    DownloadFailedError,
+    DownloadTimeoutError,
+    NotConfigured,
+    ResponseDataLossError,
+)
+from twisted.internet import defer
+from twisted.internet import error as net_error
+from twisted.web.client import ResponseFailed
+from twisted.web.http import PotentialDataLoss
+
+from scrapy_wds._backoff import parse_retry_after
+
+#: Failures after which the request surely never reached the server: no
+#: connection (to it or to the proxy), or the proxy refused the tunnel.
+_NEVER_SENT = (
+    DownloadConnectionRefusedError,
+    CannotResolveHostError,
+    net_error.ConnectError,
+    net_error.DNSLookupError,
+    TunnelError,
+)
+#: Failures after the request may have reached the server.
+_MAYBE_SENT = (
+    DownloadFailedError,
+    ResponseDataLossError,
+    DownloadCancelledError,
+    ResponseFailed,
+    PotentialDataLoss,
+    net_error.ConnectionLost,
+    net_error.ConnectionDone,
+)
+_TIMED_OUT = (DownloadTimeoutError, net_error.TimeoutError, defer.TimeoutError)
+
+
+@dataclass(frozen=True)
+class Answer:
+    status: int
+    body: bytes
+    #: Seconds from ``Retry-After``, when the answer has one.
+    retry_after: float | None
+
+
+class NoAnswer(Exception):
+    """The call got no usable answer; ``sent`` is False when it surely never left."""
+
+    def __init__(self, description: str, *, sent: bool, timed_out: bool = False) -> None:
+        super().__init__(description)
+        self.sent = sent
+        self.timed_out = timed_out
+
+
+class Transport:
+    """HTTP calls on Scrapy's HTTP/1.1 download handler, proxies chosen as Scrapy chooses them."""
+
+    def __init__(self, crawler: Crawler, *, timeout: float) -> None:
+        self._crawler = crawler
+        self._timeout = timeout
+        self._handler = HTTP11DownloadHandler.from_crawler(crawler)
+        self._proxies = _proxy_chooser(crawler)
+
+    async def send(
+        self,
+        method: str,
+        url: str,
+        *,
+        headers: dict[str, str],
+        body: bytes | None = None,
+        fresh: bool = False,
+    ) -> Answer:
+        """One request and its whole answer; raises :class:`NoAnswer` if there is none.
+
+        ``fresh``: on a connection opened for this request alone.
+        """
+        request = Request(
+            url,
+            method=method,
+            headers=headers,
+            body=body,
+            # What Scrapy's own middlewares would set; nothing secret: the
+            # proxy's credentials go into a header, the key is a header.
+            meta={"download_timeout": self._timeout},
+        )
+        if self._proxies is not None:
+            self._proxies.process_request(request)
+        handler = HTTP11DownloadHandler.from_crawler(self._crawler) if fresh else self._handler
+        try:
+            response = await handler.download_request(request)
+        except _TIMED_OUT:
+            raise NoAnswer(
+                f"no answer within {self._timeout:g} s (HASDATA_TIMEOUT)",
+                sent=True,
+                timed_out=True,
+            ) from None
+        except _NEVER_SENT as exc:
+            raise NoAnswer(_describe(exc), sent=False) from None
+        except _MAYBE_SENT as exc:
+            raise NoAnswer(_describe(exc), sent=True) from None
+        finally:
+            if fresh:
+                await handler.close()
+        return Answer(
+            status=response.status,
+            body=response.body,
+            retry_after=parse_retry_after(response.headers.get(b"Retry-After")),
+        )
+
+    async def close(self) -> None:
+        await self._handler.close()
+
+
+def _proxy_chooser(crawler: Crawler) -> HttpProxyMiddleware | None:
+    """Scrapy's proxy middleware as the crawl configures it; None with ``HTTPPROXY_ENABLED = False``."""
+    try:
+        return HttpProxyMiddleware.from_crawler(crawler)
+    except NotConfigured:
+        return None
+
+
+def _describe(exc: BaseException) -> str:
+    """The failure in a few words: the exception's type, and Scrapy's text for a tunnel."""
+    if isinstance(exc, ResponseFailed) and exc.reasons:
+        return f"connection failed: {type(exc.reasons[0].value).__name__}"
+    if isinstance(exc, TunnelError):
+        # "Could not open CONNECT tunnel with proxy host:port [{'status': 407, ...}]"
+        return f"connection failed: {exc}"
+    cause = exc.__cause__
+    if isinstance(exc, DownloadFailedError) and isinstance(cause, ResponseFailed) and cause.reasons:
+        return f"connection failed: {type(cause.reasons[0].value).__name__}"
+    return f"connection failed: {type(exc).__name__}"
