@@ -153,6 +153,7 @@ class HasDataClient:
         rate_limit_max_wait: float = 900.0,
         retry_uncertain_submits: bool = False,
         user_agent: str = "scrapy-wds",
+        pool_size: int = 4,
         on_event: Callable[[str], None] | None = None,
         rng: random.Random | None = None,
         hidden: Iterable[str] = (),
@@ -176,7 +177,7 @@ class HasDataClient:
         self._rng = rng or random.Random()
         self._on_event = on_event or (lambda name: None)
         self._hidden = _spellings([api_key, *hidden])
-        self._transport = Transport(crawler, timeout=timeout)
+        self._transport = Transport(crawler, timeout=timeout, pool_size=pool_size)
 
     def __repr__(self) -> str:
         return f"HasDataClient({self._api_url!r})"

@@ -160,6 +160,7 @@ class HasDataExtension:
             rate_limit_max_wait=settings.rate_limit_max_wait,
             retry_uncertain_submits=settings.retry_uncertain_submits,
             user_agent=f"scrapy-wds (Scrapy {scrapy.__version__})",
+            pool_size=settings.page_concurrency + 2,
             on_event=lambda name: self._count(f"hasdata/{name}", 1),
             hidden=[self.webhooks.secret],
         )

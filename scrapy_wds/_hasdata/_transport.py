@@ -20,11 +20,18 @@ downloader middlewares (one that logs headers would log the key; robots.txt,
 retries, caches and proxies meant for sites would act on them) and hold
 ``CONCURRENT_REQUESTS`` slots, and the ``DELETE`` of ``HASDATA_STOP_ON_CLOSE``
 runs in ``spider_closed``, after Scrapy has closed its downloader.  The
-handler is not Scrapy's downloader: nothing but this module calls it, and it
-closes when the extension says so, after its last call.  One thing it shares
-with every download: Scrapy's handler sends the ``headers_received`` and
-``bytes_received`` signals for these calls too, and a handler of those
-signals sees the request, ``x-api-key`` header included.
+handler here is not the downloader's: nothing but this module calls it, and
+it closes when the extension says so, after its last call.  It is made by
+:func:`scrapy_wds._compat.own_http11_handler` with signals of its own, so
+the crawl's ``headers_received`` / ``bytes_received`` handlers never see
+these requests, and with two settings of its own:
+
+* ``DOWNLOAD_VERIFY_CERTIFICATES = True``: Scrapy does not check sites'
+  certificates by default, but these calls carry the key, so HasData's
+  certificate is checked (against the system's CAs; OpenSSL's
+  ``SSL_CERT_FILE`` names another bundle);
+* ``CONCURRENT_REQUESTS_PER_DOMAIN``: the pool keeps as many connections as
+  the extension makes calls at once.
 
 A submit gets a handler of its own, opened for it and closed after it: its
 connection is surely new.  On a pooled connection the server had closed in
@@ -37,6 +44,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from OpenSSL import SSL
 from scrapy import Request
 from scrapy.core.downloader.handlers.http11 import HTTP11DownloadHandler, TunnelError
 from scrapy.crawler import Crawler
@@ -56,6 +64,7 @@ from twisted.web.client import ResponseFailed
 from twisted.web.http import PotentialDataLoss
 
 from scrapy_wds._backoff import parse_retry_after
+from scrapy_wds._compat import own_http11_handler
 
 #: Failures after which the request surely never reached the server: no
 #: connection (to it or to the proxy), or the proxy refused the tunnel.
@@ -99,10 +108,11 @@ class NoAnswer(Exception):
 class Transport:
     """HTTP calls on Scrapy's HTTP/1.1 download handler, proxies chosen as Scrapy chooses them."""
 
-    def __init__(self, crawler: Crawler, *, timeout: float) -> None:
+    def __init__(self, crawler: Crawler, *, timeout: float, pool_size: int) -> None:
         self._crawler = crawler
         self._timeout = timeout
-        self._handler = HTTP11DownloadHandler.from_crawler(crawler)
+        self._pool_size = pool_size
+        self._handler = self._new_handler()
         self._proxies = _proxy_chooser(crawler)
 
     async def send(
@@ -129,7 +139,7 @@ class Transport:
         )
         if self._proxies is not None:
             self._proxies.process_request(request)
-        handler = HTTP11DownloadHandler.from_crawler(self._crawler) if fresh else self._handler
+        handler = self._new_handler() if fresh else self._handler
         try:
             response = await handler.download_request(request)
         except _TIMED_OUT:
@@ -141,6 +151,9 @@ class Transport:
         except _NEVER_SENT as exc:
             raise NoAnswer(_describe(exc), sent=False) from None
         except _MAYBE_SENT as exc:
+            tls = _tls_failure(exc)
+            if tls is not None:  # the handshake failed: the request never left
+                raise NoAnswer(f"TLS failed: {tls}", sent=False) from None
             raise NoAnswer(_describe(exc), sent=True) from None
         finally:
             if fresh:
@@ -154,6 +167,13 @@ class Transport:
     async def close(self) -> None:
         await self._handler.close()
 
+    def _new_handler(self) -> HTTP11DownloadHandler:
+        return own_http11_handler(
+            self._crawler,
+            DOWNLOAD_VERIFY_CERTIFICATES=True,
+            CONCURRENT_REQUESTS_PER_DOMAIN=self._pool_size,
+        )
+
 
 def _proxy_chooser(crawler: Crawler) -> HttpProxyMiddleware | None:
     """Scrapy's proxy middleware as the crawl configures it; None with ``HTTPPROXY_ENABLED = False``."""
@@ -163,14 +183,27 @@ def _proxy_chooser(crawler: Crawler) -> HttpProxyMiddleware | None:
         return None
 
 
+def _reasons(exc: BaseException) -> list[BaseException]:
+    """What Twisted says went wrong under a failed response (Scrapy wraps it)."""
+    failed = exc if isinstance(exc, ResponseFailed) else exc.__cause__
+    if isinstance(failed, ResponseFailed):
+        return [reason.value for reason in failed.reasons]
+    return []
+
+
+def _tls_failure(exc: BaseException) -> SSL.Error | None:
+    return next((r for r in _reasons(exc) if isinstance(r, SSL.Error)), None)
+
+
 def _describe(exc: BaseException) -> str:
     """The failure in a few words: the exception's type, and Scrapy's text for a tunnel."""
-    if isinstance(exc, ResponseFailed) and exc.reasons:
-        return f"connection failed: {type(exc.reasons[0].value).__name__}"
     if isinstance(exc, TunnelError):
         # "Could not open CONNECT tunnel with proxy host:port [{'status': 407, ...}]"
         return f"connection failed: {exc}"
-    cause = exc.__cause__
-    if isinstance(exc, DownloadFailedError) and isinstance(cause, ResponseFailed) and cause.reasons:
-        return f"connection failed: {type(cause.reasons[0].value).__name__}"
+    if isinstance(exc, DownloadCancelledError):
+        # "... larger than download max size (N)": DOWNLOAD_MAXSIZE applies here too
+        return f"answer cut short: {exc}"
+    reasons = _reasons(exc)
+    if reasons:
+        return f"connection failed: {type(reasons[0]).__name__}"
     return f"connection failed: {type(exc).__name__}"
