@@ -1,4 +1,4 @@
-"""A forward HTTP proxy and a TLS front on loopback, for the tests of the HasData transport.
+"""A forward HTTP proxy, a TLS front and a keep-alive server on loopback, for the HasData transport tests.
 
 :class:`ForwardProxy` forwards absolute-form requests (``GET http://host/path``),
 one per connection, and tunnels ``CONNECT`` requests; it records every
@@ -6,7 +6,9 @@ request it gets, headers included, and can stall the methods it is told to
 (it reads the request and never answers).  :class:`TlsFront` terminates TLS
 with a self-signed certificate for ``localhost`` (:func:`self_signed_cert`)
 and passes the bytes on to a plain HTTP server: the HasData emulator served
-over HTTPS, the way the real API is reached.
+over HTTPS, the way the real API is reached.  :class:`PortRecorder` answers
+``{}`` to every request, keeping connections open, and records the client
+port each request came from (which connection carried it).
 """
 
 from __future__ import annotations
@@ -129,6 +131,26 @@ class TlsFront(_LoopServer):
     async def handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         upstream = await asyncio.open_connection(self._target.hostname, self._target.port)
         await _pipe_both((reader, writer), upstream)
+
+
+class PortRecorder(_LoopServer):
+    def __init__(self) -> None:
+        super().__init__()
+        #: (method, the client's port) of every request, in order.
+        self.seen: list[tuple[str, int]] = []
+
+    async def handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        port = writer.get_extra_info("peername")[1]
+        try:
+            while head := await reader.readuntil(b"\r\n\r\n"):
+                lines = head.decode("latin-1").lower().split("\r\n")
+                length = next((int(h[15:]) for h in lines if h.startswith("content-length:")), 0)
+                await reader.readexactly(length)
+                self.seen.append((lines[0].split(" ")[0].upper(), port))
+                writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n{}")
+                await writer.drain()
+        except (asyncio.IncompleteReadError, ConnectionError):
+            writer.close()
 
 
 async def _pipe_both(

@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 import pytest_twisted
 import scrapy
-from forward_proxy import ForwardProxy, TlsFront, self_signed_cert
+from forward_proxy import ForwardProxy, PortRecorder, TlsFront, self_signed_cert
 from hasdata_ext_support import API_KEY, calls, crawl_jobs, small_job, submits
 from scrapy import signals
 from scrapy.crawler import Crawler
@@ -209,3 +209,43 @@ async def test_a_stalled_submit_is_uncertain_and_not_resent(
     assert result.reason == "hasdata_submit_uncertain"
     assert len(stalling.targets("POST")) == 1  # it may have created a job: sent once only
     assert calls(hasdata_emulator, "POST", "/scrapers/") == []
+
+
+@pytest_twisted.ensureDeferred
+async def test_a_submit_never_rides_a_pooled_connection() -> None:
+    """Polls share pooled connections; each submit gets one of its own.
+
+    A pooled connection the server has closed meanwhile fails a POST in a
+    way that looks like "maybe sent", and such a submit is not resent.
+    """
+    server = PortRecorder()
+    server.start()
+    client = HasDataClient(
+        crawler=get_crawler(scrapy.Spider),
+        api_url=server.url,
+        api_key=API_KEY,
+        timeout=5,
+        retry_times=0,
+        retry_delay=0.01,
+        retry_max_delay=0.01,
+    )
+
+    async def calls() -> None:
+        try:
+            await client.status("1")
+            await client.submit("crawler", {"urls": ["https://example.com"]})
+            await client.status("1")
+            await client.submit("crawler", {"urls": ["https://example.com"]})
+            await client.status("1")
+        finally:
+            await client.close()
+
+    try:
+        await deferred_from_coro(calls())
+    finally:
+        server.stop()
+    assert [method for method, _ in server.seen] == ["GET", "POST", "GET", "POST", "GET"]
+    polls = {port for method, port in server.seen if method == "GET"}
+    posts = [port for method, port in server.seen if method == "POST"]
+    assert len(polls) == 1  # the pool is used: the test could see a reused connection
+    assert len(set(posts)) == 2 and not polls & set(posts)
