@@ -125,6 +125,6 @@ def own_http11_handler(crawler: Crawler, **overrides: Any) -> HTTP11DownloadHand
     crawler only; when the handler starts reading something else from it,
     this stand-in lacks it and the tests of ``_hasdata._transport`` fail.
     """
-    settings = Settings(crawler.settings.copy_to_dict())
-    settings.update(overrides)
+    settings = Settings(crawler.settings)  # a new layer; the crawl's settings stay as they are
+    settings.setdict(overrides, priority="cmdline")  # the highest: they win whoever set them
     return HTTP11DownloadHandler.from_crawler(cast("Crawler", _HandlerCrawler(settings)))

@@ -135,6 +135,11 @@ async def test_https_goes_through_a_connect_tunnel_with_the_certificate_checked(
     assert len(proxy.seen) == len(tunnels)  # nothing in clear through the proxy
 
 
+@pytest.mark.parametrize(
+    "settings",
+    [{}, {"DOWNLOAD_VERIFY_CERTIFICATES": False}],
+    ids=["scrapy-default", "verification-off-for-sites"],
+)
 @pytest_twisted.ensureDeferred
 async def test_an_untrusted_certificate_stops_the_calls_before_the_key_leaves(
     hasdata_emulator: Any,
@@ -142,6 +147,7 @@ async def test_an_untrusted_certificate_stops_the_calls_before_the_key_leaves(
     tmp_path: Path,
     https_emulator: tuple[TlsFront, Path],
     caplog: Any,
+    settings: dict[str, Any],
 ) -> None:
     """Scrapy checks no certificate by default; the HasData calls carry the key, so they do."""
     front, _ = https_emulator
@@ -151,6 +157,7 @@ async def test_an_untrusted_certificate_stops_the_calls_before_the_key_leaves(
         [small_job(demo_site)],
         HASDATA_API_URL=front.url,
         HASDATA_RETRY_TIMES=1,
+        **settings,
     )
     assert hasdata_emulator.calls() == []  # no request reached the server
     # A failed handshake sent nothing, so the submit was resent (and is not "uncertain").
