@@ -15,11 +15,11 @@ backoff; 429 (the plan's concurrency is used up) gets a longer patience,
 ``HASDATA_RATE_LIMIT_MAX_WAIT`` seconds, honouring ``Retry-After``.  A
 submit is the one call that costs money and HasData cannot list jobs, so a
 submit is resent only when it surely created nothing (connection refused,
-name resolution failure, a proxy that refused the tunnel, 429); any other
-failure after the body may have left raises :class:`HasDataSubmitUncertain`
-unless ``HASDATA_RETRY_UNCERTAIN_SUBMITS`` allows the risk.  Submits go out
-on a fresh connection: a pooled one the server had closed would fail in a
-way that looks uncertain.
+name resolution failure, a proxy that refused the tunnel, a failed TLS
+handshake, 429); any other failure after the body may have left raises
+:class:`HasDataSubmitUncertain` unless ``HASDATA_RETRY_UNCERTAIN_SUBMITS``
+allows the risk.  Submits go out on a fresh connection: a pooled one the
+server had closed would fail in a way that looks uncertain.
 """
 
 from __future__ import annotations
