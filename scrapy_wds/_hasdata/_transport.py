@@ -144,17 +144,17 @@ class Transport:
             response = await handler.download_request(request)
         except _TIMED_OUT:
             raise NoAnswer(
-                f"no answer within {self._timeout:g} s (HASDATA_TIMEOUT)",
+                f"no answer within {self._timeout:g} s (HASDATA_TIMEOUT)" + _via(request),
                 sent=True,
                 timed_out=True,
             ) from None
         except _NEVER_SENT as exc:
-            raise NoAnswer(_describe(exc), sent=False) from None
+            raise NoAnswer(_describe(exc) + _via(request), sent=False) from None
         except _MAYBE_SENT as exc:
             tls = _tls_failure(exc)
             if tls is not None:  # the handshake failed: the request never left
-                raise NoAnswer(f"TLS failed: {tls}", sent=False) from None
-            raise NoAnswer(_describe(exc), sent=True) from None
+                raise NoAnswer(f"TLS failed: {tls}" + _via(request), sent=False) from None
+            raise NoAnswer(_describe(exc) + _via(request), sent=True) from None
         finally:
             if fresh:
                 await handler.close()
@@ -181,6 +181,14 @@ def _proxy_chooser(crawler: Crawler) -> HttpProxyMiddleware | None:
         return HttpProxyMiddleware.from_crawler(crawler)
     except NotConfigured:
         return None
+
+
+def _via(request: Request) -> str:
+    """Which proxy the call went through, if any (its URL without credentials)."""
+    proxy = request.meta.get("proxy")
+    if not proxy:
+        return ""
+    return f" (through the proxy {proxy}: HTTP_PROXY / HTTPS_PROXY, NO_PROXY, HTTPPROXY_ENABLED)"
 
 
 def _reasons(exc: BaseException) -> list[BaseException]:

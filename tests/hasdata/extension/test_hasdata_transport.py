@@ -172,7 +172,7 @@ async def test_a_stalled_answer_is_a_timeout_after_hasdata_timeout(
 ) -> None:
     stalling = ForwardProxy(stall=("GET",))
     stalling.start()
-    monkeypatch.setenv("HTTP_PROXY", stalling.url)
+    monkeypatch.setenv("HTTP_PROXY", stalling.url.replace("http://", "http://scott:tiger@"))
     events: list[str] = []
     client = HasDataClient(
         crawler=get_crawler(scrapy.Spider),
@@ -192,10 +192,15 @@ async def test_a_stalled_answer_is_a_timeout_after_hasdata_timeout(
             await client.close()
 
     try:
-        with pytest.raises(HasDataTimeout, match=r"no answer within 0\.3 s \(HASDATA_TIMEOUT\)"):
+        with pytest.raises(
+            HasDataTimeout, match=r"no answer within 0\.3 s \(HASDATA_TIMEOUT\)"
+        ) as error:
             await deferred_from_coro(poll())
     finally:
         stalling.stop()
+    # The message names the proxy the call went through, without its credentials.
+    assert f"through the proxy {stalling.url}" in str(error.value)
+    assert "tiger" not in str(error.value)
     assert len(stalling.seen) == 2  # the call and its one retry, each given up on
     assert events.count("retries/timeout") == 1 and "errors/timeout" in events
 
