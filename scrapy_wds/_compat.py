@@ -18,11 +18,11 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
-from scrapy.core.downloader.handlers.http11 import HTTP11DownloadHandler
 from scrapy.settings import BaseSettings, Settings
 from scrapy.signalmanager import SignalManager
 
 if TYPE_CHECKING:
+    from scrapy.core.downloader.handlers.http11 import HTTP11DownloadHandler
     from scrapy.core.engine import ExecutionEngine
     from scrapy.core.scraper import Scraper
     from scrapy.crawler import Crawler
@@ -125,6 +125,9 @@ def own_http11_handler(crawler: Crawler, **overrides: Any) -> HTTP11DownloadHand
     crawler only; when the handler starts reading something else from it,
     this stand-in lacks it and the tests of ``_hasdata._transport`` fail.
     """
+    # Imported here: a crawl imports it anyway, ``import scrapy_wds`` need not.
+    from scrapy.core.downloader.handlers.http11 import HTTP11DownloadHandler
+
     settings = Settings(crawler.settings)  # a new layer; the crawl's settings stay as they are
     settings.setdict(overrides, priority="cmdline")  # the highest: they win whoever set them
     return HTTP11DownloadHandler.from_crawler(cast("Crawler", _HandlerCrawler(settings)))

@@ -43,11 +43,10 @@ sent is not resent.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from OpenSSL import SSL
 from scrapy import Request
-from scrapy.core.downloader.handlers.http11 import HTTP11DownloadHandler, TunnelError
-from scrapy.crawler import Crawler
 from scrapy.downloadermiddlewares.httpproxy import HttpProxyMiddleware
 from scrapy.exceptions import (
     CannotResolveHostError,
@@ -66,14 +65,19 @@ from twisted.web.http import PotentialDataLoss
 from scrapy_wds._backoff import parse_retry_after
 from scrapy_wds._compat import own_http11_handler
 
+if TYPE_CHECKING:
+    from scrapy.core.downloader.handlers.http11 import HTTP11DownloadHandler
+    from scrapy.crawler import Crawler
+
 #: Failures after which the request surely never reached the server: no
-#: connection (to it or to the proxy), or the proxy refused the tunnel.
-_NEVER_SENT = (
+#: connection (to it or to the proxy); a proxy that refused the tunnel
+#: (``TunnelError``) is added with the first transport, which imports the
+#: handler's module (``import scrapy_wds`` stays light).
+_NO_CONNECTION = (
     DownloadConnectionRefusedError,
     CannotResolveHostError,
     net_error.ConnectError,
     net_error.DNSLookupError,
-    TunnelError,
 )
 #: Failures after the request may have reached the server.
 _MAYBE_SENT = (
@@ -114,6 +118,10 @@ class Transport:
         self._pool_size = pool_size
         self._handler = self._new_handler()
         self._proxies = _proxy_chooser(crawler)
+        from scrapy.core.downloader.handlers.http11 import TunnelError
+
+        self._tunnel_error = TunnelError
+        self._never_sent = (*_NO_CONNECTION, TunnelError)
 
     async def send(
         self,
@@ -148,8 +156,11 @@ class Transport:
                 sent=True,
                 timed_out=True,
             ) from None
-        except _NEVER_SENT as exc:
-            raise NoAnswer(_describe(exc) + _via(request), sent=False) from None
+        except self._never_sent as exc:
+            # Scrapy's text for a tunnel: "Could not open CONNECT tunnel with
+            # proxy host:port [{'status': 407, ...}]"
+            text = f"connection failed: {exc}" if isinstance(exc, self._tunnel_error) else None
+            raise NoAnswer((text or _describe(exc)) + _via(request), sent=False) from None
         except _MAYBE_SENT as exc:
             tls = _tls_failure(exc)
             if tls is not None:  # the handshake failed: the request never left
@@ -204,10 +215,7 @@ def _tls_failure(exc: BaseException) -> SSL.Error | None:
 
 
 def _describe(exc: BaseException) -> str:
-    """The failure in a few words: the exception's type, and Scrapy's text for a tunnel."""
-    if isinstance(exc, TunnelError):
-        # "Could not open CONNECT tunnel with proxy host:port [{'status': 407, ...}]"
-        return f"connection failed: {exc}"
+    """The failure in a few words: the type of what went wrong."""
     if isinstance(exc, DownloadCancelledError):
         # "... larger than download max size (N)": DOWNLOAD_MAXSIZE applies here too
         return f"answer cut short: {exc}"

@@ -64,11 +64,13 @@ class _LoopServer:
 
 
 class ForwardProxy(_LoopServer):
-    def __init__(self, *, stall: tuple[str, ...] = ()) -> None:
+    def __init__(self, *, stall: tuple[str, ...] = (), refuse_tunnels: bool = False) -> None:
         super().__init__()
         #: Every request received: method, target (a URL, or host:port for CONNECT), headers.
         self.seen: list[dict[str, Any]] = []
         self.stall = stall
+        #: Answer every CONNECT with 407 (credentials required) instead of a tunnel.
+        self.refuse_tunnels = refuse_tunnels
 
     def targets(self, method: str | None = None) -> list[str]:
         return [r["target"] for r in self.seen if method in (None, r["method"])]
@@ -88,6 +90,11 @@ class ForwardProxy(_LoopServer):
         self.seen.append({"method": method, "target": target, "headers": headers})
         if method in self.stall:
             await asyncio.Event().wait()  # until stop() cancels it
+        if method == "CONNECT" and self.refuse_tunnels:
+            writer.write(b"HTTP/1.1 407 Proxy Authentication Required\r\n\r\n")
+            await writer.drain()
+            writer.close()
+            return
         if method == "CONNECT":
             host, port = target.rsplit(":", 1)
             upstream = await asyncio.open_connection(host, int(port))

@@ -135,6 +135,37 @@ async def test_https_goes_through_a_connect_tunnel_with_the_certificate_checked(
     assert len(proxy.seen) == len(tunnels)  # nothing in clear through the proxy
 
 
+@pytest_twisted.ensureDeferred
+async def test_a_refused_tunnel_sent_nothing_so_the_submit_is_resent(
+    hasdata_emulator: Any,
+    demo_site: Any,
+    tmp_path: Path,
+    https_emulator: tuple[TlsFront, Path],
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: Any,
+) -> None:
+    front, _ = https_emulator
+    refusing = ForwardProxy(refuse_tunnels=True)
+    refusing.start()
+    monkeypatch.setenv("HTTPS_PROXY", refusing.url)
+    try:
+        result = await crawl_jobs(
+            hasdata_emulator,
+            tmp_path,
+            [small_job(demo_site)],
+            HASDATA_API_URL=front.url,
+            HASDATA_RETRY_TIMES=1,
+        )
+    finally:
+        refusing.stop()
+    assert refusing.targets("CONNECT") == [f"localhost:{front.port}"] * 2  # resent once
+    assert hasdata_emulator.calls() == []
+    assert result.reason == "hasdata_failed"  # not "uncertain": the proxy forwarded nothing
+    (error,) = [r.getMessage() for r in caplog.records if r.levelname == "ERROR"]
+    assert "Could not open CONNECT tunnel" in error and "407" in error
+    assert f"through the proxy {refusing.url}" in error
+
+
 @pytest.mark.parametrize(
     "settings",
     [{}, {"DOWNLOAD_VERIFY_CERTIFICATES": False}],
