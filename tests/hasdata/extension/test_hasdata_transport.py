@@ -135,6 +135,24 @@ async def test_https_goes_through_a_connect_tunnel_with_the_certificate_checked(
     assert len(proxy.seen) == len(tunnels)  # nothing in clear through the proxy
 
 
+async def crawl_with_a_submit_that_never_arrives(
+    emulator: Any, site: Any, tmp_path: Path, front: TlsFront, **settings: Any
+) -> None:
+    """A crawl whose submit fails before it leaves: it is resent once, then the job fails."""
+    result = await crawl_jobs(
+        emulator,
+        tmp_path,
+        [small_job(site)],
+        HASDATA_API_URL=front.url,
+        HASDATA_RETRY_TIMES=1,
+        **settings,
+    )
+    assert emulator.calls() == []  # no request reached the server
+    # Nothing was sent, so the submit was resent; the job is not "uncertain".
+    assert result.stats["hasdata/retries/connection"] == 1
+    assert result.reason == "hasdata_failed"
+
+
 @pytest_twisted.ensureDeferred
 async def test_a_refused_tunnel_sent_nothing_so_the_submit_is_resent(
     hasdata_emulator: Any,
@@ -149,18 +167,10 @@ async def test_a_refused_tunnel_sent_nothing_so_the_submit_is_resent(
     refusing.start()
     monkeypatch.setenv("HTTPS_PROXY", refusing.url)
     try:
-        result = await crawl_jobs(
-            hasdata_emulator,
-            tmp_path,
-            [small_job(demo_site)],
-            HASDATA_API_URL=front.url,
-            HASDATA_RETRY_TIMES=1,
-        )
+        await crawl_with_a_submit_that_never_arrives(hasdata_emulator, demo_site, tmp_path, front)
     finally:
         refusing.stop()
     assert refusing.targets("CONNECT") == [f"localhost:{front.port}"] * 2  # resent once
-    assert hasdata_emulator.calls() == []
-    assert result.reason == "hasdata_failed"  # not "uncertain": the proxy forwarded nothing
     (error,) = [r.getMessage() for r in caplog.records if r.levelname == "ERROR"]
     assert "Could not open CONNECT tunnel" in error and "407" in error
     assert f"through the proxy {refusing.url}" in error
@@ -182,19 +192,22 @@ async def test_an_untrusted_certificate_stops_the_calls_before_the_key_leaves(
 ) -> None:
     """Scrapy checks no certificate by default; the HasData calls carry the key, so they do."""
     front, _ = https_emulator
-    result = await crawl_jobs(
-        hasdata_emulator,
-        tmp_path,
-        [small_job(demo_site)],
-        HASDATA_API_URL=front.url,
-        HASDATA_RETRY_TIMES=1,
-        **settings,
+    await crawl_with_a_submit_that_never_arrives(
+        hasdata_emulator, demo_site, tmp_path, front, **settings
     )
-    assert hasdata_emulator.calls() == []  # no request reached the server
-    # A failed handshake sent nothing, so the submit was resent (and is not "uncertain").
-    assert result.reason == "hasdata_failed"
-    assert result.stats["hasdata/retries/connection"] == 1
     assert "TLS failed" in caplog.text
+
+
+def direct_client(api_url: str, **options: Any) -> HasDataClient:
+    """A client outside any crawl, as the extension makes it (run its calls in an asyncio task)."""
+    return HasDataClient(
+        crawler=get_crawler(scrapy.Spider),
+        api_url=api_url,
+        api_key=API_KEY,
+        retry_delay=0.01,
+        retry_max_delay=0.01,
+        **options,
+    )
 
 
 @pytest_twisted.ensureDeferred
@@ -205,16 +218,7 @@ async def test_a_stalled_answer_is_a_timeout_after_hasdata_timeout(
     stalling.start()
     monkeypatch.setenv("HTTP_PROXY", stalling.url.replace("http://", "http://scott:tiger@"))
     events: list[str] = []
-    client = HasDataClient(
-        crawler=get_crawler(scrapy.Spider),
-        api_url=hasdata_emulator.url,
-        api_key=API_KEY,
-        timeout=0.3,
-        retry_times=1,
-        retry_delay=0.01,
-        retry_max_delay=0.01,
-        on_event=events.append,
-    )
+    client = direct_client(hasdata_emulator.url, timeout=0.3, retry_times=1, on_event=events.append)
 
     async def poll() -> None:  # as the extension runs it: an asyncio task
         try:
@@ -263,15 +267,7 @@ async def test_a_submit_never_rides_a_pooled_connection() -> None:
     """
     server = PortRecorder()
     server.start()
-    client = HasDataClient(
-        crawler=get_crawler(scrapy.Spider),
-        api_url=server.url,
-        api_key=API_KEY,
-        timeout=5,
-        retry_times=0,
-        retry_delay=0.01,
-        retry_max_delay=0.01,
-    )
+    client = direct_client(server.url, timeout=5, retry_times=0)
 
     async def calls() -> None:
         try:
