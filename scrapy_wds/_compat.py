@@ -123,7 +123,9 @@ def own_http11_handler(crawler: Crawler, **overrides: Any) -> HTTP11DownloadHand
     ``bytes_received`` handlers never see these requests (nor their headers),
     and cannot stop them.  Scrapy documents the handler's constructor with a
     crawler only; when the handler starts reading something else from it,
-    this stand-in lacks it and the tests of ``_hasdata._transport`` fail.
+    this stand-in lacks it and ``tests/hasdata/extension/test_hasdata_transport.py``
+    (run on the oldest and the newest supported Scrapy) fails: it checks the
+    signals stay private and the overrides (certificate checks) apply.
     """
     # Imported here: a crawl imports it anyway, ``import scrapy_wds`` need not.
     from scrapy.core.downloader.handlers.http11 import HTTP11DownloadHandler
