@@ -4,7 +4,7 @@ Submits one synthetic ``amazon-search`` job to the local HasData emulator
 (5 rows per keyword, so 1,000 keywords give 5,000 rows; the emulator's
 synthetic scrapers are documented in docs/emulator-hasdata.md), and drains
 it with HASDATA_PAGE_CONCURRENCY = 1 (sequential paging, the baseline) and
-with the default (4), each in a fresh process.  A loopback proxy adds a
+with the default (8), each in a fresh process.  A loopback proxy adds a
 delay to every answer to play a network round trip (``--latency``, 0 for
 bare loopback).  Prints rows delivered, pages, rows/s, the ratio, and each
 process's peak RSS.  Then the same job and one 4x bigger are drained with
