@@ -22,6 +22,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import statistics
 import subprocess
 import sys
@@ -102,6 +103,11 @@ def one_way(way: str, pages: int) -> None:
     print(json.dumps({"min": min(times), "median": statistics.median(times)}))
 
 
+def load_average() -> str:
+    """The machine's load (1, 5, 15 min): the figures move with it on a shared machine."""
+    return "load average " + ", ".join(f"{value:.2f}" for value in os.getloadavg())
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--pages", type=int, default=300)
@@ -111,6 +117,7 @@ def main() -> None:
     if args.way:
         one_way(args.way, args.pages)
         return
+    started_at = load_average()
     found: dict[str, list[dict[str, float]]] = {"scrapy": [], "package": []}
     for _ in range(args.rounds):
         for way in found:
@@ -122,6 +129,7 @@ def main() -> None:
             )
             found[way].append(json.loads(done.stdout.strip().splitlines()[-1]))
     print(f"{args.pages} pages of {ROWS_PER_PAGE} rows, CPU µs per row (min / median over pages)")
+    print(f"at the start: {started_at}; at the end: {load_average()}")
     for way, runs in found.items():
         cells = ", ".join(f"{run['min']:.1f} / {run['median']:.1f}" for run in runs)
         print(f"{'Scrapy alone' if way == 'scrapy' else 'the package':>13}: {cells}")
