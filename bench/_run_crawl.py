@@ -4,7 +4,8 @@ Usage: python _run_crawl.py SPIDER_MODULE:CLASS KEY=VALUE...  (the settings;
 KEY=@PATH reads the value from a file, for values too long for a command line)
 Run by the benchmark scripts in a fresh process, so each crawl gets its own
 reactor; peak memory of the process is added as ``bench/max_rss_kib``, and
-the CPU time it used (user + system) as ``bench/cpu_s``.
+the CPU time it used (user + system) as ``bench/cpu_s``, and the part of it
+spent from the spider's opening to its closing as ``bench/crawl_cpu_s``.
 With BENCH_TRACEMALLOC=1, Python allocations are traced too (slower) and
 the crawl's peak and final traced sizes are added as ``bench/traced_*_kib``.
 """
@@ -18,6 +19,7 @@ import time
 import tracemalloc
 from pathlib import Path
 
+from scrapy import signals
 from scrapy.crawler import CrawlerProcess
 from scrapy.utils.misc import load_object
 
@@ -55,6 +57,10 @@ def main(argv: list[str]) -> None:
         }
     )
     crawler = process.create_crawler(load_object(spider_path.replace(":", ".")))
+    # CPU time from the spider's opening to its closing, start-up excluded.
+    cpu_marks: list[float] = []
+    for signal in (signals.spider_opened, signals.spider_closed):
+        crawler.signals.connect(lambda: cpu_marks.append(time.process_time()), signal, weak=False)
     process.crawl(crawler)
     if trace:
         tracemalloc.start()
@@ -67,6 +73,8 @@ def main(argv: list[str]) -> None:
         stats["bench/traced_end_kib"] = current // 1024
     stats["bench/max_rss_kib"] = peak_rss_kib()
     stats["bench/cpu_s"] = round(time.process_time(), 2)
+    if len(cpu_marks) == 2:
+        stats["bench/crawl_cpu_s"] = round(cpu_marks[1] - cpu_marks[0], 3)
     print(json.dumps(stats, default=str))
 
 

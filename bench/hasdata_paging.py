@@ -4,7 +4,7 @@ Submits one synthetic ``amazon-search`` job to the local HasData emulator
 (5 rows per keyword, so 1,000 keywords give 5,000 rows; the emulator's
 synthetic scrapers are documented in docs/emulator-hasdata.md), and drains
 it with HASDATA_PAGE_CONCURRENCY = 1 (sequential paging, the baseline) and
-with the default (4), each in a fresh process.  A loopback proxy adds a
+with the default (8), each in a fresh process.  A loopback proxy adds a
 delay to every answer to play a network round trip (``--latency``, 0 for
 bare loopback).  Prints rows delivered, pages, rows/s, the ratio, and each
 process's peak RSS.  Then the same job and one 4x bigger are drained with
@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -115,6 +116,11 @@ def row_dict_bytes() -> int:
     return sys.getsizeof(row) + sum(sys.getsizeof(k) + sys.getsizeof(v) for k, v in row.items())
 
 
+def load_average() -> str:
+    """The machine's load (1, 5, 15 min): the figures move with it on a shared machine."""
+    return "load average " + ", ".join(f"{value:.2f}" for value in os.getloadavg())
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--keywords", type=int, default=1000, help="5 rows each")
@@ -128,7 +134,8 @@ def main() -> None:
         LatencyProxy(emulator.url, latency=args.latency) as proxy,
     ):
         print(
-            f"job of {args.keywords * 5} rows, {args.latency * 1000:g} ms added per API answer",
+            f"job of {args.keywords * 5} rows, {args.latency * 1000:g} ms added per API answer "
+            f"({load_average()})",
             flush=True,
         )
         sequential = drain(proxy.url, args.keywords, 1)
@@ -149,6 +156,7 @@ def main() -> None:
             f"traced peak grows {per_row:.0f} bytes per extra row; one row as a dict is "
             f"~{row_dict_bytes()} bytes"
         )
+        print(f"at the end: {load_average()}")
 
 
 if __name__ == "__main__":

@@ -9,6 +9,7 @@ from scrapy_wds._hasdata._client import (
     HasDataApiError,
     HasDataNoCredits,
     HasDataRejected,
+    HasDataTimeout,
     HasDataUnauthorized,
     HasDataUnavailable,
 )
@@ -47,6 +48,7 @@ __all__ = [
     "HasDataJobError",
     "HasDataNoCredits",
     "HasDataRejected",
+    "HasDataTimeout",
     "HasDataUnauthorized",
     "HasDataUnavailable",
     "JobConfig",

@@ -2,7 +2,9 @@
 
 Scrapy (2.14–2.19) has no public way to ask "has the engine begun closing?",
 to wake the engine's loop now rather than at its 5 s heartbeat, or to make a
-batch of items count as one item in progress so that a close waits for it.
+batch of items count as one item in progress so that a close waits for it,
+nor to give its HTTP/1.1 download handler settings and signals other than
+the crawl's.
 Each function below reads or writes exactly one private attribute, with no
 ``getattr`` guard: when Scrapy renames one, the call raises instead of
 silently misbehaving, and ``tests/packaging/test_compat.py`` (run on the
@@ -14,13 +16,16 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, cast
 
-from scrapy.settings import BaseSettings
+from scrapy.settings import BaseSettings, Settings
+from scrapy.signalmanager import SignalManager
 
 if TYPE_CHECKING:
+    from scrapy.core.downloader.handlers.http11 import HTTP11DownloadHandler
     from scrapy.core.engine import ExecutionEngine
     from scrapy.core.scraper import Scraper
+    from scrapy.crawler import Crawler
 
 
 def engine_is_closing(engine: ExecutionEngine) -> bool:
@@ -94,3 +99,37 @@ def remove_torn_request_queues(settings: BaseSettings) -> list[Path]:
     for path in torn:
         path.unlink()
     return torn
+
+
+class _HandlerCrawler:
+    """What Scrapy's HTTP/1.1 download handler reads from its crawler, and no more.
+
+    The handler (2.18–2.19) reads the crawler's ``settings``, its ``spider``
+    (for deprecated size attributes) and its ``signals``: it sends
+    ``headers_received`` and ``bytes_received`` with each request.
+    """
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.spider = None
+        self.signals = SignalManager(self)
+
+
+def own_http11_handler(crawler: Crawler, **overrides: Any) -> HTTP11DownloadHandler:
+    """Scrapy's HTTP/1.1 download handler for requests that are not the crawl's own.
+
+    The handler gets the crawl's settings with ``overrides`` on top, no
+    spider, and signals of its own: the crawl's ``headers_received`` and
+    ``bytes_received`` handlers never see these requests (nor their headers),
+    and cannot stop them.  Scrapy documents the handler's constructor with a
+    crawler only; when the handler starts reading something else from it,
+    this stand-in lacks it and ``tests/hasdata/extension/test_hasdata_transport.py``
+    (run on the oldest and the newest supported Scrapy) fails: it checks the
+    signals stay private and the overrides (certificate checks) apply.
+    """
+    # Imported here: a crawl imports it anyway, ``import scrapy_wds`` need not.
+    from scrapy.core.downloader.handlers.http11 import HTTP11DownloadHandler
+
+    settings = Settings(crawler.settings)  # a new layer; the crawl's settings stay as they are
+    settings.setdict(overrides, priority="cmdline")  # the highest: they win whoever set them
+    return HTTP11DownloadHandler.from_crawler(cast("Crawler", _HandlerCrawler(settings)))

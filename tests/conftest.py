@@ -6,10 +6,18 @@ suite. The tests the oldest supported versions run (``tox -e min``, marker
 unit and component tests, the in-process and real ``scrapy crawl`` runs of
 each service that depend most on Scrapy's engine (closing, start(), resume),
 and the checks of the Scrapy internals the package touches.
+
+No test sees a proxy from the machine it runs on: WDS calls go through
+Scrapy's downloader and HasData calls through its HTTP handler, both honour
+``http_proxy`` / ``https_proxy`` / ``no_proxy`` (either case), so a CI
+machine's proxy would route loopback calls through it or fail them.  Tests
+that want a proxy set their own; ``scrapy crawl`` subprocesses inherit the
+cleaned environment.
 """
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -37,3 +45,11 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
         where = item.path.relative_to(TESTS).as_posix()
         if where.startswith(MIN_PATHS):
             item.add_marker(pytest.mark.min)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    # At start-up, not in a fixture: session fixtures (the emulators' readiness
+    # checks with urllib) run before any function-scoped one.
+    for name in list(os.environ):
+        if name.lower().endswith("_proxy"):
+            del os.environ[name]

@@ -8,7 +8,8 @@ Data flows one way: extension → runner → client and ledger.
 * :mod:`._extension` — the Scrapy extension: declares the jobs, starts a
   runner per job, keeps the spider open, chooses the close reason;
 * :mod:`._runner` — one job's life: submit, poll, drain, reconcile;
-* :mod:`._client` — the HTTP calls to the HasData API, with retries;
+* :mod:`._client` — the calls of the HasData API, with retries, on
+  :mod:`._transport` (Scrapy's HTTP/1.1 download handler and proxy choice);
 * :mod:`._rows` — result pages and files → rows → items;
 * :mod:`._ledger` — which rows were delivered (row positions, content keys);
 * :mod:`._delivery` — new rows → the item pipelines or the job's callback;

@@ -1,34 +1,25 @@
-"""The HTTP calls to HasData's Scraper Jobs API, with bounded, jittered retries.
+"""The calls of HasData's Scraper Jobs API, with bounded, jittered retries.
 
-Why not Scrapy Requests (``engine.download`` with a slot of its own): these
-calls are the extension's own bookkeeping, not pages of the crawl.  Sent
-through the engine they would pass the user's downloader middlewares (a
-middleware that logs headers would log the key; robots.txt, retries, caches
-meant for sites), and the ``DELETE`` of ``HASDATA_STOP_ON_CLOSE`` and of the
-credit cap runs in ``spider_closed``, after Scrapy has closed its
-downloader.  Why not ``treq``: it is the same Twisted ``Agent`` underneath
-plus a dependency, and it reads no proxy settings either.  So the client
-talks to HasData on its own: Twisted's ``Agent`` with a small persistent
-connection pool, on the crawl's reactor, with ``readBody``; every call sends
-a ``User-Agent`` (``scrapy-wds (Scrapy x.y)``) and has ``HASDATA_TIMEOUT``.
-Not done yet: ``HTTP(S)_PROXY`` and Scrapy's proxy settings are not honoured
-(HasData must be reachable directly, or through ``HASDATA_API_URL`` pointing
-at a reverse proxy).
+Each call is one HTTP exchange on :mod:`._transport` (Scrapy's own HTTP/1.1
+download handler, owned by the extension, with Scrapy's proxy middleware
+choosing the proxy): proxies, TLS settings and ``HASDATA_TIMEOUT`` are
+Scrapy's, and no user middleware sees the calls (the module says why).
+Every call sends a ``User-Agent`` (``scrapy-wds (Scrapy x.y)``).
 
 The key travels only in the ``x-api-key`` header.  Error messages name the
 call (method and path) and quote the server's text, never a header.
 
-Retries (:func:`retry_wait`): 5xx, dropped connections and malformed
-answers get ``HASDATA_RETRY_TIMES`` tries with capped, jittered backoff; 429
-(the plan's concurrency is used up) gets a longer patience,
+Retries (:func:`retry_wait`): 5xx, dropped connections, timeouts and
+malformed answers get ``HASDATA_RETRY_TIMES`` tries with capped, jittered
+backoff; 429 (the plan's concurrency is used up) gets a longer patience,
 ``HASDATA_RATE_LIMIT_MAX_WAIT`` seconds, honouring ``Retry-After``.  A
 submit is the one call that costs money and HasData cannot list jobs, so a
 submit is resent only when it surely created nothing (connection refused,
-name resolution failure, 429); any other failure after the body may have
-left raises :class:`HasDataSubmitUncertain` unless
-``HASDATA_RETRY_UNCERTAIN_SUBMITS`` allows the risk.  Submits go out on a
-fresh connection: a pooled one the server had closed would fail in a way
-that looks uncertain.
+name resolution failure, a proxy that refused the tunnel, a failed TLS
+handshake, 429); any other failure after the body may have left raises
+:class:`HasDataSubmitUncertain` unless ``HASDATA_RETRY_UNCERTAIN_SUBMITS``
+allows the risk.  Submits go out on a fresh connection: a pooled one the
+server had closed would fail in a way that looks uncertain.
 """
 
 from __future__ import annotations
@@ -37,47 +28,24 @@ import json
 import logging
 import random
 import re
-import warnings
 from collections.abc import Callable, Iterable
-from io import BytesIO
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, urlencode
 
 from scrapy.utils.defer import maybe_deferred_to_future
-from twisted.internet import defer
-from twisted.internet import error as net_error
 from twisted.internet.task import deferLater
-from twisted.web.client import (
-    Agent,
-    FileBodyProducer,
-    HTTPConnectionPool,
-    PartialDownloadError,
-    ResponseFailed,
-    ResponseNeverReceived,
-    readBody,
-)
-from twisted.web.http_headers import Headers
 
-from scrapy_wds._backoff import backoff_delay, parse_retry_after
+from scrapy_wds._backoff import backoff_delay
 from scrapy_wds._hasdata._rows import MalformedAnswer, ResultsPage, parse_page
+from scrapy_wds._hasdata._transport import Answer, NoAnswer, Transport
+
+if TYPE_CHECKING:
+    from scrapy.crawler import Crawler
 
 logger = logging.getLogger(__name__)
 
 #: How much of a server's error text goes into a message.
 _TEXT_LIMIT = 500
-#: Failures after which the request surely never reached the server.
-_NEVER_SENT = (net_error.ConnectError, net_error.DNSLookupError)
-_NETWORK_ERRORS = (
-    *_NEVER_SENT,
-    net_error.ConnectionLost,
-    defer.TimeoutError,
-    net_error.ConnectionDone,
-    net_error.TimeoutError,
-    net_error.DNSLookupError,
-    ResponseFailed,
-    ResponseNeverReceived,
-    PartialDownloadError,
-)
 
 
 # The start of a job record whose first key is its id: '{"id": 416349,' or '{"id": "9f…",'.
@@ -110,6 +78,10 @@ class HasDataRejected(HasDataApiError):
 
 class HasDataUnavailable(HasDataApiError):
     """429, 5xx, dropped connections or malformed answers outlasted every retry."""
+
+
+class HasDataTimeout(HasDataUnavailable):
+    """No whole answer came within ``HASDATA_TIMEOUT`` seconds, on every try."""
 
 
 class HasDataSubmitUncertain(HasDataApiError):
@@ -171,6 +143,7 @@ class HasDataClient:
     def __init__(
         self,
         *,
+        crawler: Crawler,
         api_url: str,
         api_key: str,
         timeout: float,
@@ -183,7 +156,6 @@ class HasDataClient:
         pool_size: int = 4,
         on_event: Callable[[str], None] | None = None,
         rng: random.Random | None = None,
-        reactor: Any = None,
         hidden: Iterable[str] = (),
     ) -> None:
         """``hidden``: values never to quote from an answer (the webhook secret).
@@ -191,30 +163,21 @@ class HasDataClient:
         HasData echoes the submitted body in job records, webhook headers and
         all, and an error answer may quote it; the key is hidden too.
         """
-        if reactor is None:
-            from twisted.internet import reactor as installed_reactor
+        from twisted.internet import reactor
 
-            reactor = installed_reactor
         self._reactor = reactor
         self._api_url = api_url.rstrip("/")
         self._api_key = api_key
-        self._timeout = timeout
         self._retry_times = retry_times
         self._retry_delay = retry_delay
         self._retry_max_delay = retry_max_delay
         self._rate_limit_max_wait = rate_limit_max_wait
         self._retry_uncertain_submits = retry_uncertain_submits
-        self._user_agent = user_agent.encode()
+        self._user_agent = user_agent
         self._rng = rng or random.Random()
         self._on_event = on_event or (lambda name: None)
         self._hidden = _spellings([api_key, *hidden])
-        self._pool = HTTPConnectionPool(reactor, persistent=True)
-        self._pool.maxPersistentPerHost = pool_size
-        self._agent = Agent(reactor, connectTimeout=timeout, pool=self._pool)
-        # Submits: a fresh connection each (see the module docstring).
-        self._fresh_agent = Agent(
-            reactor, connectTimeout=timeout, pool=HTTPConnectionPool(reactor, persistent=False)
-        )
+        self._transport = Transport(crawler, timeout=timeout, pool_size=pool_size)
 
     def __repr__(self) -> str:
         return f"HasDataClient({self._api_url!r})"
@@ -268,18 +231,23 @@ class HasDataClient:
         to paging instead of retrying a link that may have expired.
         """
         try:
-            status, body, _ = await self._send("GET", url, None, with_key=False)
-        except Exception as exc:  # network trouble, an odd scheme: paging takes over
-            raise HasDataApiError("GET <data link>", None, _describe(exc)) from None
-        if not 200 <= status < 300:
-            raise HasDataApiError("GET <data link>", status, self._text(body))
+            answer = await self._send("GET", url, None, with_key=False)
+        except NoAnswer as exc:  # network trouble: paging takes over
+            raise HasDataApiError("GET <data link>", None, str(exc)) from None
+        except Exception as exc:  # an odd scheme or URL; the link itself is not quoted (signed)
+            raise HasDataApiError(
+                "GET <data link>", None, f"unusable link: {type(exc).__name__}"
+            ) from None
+        if not 200 <= answer.status < 300:
+            raise HasDataApiError("GET <data link>", answer.status, self._text(answer.body))
         try:
-            return json.loads(body)
+            return json.loads(answer.body)
         except ValueError:
-            raise HasDataApiError("GET <data link>", status, "answer is not JSON") from None
+            raise HasDataApiError("GET <data link>", answer.status, "answer is not JSON") from None
 
     async def close(self) -> None:
-        await maybe_deferred_to_future(self._pool.closeCachedConnections())
+        """Close the connections; the extension calls it after its last call."""
+        await self._transport.close()
 
     # -- plumbing --------------------------------------------------------
 
@@ -318,7 +286,8 @@ class HasDataClient:
                 if delay is None:
                     self._on_event(f"errors/{retry.reason}")
                     tries = attempts[True] + attempts[False] + 1
-                    error = HasDataUnavailable(
+                    gave_up = HasDataTimeout if retry.reason == "timeout" else HasDataUnavailable
+                    error = gave_up(
                         call, retry.status, f"{retry.text} (gave up after {tries} tries)"
                     )
                     error.reached = retry.sent and not is_429
@@ -342,15 +311,16 @@ class HasDataClient:
     ) -> Any:
         self._on_event("requests")
         try:
-            status, raw, retry_after = await self._send(
+            answer = await self._send(
                 method, self._api_url + path, body, with_key=True, fresh=submit
             )
-        except _NETWORK_ERRORS as exc:
-            never_sent = isinstance(exc, _NEVER_SENT)
-            raise _Retryable("connection", None, _describe(exc), sent=not never_sent) from None
+        except NoAnswer as exc:
+            reason = "timeout" if exc.timed_out else "connection"
+            raise _Retryable(reason, None, str(exc), sent=exc.sent) from None
+        status, raw = answer.status, answer.body
         self._on_event(f"responses/{status}")
         if status == 429 or status >= 500:
-            raise _Retryable(str(status), status, self._text(raw), retry_after=retry_after)
+            raise _Retryable(str(status), status, self._text(raw), retry_after=answer.retry_after)
         if status >= 400:
             self._on_event(f"errors/{status}")
             error = {401: HasDataUnauthorized, 403: HasDataNoCredits}.get(status, HasDataRejected)
@@ -370,27 +340,15 @@ class HasDataClient:
 
     async def _send(
         self, method: str, url: str, body: Any, *, with_key: bool, fresh: bool = False
-    ) -> tuple[int, bytes, float | None]:
-        headers = Headers({b"accept": [b"application/json"], b"user-agent": [self._user_agent]})
+    ) -> Answer:
+        headers = {"Accept": "application/json", "User-Agent": self._user_agent}
         if with_key:
-            headers.addRawHeader(b"x-api-key", self._api_key.encode())
-        producer: Any = None  # an IBodyProducer (zope interfaces escape mypy)
+            headers["x-api-key"] = self._api_key
+        payload = None
         if body is not None:
-            headers.addRawHeader(b"content-type", b"application/json")
-            producer = FileBodyProducer(BytesIO(json.dumps(body).encode()))
-        agent = self._fresh_agent if fresh else self._agent
-        request = agent.request(method.encode(), url.encode(), headers, producer)
-        request.addTimeout(self._timeout, self._reactor)
-        response = await maybe_deferred_to_future(request)
-        with warnings.catch_warnings():
-            # Pooled HTTP/1.1 connections hide abortConnection behind a proxy;
-            # a timed-out read then just loses its connection, which is fine.
-            warnings.filterwarnings("ignore", "Using readBody with a transport", DeprecationWarning)
-            reading = readBody(response)
-        reading.addTimeout(self._timeout, self._reactor)
-        raw = await maybe_deferred_to_future(reading)
-        retry_after = parse_retry_after(response.headers.getRawHeaders(b"retry-after", [None])[0])
-        return int(response.code), raw, retry_after
+            headers["Content-Type"] = "application/json"
+            payload = json.dumps(body).encode()
+        return await self._transport.send(method, url, headers=headers, body=payload, fresh=fresh)
 
     def _text(self, raw: bytes) -> str:
         """An answer's text for a message: secrets blanked out, then cut short."""
@@ -410,10 +368,3 @@ def _an_object(answer: Any) -> dict[str, Any]:
     if not isinstance(answer, dict):
         raise MalformedAnswer("the answer is not a JSON object")
     return answer
-
-
-def _describe(exc: BaseException) -> str:
-    if isinstance(exc, (ResponseFailed, ResponseNeverReceived)) and exc.reasons:
-        inner = exc.reasons[0].value
-        return f"connection failed: {type(inner).__name__}"
-    return f"connection failed: {type(exc).__name__}"

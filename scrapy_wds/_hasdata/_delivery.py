@@ -22,7 +22,8 @@ pipelines, the same way as above.
 from __future__ import annotations
 
 import logging
-from typing import Any
+from contextlib import AbstractContextManager
+from typing import TYPE_CHECKING, Any
 
 from scrapy import Request
 from scrapy.crawler import Crawler
@@ -35,11 +36,50 @@ from scrapy_wds._hasdata._row_keys import row_content_key
 from scrapy_wds._hasdata._rows import RowConversionError, row_to_item
 from scrapy_wds._wds._callbacks import iterate_output
 
+if TYPE_CHECKING:
+    from scrapy.core.engine import ExecutionEngine
+
 logger = logging.getLogger(__name__)
+
+#: What a row that cannot become an item turns into (logged and counted, not pushed).
+_UNCONVERTIBLE = object()
 
 
 class CrawlClosing(Exception):
     """The crawl is closing: rows not yet pushed stay undelivered (and unrecorded)."""
+
+
+class _Batch:
+    """Holds a close off while a batch's rows go through, from the first row pushed to the end.
+
+    The batch counts as one item in the pipelines (``one_item_in_progress``):
+    a close that begins meanwhile waits for the row going through, the batch
+    stops before the next one (:class:`CrawlClosing`), and on the way out the
+    pending close is re-checked (the scraper itself does so only after
+    responses).  Entered once per batch, not per row: it is on the path of
+    every row.
+    """
+
+    __slots__ = ("_engine", "_hold")
+
+    def __init__(self, engine: ExecutionEngine | None) -> None:
+        self._engine = engine
+        self._hold: AbstractContextManager[None] | None = None
+
+    def begin_row(self) -> ExecutionEngine:
+        """Before a row goes through: :class:`CrawlClosing` if the crawl is closing."""
+        engine = self._engine
+        if engine is None or _compat.engine_is_closing(engine):
+            raise CrawlClosing()
+        if self._hold is None:
+            self._hold = _compat.one_item_in_progress(engine.scraper)
+            self._hold.__enter__()
+        return engine
+
+    def end(self) -> None:
+        if self._hold is not None:
+            self._hold.__exit__(None, None, None)
+            self._hold = None
 
 
 class ItemPusher:
@@ -70,40 +110,73 @@ class ItemPusher:
         crawl closes before every row went through.
         """
         await maybe_deferred_to_future(ledger.lock.acquire())
-        delivered = skipped = 0
+        counts = [0, 0]  # delivered, skipped
+        batch = _Batch(self._crawler.engine)
         try:
-            for index, row in enumerate(rows):
-                if first_position is None:
-                    key = row_content_key(row, job.content_key)
-                    if ledger.webhook_seen(key):
-                        skipped += 1
-                        continue
-                    await self._push(job, row)
-                    ledger.note_webhook(key)
-                else:
-                    position = first_position + index
-                    if ledger.skip_paged(position, row, job.content_key):
-                        skipped += 1
-                        continue
-                    await self._push(job, row)
-                    ledger.note_paged(position)
-                delivered += 1
+            if first_position is None:
+                await self._deliver_webhook_rows(batch, job, ledger, rows, counts)
+            else:
+                await self._deliver_paged_rows(batch, job, ledger, rows, first_position, counts)
         finally:
+            batch.end()
             ledger.lock.release()
+            delivered, skipped = counts
             self._count("hasdata/rows/duplicates", skipped)
             self._count("hasdata/rows", delivered)
             self._count(f"hasdata/rows/{source}", delivered)
-        return delivered
+        return counts[0]
 
-    async def _push(self, job: HasDataJob, row: dict[str, Any]) -> None:
-        """One row through the pipelines (or the job's spider callback); then a close may go on."""
-        engine = self._crawler.engine
-        if engine is None or _compat.engine_is_closing(engine):
-            raise CrawlClosing()
-        # A close that begins meanwhile waits for this row (and its callback's
-        # items), then goes on: the scraper re-checks it only after responses.
-        with _compat.one_item_in_progress(engine.scraper):
-            await self._push_row(job, row)
+    async def _deliver_paged_rows(
+        self,
+        batch: _Batch,
+        job: HasDataJob,
+        ledger: JobLedger,
+        rows: list[dict[str, Any]],
+        first_position: int,
+        counts: list[int],
+    ) -> None:
+        # The per-row path of a big job: what can be decided once per batch
+        # is, and a row goes straight to the scraper (one await deep).
+        check = not ledger.all_new(first_position, len(rows))
+        item_class = self._item_class(job)
+        push: Any = None
+        for position, row in enumerate(rows, first_position):
+            if check and ledger.skip_paged(position, row, job.content_key):
+                counts[1] += 1
+                continue
+            engine = batch.begin_row()
+            item = self._item(job, item_class, row)
+            if job.callback is not None:
+                await self._to_callback(job, item)
+            elif item is not _UNCONVERTIBLE:
+                if push is None:
+                    push = engine.scraper.start_itemproc_async
+                await push(item, response=None)
+            ledger.note_paged(position)
+            counts[0] += 1
+
+    async def _deliver_webhook_rows(
+        self,
+        batch: _Batch,
+        job: HasDataJob,
+        ledger: JobLedger,
+        rows: list[dict[str, Any]],
+        counts: list[int],
+    ) -> None:
+        item_class = self._item_class(job)
+        for row in rows:
+            key = row_content_key(row, job.content_key)
+            if ledger.webhook_seen(key):
+                counts[1] += 1
+                continue
+            batch.begin_row()
+            item = self._item(job, item_class, row)
+            if job.callback is not None:
+                await self._to_callback(job, item)
+            elif item is not _UNCONVERTIBLE:
+                await self._push_item(item)
+            ledger.note_webhook(key)
+            counts[0] += 1
 
     def _item_class(self, job: HasDataJob) -> type | None:
         key = job.key
@@ -111,16 +184,20 @@ class ItemPusher:
             self._item_classes[key] = job.resolved_item_class()
         return self._item_classes[key]
 
-    async def _push_row(self, job: HasDataJob, row: dict[str, Any]) -> None:
+    def _item(self, job: HasDataJob, item_class: type | None, row: dict[str, Any]) -> Any:
+        """The item ``row`` becomes; ``_UNCONVERTIBLE`` (logged, counted) if it cannot."""
         try:
-            item = row_to_item(row, self._item_class(job), job.field_map)
+            return row_to_item(row, item_class, job.field_map)
         except RowConversionError as exc:
             self._count("hasdata/rows/unconvertible", 1)
             logger.error("HasData job %r: %s", job.key, exc)
-            return  # counted as delivered: retrying cannot make it fit
-        if job.callback is None:
-            await self._push_item(item)
+            return _UNCONVERTIBLE  # counted as delivered: retrying cannot make it fit
+
+    async def _to_callback(self, job: HasDataJob, item: Any) -> None:
+        """The job's spider method gets the row's item; its output is handled as Scrapy would."""
+        if item is _UNCONVERTIBLE:
             return
+        assert job.callback is not None
         spider = self._crawler.spider
         method = getattr(spider, job.callback)
         try:

@@ -150,6 +150,7 @@ class HasDataExtension:
 
         settings = self.settings
         self.client = HasDataClient(
+            crawler=self.crawler,
             api_url=settings.api_url,
             api_key=settings.api_key,
             timeout=settings.timeout,
@@ -161,7 +162,6 @@ class HasDataExtension:
             user_agent=f"scrapy-wds (Scrapy {scrapy.__version__})",
             pool_size=settings.page_concurrency + 2,
             on_event=lambda name: self._count(f"hasdata/{name}", 1),
-            reactor=reactor,
             hidden=[self.webhooks.secret],
         )
         if settings.webhook_enabled:

@@ -98,6 +98,11 @@ class Positions:
         at = bisect_right(self._starts, start) - 1
         return at >= 0 and end <= self._ends[at]
 
+    def any_in(self, start: int, end: int) -> bool:
+        """Whether some position in ``[start, end)`` is in the set."""
+        at = bisect_right(self._starts, end - 1) - 1
+        return at >= 0 and self._ends[at] > start
+
     def first_missing(self) -> int:
         return self._ends[0] if self._starts and self._starts[0] == 0 else 0
 
@@ -142,6 +147,17 @@ class JobLedger:
         return self.positions.count - sum(self._matched.values()) + sum(self._early.values())
 
     # -- paged rows (results pages, the json file) --------------------------------
+
+    def all_new(self, first_position: int, count: int) -> bool:
+        """Whether none of ``count`` paged rows from ``first_position`` can be skipped.
+
+        True when none of their positions is done and no webhook row awaits
+        its match: then :meth:`skip_paged` would say False for each, and a
+        batch need not ask it row by row.
+        """
+        return self._unmatched <= 0 and not self.positions.any_in(
+            first_position, first_position + count
+        )
 
     def skip_paged(self, position: int, row: dict[str, Any], content_key: str | None) -> bool:
         """Whether the paged row at ``position`` is not to be delivered (again).

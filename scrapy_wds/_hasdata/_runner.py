@@ -331,27 +331,51 @@ class JobRunner:
         await self._drain_window(remaining, limit)
 
     async def _drain_window(self, pages: list[int], limit: int) -> None:
-        """Fetch up to HASDATA_PAGE_CONCURRENCY pages ahead; deliver in page order."""
+        """Fetch up to HASDATA_PAGE_CONCURRENCY pages at once; deliver in page order.
+
+        A fetch starts the moment another one ends, not when the page at the
+        head is delivered: a page that arrives out of order, or while the one
+        before it is still in the pipelines, does not hold a fetch slot.
+        Pages that arrived wait for their turn, at most as many again as are
+        fetched at once, so memory stays bounded when delivery is the slower side.
+        """
+        concurrency = self._settings.page_concurrency
         upcoming = iter(pages)
+        #: Pages not delivered yet, in page order: fetching, or arrived and waiting.
         window: deque[tuple[int, Deferred[ResultsPage]]] = deque()
+        fetching = 0
+        abandoned = False
 
-        def fetch_next() -> None:
-            number = next(upcoming, None)
-            if number is not None:
-                window.append((number, deferred_from_coro(self._fetch_page(number, limit))))
+        def arrived(result: Any) -> Any:
+            nonlocal fetching
+            fetching -= 1
+            fill()
+            return result
 
-        for _ in range(self._settings.page_concurrency):
-            fetch_next()
+        def fill() -> None:
+            nonlocal fetching
+            while not abandoned and fetching < concurrency and len(window) < 2 * concurrency:
+                number = next(upcoming, None)
+                if number is None:
+                    return
+                fetching += 1
+                page = deferred_from_coro(self._fetch_page(number, limit))
+                window.append((number, page))
+                page.addBoth(arrived)
+
+        fill()
         try:
             while window:
-                number, fetching = window.popleft()
-                page = await maybe_deferred_to_future(fetching)
-                fetch_next()
-                await self._deliver_page(page, number, limit)
+                number, page = window[0]
+                ready = await maybe_deferred_to_future(page)
+                window.popleft()
+                fill()
+                await self._deliver_page(ready, number, limit)
         finally:
-            for _, fetching in window:
-                fetching.addErrback(lambda failure: None)  # abandoned: the drain failed
-                fetching.cancel()
+            abandoned = True  # no new fetch from here on
+            for _, page in window:
+                page.addErrback(lambda failure: None)  # abandoned: the drain failed
+                page.cancel()
 
     async def _drain_sequentially(self, page: ResultsPage, number: int, limit: int) -> None:
         while True:

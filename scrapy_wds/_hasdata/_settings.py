@@ -65,8 +65,14 @@ SETTINGS: dict[str, Setting] = {
     "HASDATA_PAGE_LIMIT": Setting(
         MAX_PAGE_LIMIT, "Rows per results page (HasData serves at most 100)."
     ),
+    # 8: with a 50 ms round trip a page costs about 56 ms to fetch and 10 ms
+    # to deliver, so 4 pages in flight left the crawl waiting on the network
+    # (bench/README.md, hasdata_rows.py). Each page in flight takes one of
+    # the plan's concurrent requests; past the plan's cap HasData answers 429
+    # and the client waits (Retry-After, HASDATA_RATE_LIMIT_MAX_WAIT).
     "HASDATA_PAGE_CONCURRENCY": Setting(
-        4, "Results pages fetched ahead of delivery, delivered in page order."
+        8,
+        "Results pages fetched at once, delivered in page order; each uses one of the plan's concurrent requests (HasData answers 429 past the plan's cap, and the call waits): lower it for a small plan shared with other clients.",
     ),
     "HASDATA_USE_JSON_FILE": Setting(
         False,

@@ -39,7 +39,12 @@ def method_name(spider: object, method: object, *, where: str) -> str:
 
 
 async def iterate_output(result: Any) -> AsyncIterator[Any]:
-    """What a callback produced, whatever its form (None, one object, sync/async iterable)."""
+    """What a callback produced, whatever its form (None, one object, sync/async iterable).
+
+    Scrapy's ``iterate_spider_output`` sorts the same forms but hands a
+    coroutine's result back as a Deferred, which this async generator could
+    await only under the asyncio reactor; a coroutine is awaited here instead.
+    """
     if inspect.isawaitable(result):
         result = await result
     if result is None:

@@ -92,3 +92,19 @@ def test_positions_are_ranges_and_compact() -> None:
     compact = ledger.compact_entries()
     assert compact == [["r", 0, 5000], ["e", row_content_key(A)]]
     assert JobLedger("job", store, compact).delivered == 5001
+
+
+def test_a_batch_is_all_new_only_when_no_row_of_it_could_be_skipped() -> None:
+    positions = Positions()
+    for n in [*range(10, 20), 30]:
+        positions.add(n)
+    assert [positions.any_in(s, e) for s, e in [(0, 10), (20, 30), (31, 40)]] == [False] * 3
+    assert [positions.any_in(s, e) for s, e in [(5, 11), (19, 25), (25, 31), (0, 50)]] == [True] * 4
+    ledger = JobLedger("job", MemoryStore())
+    assert ledger.all_new(0, 100)
+    paged(ledger, [A] * 5, 0)
+    assert not ledger.all_new(0, 100) and not ledger.all_new(4, 1) and ledger.all_new(5, 100)
+    webhook(ledger, [B])  # a webhook row awaiting its paged twin: every row must be looked at
+    assert not ledger.all_new(5, 100)
+    assert paged(ledger, [A, B], 5) == [True, False]
+    assert ledger.all_new(7, 100)

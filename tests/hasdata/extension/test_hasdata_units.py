@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -279,3 +281,21 @@ def test_jobs_as_json_from_the_command_line() -> None:
     assert [job.scraper for job in jobs] == ["contacts"]
     with pytest.raises(HasDataJobError, match="not JSON"):
         collect_jobs("[{scraper: contacts}]", NoJobsSpider())
+
+
+def test_a_crawl_without_scrapy_redis_does_not_import_it() -> None:
+    # Deciding where the state lives is on the crawl's clock: scrapy-redis
+    # (and redis) are imported only by a crawl whose scheduler is built on them.
+    code = (
+        "import sys\n"
+        "from scrapy.settings import Settings\n"
+        "from scrapy_wds._hasdata._shared_state import uses_scrapy_redis\n"
+        "assert not uses_scrapy_redis(Settings({'SCHEDULER': 'scrapy.core.scheduler.Scheduler'}))\n"
+        "assert 'scrapy_redis' not in sys.modules, 'imported'\n"
+        "import scrapy_redis.scheduler\n"
+        "class Mine(scrapy_redis.scheduler.Scheduler): pass\n"
+        "assert uses_scrapy_redis(Settings({'SCHEDULER': Mine}))\n"
+        "assert uses_scrapy_redis(Settings({'SCHEDULER': 'scrapy_redis.scheduler.Scheduler'}))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
+    assert done.returncode == 0, done.stderr
