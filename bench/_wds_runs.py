@@ -2,17 +2,14 @@
 
 from __future__ import annotations
 
-import json
 import os
-import subprocess
-import sys
-import time
-from pathlib import Path
 from typing import Any
+
+from _fresh_process import HERE
+from _fresh_process import run_crawl as crawl_in_fresh_process
 
 from scrapy_wds.testing import WdsEmulator
 
-HERE = Path(__file__).resolve().parent
 EXAMPLE_PROJECT = HERE.parent / "example_project"
 
 
@@ -26,26 +23,13 @@ def run_crawl(
     """
     settings = {"WDS_API_URL": emulator.url, **settings}
     clear(emulator, fresh)
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(HERE), str(EXAMPLE_PROJECT)])}
-    started = time.monotonic()
-    done = subprocess.run(
-        [
-            sys.executable,
-            str(HERE / "_run_crawl.py"),
-            spider,
-            *(f"{k}={v}" for k, v in settings.items()),
-        ],
-        cwd=HERE,
-        env=env,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    wall = time.monotonic() - started
-    if done.returncode != 0:
-        sys.exit(f"the crawl failed:\n{done.stderr[-3000:]}")
-    stats: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
+    stats, wall = crawl_in_fresh_process(spider, settings, env=script_env())
     return {"wall": wall, "stats": stats, "calls": api_calls(emulator)}
+
+
+def script_env() -> dict[str, str]:
+    """The environment of a script run by a WDS benchmark: it imports bench/ and the example project."""
+    return {**os.environ, "PYTHONPATH": os.pathsep.join([str(HERE), str(EXAMPLE_PROJECT)])}
 
 
 def clear(emulator: WdsEmulator, fresh: bool) -> None:
@@ -70,9 +54,3 @@ def active_seconds(calls: list[dict[str, Any]]) -> float:
     """From the first API call to the last one, by the emulator's clock."""
     times = [c["time"] for c in calls]
     return max(times) - min(times)
-
-
-def median(values: list[float]) -> float:
-    ordered = sorted(values)
-    middle = len(ordered) // 2
-    return ordered[middle] if len(ordered) % 2 else (ordered[middle - 1] + ordered[middle]) / 2

@@ -20,39 +20,28 @@ Loopback only; about a minute on 2 cores.
 from __future__ import annotations
 
 import argparse
-import json
-import os
 import shutil
-import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 from typing import Any
 
+from _fresh_process import load_average, run_crawl
+from _hasdata_runs import API_KEY, SPIDER, write_job
 from _latency_proxy import LatencyProxy
 from _table import print_table
 
 from scrapy_wds.testing import HasDataEmulator
 
-HERE = Path(__file__).resolve().parent
-SPIDER = "_no_requests_spider:RowsOnlySpider"
-API_KEY = "hasdata-bench-key"
-
 
 def drain(
     proxy_url: str, keywords: int, concurrency: int | None, *, trace: bool = False
 ) -> dict[str, Any]:
-    job = {
-        "scraper": "amazon-search",
-        "input": {"keywords": [f"keyword {i}" for i in range(keywords)]},
-    }
-    jobs_file = Path(tempfile.mkdtemp()) / "jobs.json"
-    jobs_file.write_text(json.dumps([job]))
+    work = Path(tempfile.mkdtemp())
     settings = {
         "HASDATA_API_URL": proxy_url,
         "HASDATA_API_KEY": API_KEY,
-        "HASDATA_JOBS": f"@{jobs_file}",
+        "HASDATA_JOBS": f"@{write_job(work, keywords)}",
         "HASDATA_POLL_FIRST_DELAY": "0.05",
         "HASDATA_POLL_MAX_DELAY": "0.05",
     }
@@ -60,29 +49,13 @@ def drain(
         settings["HASDATA_PAGE_CONCURRENCY"] = str(concurrency)
     if trace:
         settings["BENCH_TRACEMALLOC"] = "1"
-    started = time.monotonic()
-    done = subprocess.run(
-        [
-            sys.executable,
-            str(HERE / "_run_crawl.py"),
-            SPIDER,
-            *(f"{k}={v}" for k, v in settings.items()),
-        ],
-        cwd=HERE,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    wall = time.monotonic() - started
-    shutil.rmtree(jobs_file.parent)
-    if done.returncode != 0:
-        sys.exit(f"the crawl failed:\n{done.stderr[-3000:]}")
-    stats: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
+    try:
+        stats, wall = run_crawl(SPIDER, settings)
+    finally:
+        shutil.rmtree(work)
     rows = int(stats.get("item_scraped_count", 0))
     if rows != keywords * 5:
-        sys.exit(
-            f"expected {keywords * 5} rows, the crawl delivered {rows}:\n{done.stderr[-3000:]}"
-        )
+        sys.exit(f"expected {keywords * 5} rows, the crawl delivered {rows}")
     elapsed = float(stats["elapsed_time_seconds"])
     return {
         "HASDATA_PAGE_CONCURRENCY": concurrency if concurrency is not None else "default",
@@ -114,11 +87,6 @@ def row_dict_bytes() -> int:
         "url": "https://example.invalid/amazon-search/keyword%20123/3",
     }
     return sys.getsizeof(row) + sum(sys.getsizeof(k) + sys.getsizeof(v) for k, v in row.items())
-
-
-def load_average() -> str:
-    """The machine's load (1, 5, 15 min): the figures move with it on a shared machine."""
-    return "load average " + ", ".join(f"{value:.2f}" for value in os.getloadavg())
 
 
 def main() -> None:

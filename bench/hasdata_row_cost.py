@@ -22,16 +22,14 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import os
 import statistics
-import subprocess
-import sys
 import tempfile
 import time
 from collections.abc import AsyncIterator
 from typing import Any
 
 import scrapy
+from _fresh_process import load_average, run_script
 from scrapy.crawler import CrawlerProcess
 
 ROWS_PER_PAGE = 100
@@ -103,11 +101,6 @@ def one_way(way: str, pages: int) -> None:
     print(json.dumps({"min": min(times), "median": statistics.median(times)}))
 
 
-def load_average() -> str:
-    """The machine's load (1, 5, 15 min): the figures move with it on a shared machine."""
-    return "load average " + ", ".join(f"{value:.2f}" for value in os.getloadavg())
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--pages", type=int, default=300)
@@ -121,13 +114,8 @@ def main() -> None:
     found: dict[str, list[dict[str, float]]] = {"scrapy": [], "package": []}
     for _ in range(args.rounds):
         for way in found:
-            done = subprocess.run(
-                [sys.executable, __file__, "--way", way, "--pages", str(args.pages)],
-                capture_output=True,
-                text=True,
-                check=True,
-            )
-            found[way].append(json.loads(done.stdout.strip().splitlines()[-1]))
+            result, _ = run_script([__file__, "--way", way, "--pages", str(args.pages)])
+            found[way].append(result)
     print(f"{args.pages} pages of {ROWS_PER_PAGE} rows, CPU µs per row (min / median over pages)")
     print(f"at the start: {started_at}; at the end: {load_average()}")
     for way, runs in found.items():

@@ -28,44 +28,21 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import shutil
-import subprocess
-import sys
 import tempfile
 from pathlib import Path
 from typing import Any
 
+from _fresh_process import load_average, run_crawl, run_script
+from _hasdata_runs import API_KEY, SPIDER, write_job
 from _latency_proxy import LatencyProxy
 from _table import print_table
 
 from scrapy_wds.testing import HasDataEmulator
 
-HERE = Path(__file__).resolve().parent
-SPIDER = "_no_requests_spider:RowsOnlySpider"
-API_KEY = "hasdata-bench-key"
 POLL = 0.05
 RATIO_GOAL = 4.0
 RSS_GOAL_MIB = 10.0
-
-
-def job_file(directory: Path, rows: int) -> Path:
-    job = {
-        "scraper": "amazon-search",
-        "input": {"keywords": [f"keyword {i}" for i in range(rows // 5)]},
-    }
-    path = directory / "jobs.json"
-    path.write_text(json.dumps([job]))
-    return path
-
-
-def run(args: list[str]) -> dict[str, Any]:
-    done = subprocess.run(
-        [sys.executable, *args], cwd=HERE, capture_output=True, text=True, check=False
-    )
-    if done.returncode != 0:
-        sys.exit(f"the run failed:\n{done.stderr[-3000:]}")
-    return json.loads(done.stdout.strip().splitlines()[-1])  # type: ignore[no-any-return]
 
 
 def lines(path: Path) -> int:
@@ -78,9 +55,8 @@ def recipe(api_url: str, rows: int, feed: bool) -> dict[str, Any]:
     try:
         out = work / "rows.jsonl"
         target = str(out) if feed else "-"
-        result = run(
-            ["_hasdata_recipe.py", api_url, API_KEY, str(job_file(work, rows)), target, str(POLL)]
-        )
+        job = str(write_job(work, rows // 5))
+        result, _ = run_script(["_hasdata_recipe.py", api_url, API_KEY, job, target, str(POLL)])
         assert result["rows"] == rows, result
         assert not feed or lines(out) == rows
     finally:
@@ -105,15 +81,14 @@ def package(
         settings = {
             "HASDATA_API_URL": api_url,
             "HASDATA_API_KEY": API_KEY,
-            "HASDATA_JOBS": f"@{job_file(work, rows)}",
+            "HASDATA_JOBS": f"@{write_job(work, rows // 5)}",
             "HASDATA_POLL_FIRST_DELAY": str(POLL),
             "HASDATA_POLL_MAX_DELAY": str(POLL),
             "HASDATA_STATE_FILE": str(work / "state.json"),
         }
         if feed:
             settings["FEEDS"] = json.dumps({str(out): {"format": "jsonlines"}})
-        prefix = ["-m", "cProfile", "-o", profile] if profile else []
-        stats = run([*prefix, "_run_crawl.py", SPIDER, *(f"{k}={v}" for k, v in settings.items())])
+        stats, _ = run_crawl(SPIDER, settings, profile=profile)
         delivered = int(stats.get("item_scraped_count", 0))
         assert delivered == rows, (delivered, rows)
         assert not feed or lines(out) == rows
@@ -129,11 +104,6 @@ def package(
         "crawl CPU s": stats["bench/crawl_cpu_s"],
         "peak RSS MiB": round(stats["bench/max_rss_kib"] / 1024, 1),
     }
-
-
-def load_average() -> str:
-    """The machine's load (1, 5, 15 min): the figures move with it on a shared machine."""
-    return "load average " + ", ".join(f"{value:.2f}" for value in os.getloadavg())
 
 
 def main() -> None:

@@ -40,24 +40,21 @@ Goal (issue 11): the package at >= 0.8x the bare client's pages/s.
 from __future__ import annotations
 
 import argparse
-import json
-import os
-import subprocess
 import sys
 import tempfile
 from pathlib import Path
+from statistics import median
 from typing import Any
 
+from _fresh_process import run_script
 from _latency_proxy import LatencyProxy
 from _table import print_table
 from _wds_runs import (
-    EXAMPLE_PROJECT,
-    HERE,
     active_seconds,
     api_calls,
     clear,
-    median,
     run_crawl,
+    script_env,
     task_of,
 )
 from waiting_is_free import start_urls
@@ -78,27 +75,10 @@ def bare(
     emulator: WdsEmulator, api_url: str, concurrency: int, mode: str, where: str
 ) -> dict[str, Any]:
     clear(emulator, fresh=False)
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(HERE), str(EXAMPLE_PROJECT)])}
-    done = subprocess.run(
-        [
-            sys.executable,
-            str(HERE / "_bare_client.py"),
-            api_url,
-            str(concurrency),
-            POLLS["WDS_POLL_FIRST_DELAY"],
-            POLLS["WDS_POLL_MAX_DELAY"],
-            mode,
-            where,
-        ],
-        cwd=HERE,
-        env=env,
-        capture_output=True,
-        text=True,
-        check=False,
+    polls = [POLLS["WDS_POLL_FIRST_DELAY"], POLLS["WDS_POLL_MAX_DELAY"]]
+    counts, _ = run_script(
+        ["_bare_client.py", api_url, str(concurrency), *polls, mode, where], env=script_env()
     )
-    if done.returncode != 0:
-        sys.exit(f"the bare client failed:\n{done.stderr[-3000:]}")
-    counts = json.loads(done.stdout.strip().splitlines()[-1])
     return measure("bare aiohttp client", counts["items"], api_calls(emulator), None)
 
 
