@@ -57,16 +57,18 @@ class _Batch:
     stops before the next one (:class:`CrawlClosing`), and on the way out the
     pending close is re-checked (the scraper itself does so only after
     responses).  Entered once per batch, not per row: it is on the path of
-    every row.
+    every row.  It also counts the batch's rows, delivered and skipped.
     """
 
-    __slots__ = ("_engine", "_hold")
+    __slots__ = ("_engine", "_hold", "delivered", "skipped")
 
     def __init__(self, engine: ExecutionEngine | None) -> None:
         self._engine = engine
         self._hold: AbstractContextManager[None] | None = None
+        self.delivered = 0
+        self.skipped = 0
 
-    def begin_row(self) -> ExecutionEngine:
+    def begin_row(self) -> None:
         """Before a row goes through: :class:`CrawlClosing` if the crawl is closing."""
         engine = self._engine
         if engine is None or _compat.engine_is_closing(engine):
@@ -74,7 +76,6 @@ class _Batch:
         if self._hold is None:
             self._hold = _compat.one_item_in_progress(engine.scraper)
             self._hold.__enter__()
-        return engine
 
     def end(self) -> None:
         if self._hold is not None:
@@ -110,73 +111,46 @@ class ItemPusher:
         crawl closes before every row went through.
         """
         await maybe_deferred_to_future(ledger.lock.acquire())
-        counts = [0, 0]  # delivered, skipped
         batch = _Batch(self._crawler.engine)
         try:
+            item_class = self._item_class(job)
             if first_position is None:
-                await self._deliver_webhook_rows(batch, job, ledger, rows, counts)
+                for row in rows:
+                    key = row_content_key(row, job.content_key)
+                    if ledger.webhook_seen(key):
+                        batch.skipped += 1
+                        continue
+                    await self._push_row(batch, job, item_class, row)
+                    ledger.note_webhook(key)
             else:
-                await self._deliver_paged_rows(batch, job, ledger, rows, first_position, counts)
+                # The per-row path of a big job: a batch whose positions are
+                # all new need not ask the ledger row by row.
+                check = not ledger.all_new(first_position, len(rows))
+                for position, row in enumerate(rows, first_position):
+                    if check and ledger.skip_paged(position, row, job.content_key):
+                        batch.skipped += 1
+                        continue
+                    await self._push_row(batch, job, item_class, row)
+                    ledger.note_paged(position)
         finally:
             batch.end()
             ledger.lock.release()
-            delivered, skipped = counts
-            self._count("hasdata/rows/duplicates", skipped)
-            self._count("hasdata/rows", delivered)
-            self._count(f"hasdata/rows/{source}", delivered)
-        return counts[0]
+            self._count("hasdata/rows/duplicates", batch.skipped)
+            self._count("hasdata/rows", batch.delivered)
+            self._count(f"hasdata/rows/{source}", batch.delivered)
+        return batch.delivered
 
-    async def _deliver_paged_rows(
-        self,
-        batch: _Batch,
-        job: HasDataJob,
-        ledger: JobLedger,
-        rows: list[dict[str, Any]],
-        first_position: int,
-        counts: list[int],
+    async def _push_row(
+        self, batch: _Batch, job: HasDataJob, item_class: type | None, row: dict[str, Any]
     ) -> None:
-        # The per-row path of a big job: what can be decided once per batch
-        # is, and a row goes straight to the scraper (one await deep).
-        check = not ledger.all_new(first_position, len(rows))
-        item_class = self._item_class(job)
-        push: Any = None
-        for position, row in enumerate(rows, first_position):
-            if check and ledger.skip_paged(position, row, job.content_key):
-                counts[1] += 1
-                continue
-            engine = batch.begin_row()
-            item = self._item(job, item_class, row)
-            if job.callback is not None:
-                await self._to_callback(job, item)
-            elif item is not _UNCONVERTIBLE:
-                if push is None:
-                    push = engine.scraper.start_itemproc_async
-                await push(item, response=None)
-            ledger.note_paged(position)
-            counts[0] += 1
-
-    async def _deliver_webhook_rows(
-        self,
-        batch: _Batch,
-        job: HasDataJob,
-        ledger: JobLedger,
-        rows: list[dict[str, Any]],
-        counts: list[int],
-    ) -> None:
-        item_class = self._item_class(job)
-        for row in rows:
-            key = row_content_key(row, job.content_key)
-            if ledger.webhook_seen(key):
-                counts[1] += 1
-                continue
-            batch.begin_row()
-            item = self._item(job, item_class, row)
-            if job.callback is not None:
-                await self._to_callback(job, item)
-            elif item is not _UNCONVERTIBLE:
-                await self._push_item(item)
-            ledger.note_webhook(key)
-            counts[0] += 1
+        """One row through the pipelines (or the job's spider callback), counted as delivered."""
+        batch.begin_row()
+        item = self._item(job, item_class, row)
+        if job.callback is not None:
+            await self._to_callback(job, item)
+        elif item is not _UNCONVERTIBLE:
+            await self._push_item(item)
+        batch.delivered += 1
 
     def _item_class(self, job: HasDataJob) -> type | None:
         key = job.key
